@@ -1,0 +1,5 @@
+import sys
+
+from protoecg.cli import main
+
+sys.exit(main())

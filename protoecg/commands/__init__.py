@@ -1,0 +1,1 @@
+"""One module per ``protoecg`` command (see ``protoecg.cli`` for the contract)."""
