@@ -14,7 +14,7 @@ def stratified_folds(labels: np.ndarray, n_folds: int = 10, seed: int = 42) -> n
     """
     labels = np.asarray(labels)
     present = labels[:, labels.sum(axis=0) > 0]
-    if present.shape[1] == 0:  # nothing to stratify on: a seeded round robin
+    if present.shape[1] == 0 or len(labels) < n_folds:  # nothing to stratify: seeded round robin
         rng = np.random.default_rng(seed)
         return (rng.permutation(len(labels)) % n_folds) + 1
     folds = np.zeros(len(labels), dtype=np.int64)

@@ -70,7 +70,7 @@ def read_database(root: Path, fs: int) -> pd.DataFrame:
     if len(bad):
         raise LayoutError(
             f"{root / DATABASE}: strat_fold must be an integer 1-10; ecg_id {bad.iloc[0]} "
-            f"has {table.loc[bad.index[0], 'strat_fold']!r} ({len(bad)} rows in all)"
+            f"has {str(table.loc[bad.index[0], 'strat_fold'])!r} ({len(bad)} row(s) in all)"
         )
     if table["ecg_id"].duplicated().any():
         dup = table.loc[table["ecg_id"].duplicated(), "ecg_id"].iloc[0]

@@ -8,7 +8,7 @@ on a real recorder. Classes differ the way real ones do:
 - rhythm: SR (60-95 bpm, regular), SBRAD (40-55 bpm), STACH (105-140 bpm), AFIB (80-130 bpm,
   irregularly irregular RR, no P waves, 4-8 Hz fibrillatory baseline);
 - morphology: none, CLBBB (QRS about 150 ms, broad notched R in I/V5/V6, deep S in V1-V2),
-  STD_ (0.15 mV horizontal ST depression in II and V4-V6), STE_ (0.2 mV ST elevation in V1-V4);
+  STD_ (0.2 mV horizontal ST depression in II and V4-V6), STE_ (0.2 mV ST elevation in V1-V4);
 - NORM when the rhythm is SR and there is no morphology finding.
 """
 
@@ -84,13 +84,15 @@ def _record(rng: np.random.Generator, rhythm: str, morphology: str, fs: int) -> 
             for lead in ("I", "V5", "V6"):
                 out[_LEAD_INDEX[lead]] += 0.8 * amp["R"][_LEAD_INDEX[lead]] * notch
     if morphology in ("STD_", "STE_"):
-        st_start, st_end = (0.13, qt - 0.16) if not wide else (0.2, qt - 0.16)
+        # from the J point into the T wave; kept at least 80 ms long even at fast rates
+        st_start = 0.2 if wide else 0.1
+        st_end = max(qt - 0.08, st_start + 0.08)
         segment = np.zeros_like(t)
         for onset in onsets:
             segment += expit((t - onset - st_start) / 0.01)
             segment -= expit((t - onset - st_end) / 0.02)
         leads = ("II", "V4", "V5", "V6") if morphology == "STD_" else ("V1", "V2", "V3", "V4")
-        level = -0.15 if morphology == "STD_" else 0.2
+        level = -0.2 if morphology == "STD_" else 0.2
         for lead in leads:
             out[_LEAD_INDEX[lead]] += level * segment
     if rhythm == "AFIB":

@@ -1,0 +1,67 @@
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from protoecg.cli import COMMANDS, build_parser, main
+from tests.conftest import REPO
+
+
+def command_words():
+    return [" ".join(module.PATH) for module in COMMANDS]
+
+
+@pytest.mark.parametrize("words", command_words())
+def test_every_command_has_help_and_is_in_the_readme(words, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*words.split(), "--help"])
+    assert exit_info.value.code == 0
+    help_text = capsys.readouterr().out
+    assert len(help_text.strip().splitlines()) > 2
+    readme = (REPO / "README.md").read_text()
+    assert f"protoecg {words}" in readme, f"README.md does not document `protoecg {words}`"
+
+
+def test_summary_json_has_the_documented_keys(capsys):
+    assert main(["data", "summary", "--dataset", "synthetic", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    for key in ("n_records", "fs", "n_leads", "n_samples", "label_counts", "fold_counts"):
+        assert key in summary
+    assert (summary["n_records"], summary["fs"], summary["n_leads"], summary["n_samples"]) == (
+        200, 100, 12, 1000)
+    assert all(v > 0 for v in summary["label_counts"].values())
+    assert sum(summary["fold_counts"].values()) == 200
+
+
+def test_unknown_choices_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["data", "summary", "--dataset", "mitbih"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'mitbih'" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    bin_dir = REPO / ".venv" / "bin"
+    script = bin_dir / "protoecg"
+    if not script.exists():
+        pytest.skip("not running from the project's .venv")
+    out = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
+    assert re.fullmatch(r"protoecg \d+\.\d+\.\d+\n", out.stdout)
+
+
+@pytest.mark.slow
+def test_demo_runs_on_ludb(ludb_root, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "protoecg", "demo", "--ludb", str(ludb_root), "--out",
+         str(tmp_path)], capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "records      200" in result.stdout and "units mV" in result.stdout
+    assert "read back through the PTB-XL adapter" in result.stdout
+    assert (tmp_path / "ludb-ptbxl-layout" / "ptbxl_database.csv").is_file()
+
+
+def test_parser_builds():
+    assert build_parser().prog == "protoecg"
