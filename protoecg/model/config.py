@@ -1,0 +1,23 @@
+"""Model hyper-parameters (the ``[model]`` table of a preset)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ModelConfig:
+    """Sizes of ProtoECGNet. Defaults are the official code's (the ``paper`` preset)."""
+
+    widths: tuple[int, int, int, int] = (64, 128, 256, 512)  # ResNet-18 stage widths
+    latent_dim: int = 512  # add-on output channels = prototype depth
+    prototypes_per_class: dict[str, int] = field(
+        default_factory=lambda: {"rhythm": 5, "morphology": 18, "global": 7})
+    # prototype length in latent steps (T/32 = 32 steps for 10 s at 100 Hz); rhythm is pooled
+    prototype_steps: dict[str, int] = field(
+        default_factory=lambda: {"rhythm": 1, "morphology": 3, "global": 32})
+    similarity: str = "cosine"  # or "log_l2" (ProtoPNet)
+    dropout: float = 0.35
+
+    def __post_init__(self) -> None:
+        self.widths = tuple(self.widths)

@@ -1,0 +1,108 @@
+"""Prototype layer and one ProtoECGNet branch (backbone -> add-on -> prototypes -> classifier)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from protoecg.model.backbone import ResNet18Backbone
+
+EPS = 1e-6
+SIMILARITIES = ("cosine", "log_l2")
+
+
+def window_similarity(
+    latent: torch.Tensor, prototypes: torch.Tensor, kind: str = "cosine"
+) -> torch.Tensor:
+    """Similarity of every prototype to every window of the latent map, without Python loops.
+
+    latent (B, D, T), prototypes (P, D, L) -> (B, P, T - L + 1). ``cosine`` (the official code's
+    "arc" space) or ``log_l2`` = log((d + 1) / (d + 1e-4)) of the squared L2 distance d
+    (ProtoPNet). Both reduce to three convolutions: latent x prototypes, the windows' squared
+    norms, and the prototypes' norms.
+    """
+    steps = prototypes.shape[2]
+    dot = F.conv1d(latent, prototypes)  # (B, P, W)
+    ones = torch.ones(1, latent.shape[1], steps, device=latent.device, dtype=latent.dtype)
+    window_sq = F.conv1d(latent * latent, ones)  # (B, 1, W)
+    proto_sq = (prototypes * prototypes).sum(dim=(1, 2))  # (P,)
+    if kind == "cosine":
+        return dot / (window_sq.clamp_min(EPS).sqrt() * proto_sq.clamp_min(EPS).sqrt()[:, None])
+    if kind == "log_l2":
+        distance = (window_sq - 2 * dot + proto_sq[:, None]).clamp_min(0)
+        return torch.log((distance + 1) / (distance + 1e-4))
+    raise ValueError(f"unknown similarity {kind!r}: expected one of {', '.join(SIMILARITIES)}")
+
+
+@dataclass
+class BranchOutput:
+    similarities: torch.Tensor  # (B, P): best window per prototype
+    logits: torch.Tensor  # (B, C) from the branch classifier
+    similarity_map: torch.Tensor  # (B, P, W)
+    latent: torch.Tensor  # (B, D, T') the add-on output
+
+
+class PrototypeBranch(nn.Module):
+    """One branch: its classes, ``k`` prototypes per class, a classifier over similarities."""
+
+    def __init__(self, name: str, class_codes: list[str], prototypes_per_class: int,
+                 prototype_steps: int, widths: tuple[int, int, int, int], latent_dim: int,
+                 lead_mixing_stem: bool, pooled: bool, similarity: str = "cosine",
+                 dropout: float = 0.0):
+        super().__init__()
+        if similarity not in SIMILARITIES:
+            raise ValueError(f"unknown similarity {similarity!r}")
+        self.name = name
+        self.class_codes = list(class_codes)
+        self.pooled = pooled
+        self.similarity = similarity
+        self.backbone = ResNet18Backbone(widths, lead_mixing_stem=lead_mixing_stem)
+        self.dropout = nn.Dropout(dropout)
+        # Linear-ReLU-Linear-Sigmoid (1D) and two 1x1 convolutions (2D) are the same map: 1x1 convs
+        self.add_on = nn.Sequential(
+            nn.Conv1d(widths[-1], latent_dim, 1), nn.ReLU(inplace=True),
+            nn.Conv1d(latent_dim, latent_dim, 1), nn.Sigmoid(),
+        )
+        n_classes = len(class_codes)
+        n_prototypes = n_classes * prototypes_per_class
+        self.prototypes = nn.Parameter(torch.rand(n_prototypes, latent_dim, prototype_steps))
+        # prototype j belongs to class j // k
+        self.register_buffer(
+            "prototype_class", torch.arange(n_classes).repeat_interleave(prototypes_per_class))
+        self.classifier = nn.Linear(n_prototypes, n_classes, bias=False)
+        self.reset_classifier()
+        self.prototype_ids = [f"{name}/{code}/{k:02d}" for code in class_codes
+                              for k in range(prototypes_per_class)]
+
+    @property
+    def n_prototypes(self) -> int:
+        return self.prototypes.shape[0]
+
+    @property
+    def prototype_steps(self) -> int:
+        return self.prototypes.shape[2]
+
+    def class_identity(self) -> torch.Tensor:
+        """(P, C) one-hot: which class each prototype belongs to."""
+        return F.one_hot(self.prototype_class, len(self.class_codes)).float()
+
+    @torch.no_grad()
+    def reset_classifier(self, own: float = 1.0, other: float = -0.5) -> None:
+        """ProtoPNet's initialisation: +1 from a class's own prototypes, -0.5 from the others."""
+        identity = self.class_identity().T  # (C, P)
+        self.classifier.weight.copy_(own * identity + other * (1 - identity))
+
+    def latent(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.backbone(x)
+        if self.pooled:
+            features = features.mean(dim=2, keepdim=True)
+        return self.add_on(self.dropout(features))
+
+    def forward(self, x: torch.Tensor) -> BranchOutput:
+        z = self.latent(x)
+        similarity_map = window_similarity(z, self.prototypes, self.similarity)
+        similarities = similarity_map.amax(dim=2)
+        return BranchOutput(similarities, self.classifier(similarities), similarity_map, z)
