@@ -12,11 +12,21 @@ import sys
 from types import ModuleType
 
 from protoecg import __version__
-from protoecg.commands import data_convert_ludb, data_download, data_summary, demo
+from protoecg.commands import (
+    data_convert_ludb,
+    data_download,
+    data_summary,
+    demo,
+    evaluate,
+    project,
+    train,
+)
 from protoecg.errors import ProtoECGError
 
 # Registered explicitly (no auto-discovery): the order here is the order in --help.
-COMMANDS: tuple[ModuleType, ...] = (demo, data_summary, data_convert_ludb, data_download)
+COMMANDS: tuple[ModuleType, ...] = (
+    demo, data_summary, data_convert_ludb, data_download, train, project, evaluate,
+)
 
 GROUP_HELP = {"data": "read, convert, download and summarise ECG datasets"}
 
@@ -43,14 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
             subparsers = groups[group]
         sub = subparsers.add_parser(word, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
-        sub.set_defaults(run=module.run)
+        sub.set_defaults(handler=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        return int(args.handler(args) or 0)
     except ProtoECGError as exc:
         print(f"protoecg: error: {exc}", file=sys.stderr)
         return 2

@@ -51,19 +51,24 @@ def test_jaccard_by_hand():
 def test_contrastive_by_hand():
     cosine = torch.tensor([[1.0, 0.5, 0.2], [0.5, 1.0, 0.4], [0.2, 0.4, 1.0]])
     classes = torch.tensor([0, 0, 1])
-    co_occurring = torch.tensor([[1.0, 1 / 3], [1 / 3, 1.0]])
-    pos, neg = losses.contrastive_targets(co_occurring, classes)
-    third = 1 / 3
-    torch.testing.assert_close(
-        pos, torch.tensor([[0, 0, third], [0, 0, third], [third, third, 0]]))
-    assert neg.sum().item() == 0
-    # sum S*pos = (.2 + .4 + .2 + .4) / 3 = .4 -> -.4 / sqrt(3)
-    assert losses.contrastive(cosine, pos, neg).item() == pytest.approx(-0.4 / math.sqrt(3))
-    never = torch.eye(2)
+    never = torch.eye(2)  # the two classes never co-occur
     pos, neg = losses.contrastive_targets(never, classes)
-    assert pos.sum().item() == 0 and neg.sum().item() == 4
-    # sum S*neg = .2 + .4 + .2 + .4 = 1.2 -> +1.2 / sqrt(3)
-    assert losses.contrastive(cosine, pos, neg).item() == pytest.approx(1.2 / math.sqrt(3))
+    # pos = A J A^T: 1 for the 5 same-class pairs (incl. diagonal); neg: the 4 cross pairs
+    torch.testing.assert_close(pos * 5, torch.tensor([[1.0, 1, 0], [1, 1, 0], [0, 0, 1]]),
+                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(neg * 4, torch.tensor([[0.0, 0, 1], [0, 0, 1], [1, 1, 0]]),
+                               atol=1e-5, rtol=1e-5)
+    # mean S over pos = (1 + .5 + .5 + 1 + 1) / 5 = .8; over neg = (.2 + .4 + .2 + .4) / 4 = .3
+    expected = -(0.8 - 0.3) / math.sqrt(3)
+    assert losses.contrastive(cosine, pos, neg).item() == pytest.approx(expected, rel=1e-5)
+    third = 1 / 3
+    pos, neg = losses.contrastive_targets(torch.tensor([[1.0, third], [third, 1.0]]), classes)
+    # cross pairs now weigh 1/3 in pos and 2/3 in neg: pos sum 5 + 4/3, neg sum 8/3
+    cross = (0.2 + 0.4 + 0.2 + 0.4)
+    pos_mean = (4.0 + third * cross) / (5 + 4 * third)
+    neg_mean = (2 * third * cross) / (4 * 2 * third)
+    assert losses.contrastive(cosine, pos, neg).item() == pytest.approx(
+        -(pos_mean - neg_mean) / math.sqrt(3), rel=1e-5)
 
 
 def test_positive_weights_by_hand():
@@ -81,7 +86,9 @@ def test_bce_with_pos_weight_by_hand():
 
 
 def test_l1_by_hand():
-    assert losses.l1(torch.tensor([[1.0, -2.0], [0.5, 0.0]])).item() == pytest.approx(3.5)
+    weight = torch.tensor([[1.0, -2.0], [0.5, 0.0]])
+    assert losses.l1(weight).item() == pytest.approx(3.5)
+    assert losses.l1(weight, torch.tensor([[0.0, 1.0], [1.0, 0.0]])).item() == pytest.approx(2.5)
 
 
 def test_window_similarity_by_hand():

@@ -68,7 +68,8 @@ class PrototypeBranch(nn.Module):
         )
         n_classes = len(class_codes)
         n_prototypes = n_classes * prototypes_per_class
-        self.prototypes = nn.Parameter(torch.rand(n_prototypes, latent_dim, prototype_steps))
+        # standard normal, as the official code
+        self.prototypes = nn.Parameter(torch.randn(n_prototypes, latent_dim, prototype_steps))
         # prototype j belongs to class j // k
         self.register_buffer(
             "prototype_class", torch.arange(n_classes).repeat_interleave(prototypes_per_class))

@@ -81,24 +81,24 @@ def jaccard_cooccurrence(labels: torch.Tensor) -> torch.Tensor:
 
 
 def contrastive_targets(jaccard: torch.Tensor, prototype_class: torch.Tensor):
-    """(pos, neg) prototype-pair weights from the label co-occurrence (our reading of the paper).
+    """(pos, neg) prototype-pair weights from the label co-occurrence, as the official code.
 
-    pos[i, j] = Jaccard(class_i, class_j) for prototypes of *different* classes that co-occur
-    (same-class pairs are left to the diversity term); neg[i, j] = 1 for classes that never
-    co-occur in the training labels.
+    pos = A J A^T (A the (P, C) prototype-class assignment, J the Jaccard matrix, so pos[i, j]
+    is the co-occurrence of the two prototypes' classes, 1 within a class), neg = 1 - pos; each
+    normalised to sum to 1, so the term compares weighted means, whatever P is.
     """
-    pair = jaccard[prototype_class][:, prototype_class]
-    same = prototype_class[:, None] == prototype_class[None, :]
-    pos = torch.where(same, torch.zeros_like(pair), pair)
-    neg = ((pair == 0) & ~same).float()
-    return pos, neg
+    pos = jaccard[prototype_class][:, prototype_class]
+    neg = 1 - pos
+    return pos / (pos.sum() + 1e-6), neg / (neg.sum() + 1e-6)
 
 
 def contrastive(cosine: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
-    """-(sum S*pos - sum S*neg) / sqrt(P): co-occurring classes' prototypes may be close,
-    never-co-occurring ones are pushed apart."""
+    """-(sum S*pos - sum S*neg) / sqrt(P): prototypes of co-occurring classes may be close,
+    those of classes that never co-occur are pushed apart."""
     return -((cosine * pos).sum() - (cosine * neg).sum()) / math.sqrt(cosine.shape[0])
 
 
-def l1(weight: torch.Tensor) -> torch.Tensor:
-    return weight.abs().sum()
+def l1(weight: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Sum of absolute weights; with ``mask`` only where it is 1 (ProtoPNet: a branch
+    classifier's connections from other classes' prototypes)."""
+    return (weight.abs() if mask is None else weight.abs() * mask).sum()

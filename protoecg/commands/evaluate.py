@@ -1,0 +1,43 @@
+"""``protoecg evaluate``: macro AUROC with 95% bootstrap CI, per branch, class and aggregation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from protoecg.train.evaluation import evaluate_run
+
+PATH = ("evaluate",)
+HELP = ("evaluate a trained run on a fold (default 10, the test fold): macro AUROC with a 95% "
+        "bootstrap CI, per branch, per class and per PTB-XL aggregation")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", required=True, help="run folder made by `protoecg train`")
+    parser.add_argument("--fold", type=int, default=10, help="fold to evaluate (default 10)")
+    parser.add_argument("--resamples", type=int, default=1000,
+                        help="bootstrap resamples for the CIs (default 1000)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+
+def _fmt(part: dict) -> str:
+    if part["macro_auroc"] is None:
+        return "undefined (no label with positives and negatives)"
+    low, high = part["macro_auroc_ci"]
+    return f"{part['macro_auroc']:.3f} (95% CI {low:.3f}-{high:.3f})"
+
+
+def run(args: argparse.Namespace) -> int:
+    result = evaluate_run(args.run, args.fold, args.resamples, args.device)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{result['model']} on {result['dataset']} fold {result['fold']} "
+          f"({result['n_records']} ECGs, {result['n_labels_evaluated']} labels evaluated)")
+    print(f"  macro AUROC      {_fmt(result)}")
+    for branch, part in result["per_branch"].items():
+        print(f"  {branch:<16} {_fmt(part)}  [{part['n_labels_evaluated']} labels]")
+    for level, part in result["per_aggregation"].items():
+        print(f"  {level:<16} {_fmt(part)}  [{part['n_labels_evaluated']} groups]")
+    return 0

@@ -1,0 +1,29 @@
+"""``protoecg project``: write a run's prototype catalog (RUN/catalog/)."""
+
+from __future__ import annotations
+
+import argparse
+
+from protoecg.catalog.reader import read_catalog
+from protoecg.catalog.writer import write_catalog
+
+PATH = ("project",)
+HELP = ("locate every prototype of a trained ProtoECGNet in the training ECGs and write the "
+        "prototype catalog (prototypes.csv, neighbours.csv, signals.npy, catalog.json)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", required=True, help="run folder made by `protoecg train`")
+    parser.add_argument("--neighbours", type=int, default=5,
+                        help="nearest other training windows kept per prototype (default 5)")
+    parser.add_argument("--device", default="cpu")
+
+
+def run(args: argparse.Namespace) -> int:
+    folder = write_catalog(args.run, args.device, args.neighbours)
+    catalog = read_catalog(folder)
+    counts = catalog.prototypes.groupby("branch").size().to_dict()
+    print(f"catalog of {len(catalog.prototypes)} prototypes "
+          f"({', '.join(f'{b} {n}' for b, n in counts.items())}) from "
+          f"{catalog.meta['n_signals']} training ECGs -> {folder}")
+    return 0

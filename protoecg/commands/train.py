@@ -1,0 +1,71 @@
+"""``protoecg train``: train ProtoECGNet (or its black-box twin) into a run folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from protoecg.data import DATASETS, load_dataset
+from protoecg.data.preprocess import LeadStandardizer
+from protoecg.train.config import load_config, preset_names
+from protoecg.train.data import prepare
+from protoecg.train.run import RunError, read_run
+from protoecg.train.trainer import Trainer
+
+PATH = ("train",)
+HELP = ("train ProtoECGNet (prototypes -> joint -> projection -> classifier -> fusion) or, with "
+        "--black-box, its black-box twin, into a run folder")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--root", help="dataset folder (not needed for synthetic)")
+    parser.add_argument("--preset", required=True, help=f"one of {', '.join(preset_names())}")
+    parser.add_argument("--config", help="TOML file overriding preset values")
+    parser.add_argument("--out", required=True, help="run folder to create (or to --resume)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    parser.add_argument("--epochs", type=int,
+                        help="override every stage's epoch count (quick runs)")
+    parser.add_argument("--black-box", action="store_true",
+                        help="train the black-box twin (same backbones, no prototypes)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run from its last checkpoint")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if args.resume:
+        meta, config = read_run(out)
+        if meta["black_box"] != args.black_box:
+            raise RunError(f"{out}: run was made {'with' if meta['black_box'] else 'without'} "
+                           "--black-box; resume it the same way")
+        if config.name != args.preset:
+            raise RunError(f"{out}: run was made with preset {config.name!r}, not {args.preset!r}")
+        if meta["status"] == "complete":
+            print(f"{out}: training already complete")
+            return 0
+    else:
+        if (out / "run.json").exists():
+            raise RunError(f"{out}: already holds a run; pass --resume to continue it or "
+                           "choose another --out")
+        config = load_config(args.preset, args.config)
+        if args.epochs is not None:
+            config.train.epochs = {k: args.epochs for k in config.train.epochs}
+    dataset = load_dataset(args.dataset, args.root, config.data.fs, progress=not args.quiet)
+    if args.resume:
+        standardizer = (LeadStandardizer.from_dict(meta["standardizer"])
+                        if meta["standardizer"] else None)
+        data = prepare(dataset, config.data, meta["label_names"], standardizer)
+    else:
+        data = prepare(dataset, config.data)
+    trainer = Trainer(config, data, out, device=args.device, black_box=args.black_box,
+                      progress=not args.quiet, dataset_name=args.dataset,
+                      command=["protoecg", *sys.argv[1:]])
+    trainer.fit(resume=args.resume)
+    if trainer.dist.main:
+        kind = "black-box twin" if args.black_box else "ProtoECGNet"
+        print(f"trained {kind} on {len(data.label_names)} labels "
+              f"({len(data.dropped_labels)} left out, see run.json) -> {out}")
+    return 0

@@ -1,0 +1,163 @@
+"""Run configuration: a preset (TOML, shipped in ``presets/``) plus an optional user TOML.
+
+Unknown tables or keys are errors that name the file and the key; the resolved configuration is
+written to the run folder as ``config.json`` so that a run reproduces itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from protoecg.errors import ProtoECGError
+from protoecg.model.config import ModelConfig
+
+STAGE_NAMES = ("prototypes", "joint", "projection", "classifier", "fusion")
+
+
+class ConfigError(ProtoECGError):
+    """A preset or config file that is not what the trainer expects."""
+
+
+@dataclass
+class DataConfig:
+    fs: int = 100
+    highpass_hz: float | None = 0.5  # first-order Butterworth, zero phase; None = off
+    standardize: bool = False  # per-lead, fitted on folds 1-8
+    # labels with fewer positives in the training folds are left out (the preset says so)
+    min_train_positives: int = 1
+    # labels also need this many positives in the validation folds to be kept (0 = no rule)
+    min_validation_positives: int = 0
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 32
+    lr: float = 1e-4
+    weight_decay: float = 1.7e-4
+    seed: int = 42
+    patience: int = 5  # epochs without a better validation macro AUROC before a stage stops
+    epochs: dict[str, int] = field(default_factory=lambda: {
+        "prototypes": 10, "joint": 100, "classifier": 50, "fusion": 50, "black_box": 100})
+    amp: bool = True  # mixed precision, on CUDA only
+    num_workers: int = 0
+    eval_batch_size: int = 128
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+
+
+@dataclass
+class LossConfig:
+    clustering: float = 0.004
+    separation: float = 0.0004
+    diversity: float = 250.0
+    contrastive: float = 300.0
+    l1: float = 1e-4
+
+
+@dataclass
+class Config:
+    name: str = "custom"
+    description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict, source: str = "config") -> Config:
+        config = cls()
+        _apply(config, raw, source, "")
+        _validate(config, source)
+        return config
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("protoecg.train").joinpath("presets")
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def load_config(preset: str, config_file: str | Path | None = None) -> Config:
+    """The preset, overridden by ``config_file`` where given."""
+    if preset not in preset_names():
+        raise ConfigError(f"unknown preset {preset!r}: expected one of {', '.join(preset_names())}")
+    text = resources.files("protoecg.train").joinpath(f"presets/{preset}.toml").read_text()
+    raw = _parse(text, f"preset {preset}")
+    config = Config()
+    _apply(config, raw, f"preset {preset}", "")
+    if config_file is not None:
+        path = Path(config_file)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+        _apply(config, _parse(text, str(path)), str(path), "")
+    _validate(config, str(config_file or f"preset {preset}"))
+    return config
+
+
+def _parse(text: str, source: str) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+
+
+def _apply(target, raw: dict, source: str, prefix: str) -> None:
+    known = {f.name: f for f in dataclasses.fields(target)}
+    for key, value in raw.items():
+        dotted = f"{prefix}{key}"
+        if key not in known:
+            raise ConfigError(f"{source}: unknown config key {dotted!r} "
+                              f"(expected one of {', '.join(sorted(known))})")
+        current = getattr(target, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: {dotted!r} must be a table")
+            _apply(current, value, source, f"{dotted}.")
+        elif isinstance(current, dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: {dotted!r} must be a table")
+            unknown = set(value) - set(current)
+            if unknown:
+                raise ConfigError(f"{source}: unknown config key {dotted}.{sorted(unknown)[0]!r} "
+                                  f"(expected one of {', '.join(sorted(current))})")
+            setattr(target, key, {**current, **value})
+        else:
+            expected = type(current) if current is not None else None
+            if expected is float and isinstance(value, int):
+                value = float(value)
+            if expected is tuple and isinstance(value, list):
+                value = tuple(value)
+            if expected is not None and not isinstance(value, expected) or isinstance(
+                    value, bool) and expected is not bool:
+                raise ConfigError(f"{source}: {dotted!r} must be {expected.__name__}, "
+                                  f"got {value!r}")
+            setattr(target, key, value)
+
+
+def _validate(config: Config, source: str) -> None:
+    m = config.model
+    if len(m.widths) != 4 or any(w < 1 for w in m.widths):
+        raise ConfigError(f"{source}: model.widths must be four positive integers")
+    if m.similarity not in ("cosine", "log_l2"):
+        raise ConfigError(f"{source}: model.similarity must be 'cosine' or 'log_l2'")
+    for branch, k in m.prototypes_per_class.items():
+        if k < 1:
+            raise ConfigError(f"{source}: model.prototypes_per_class.{branch} must be >= 1 "
+                              "(every class of every branch needs a prototype)")
+    if not 1 <= m.prototype_steps["morphology"] <= 32:
+        raise ConfigError(f"{source}: model.prototype_steps.morphology must be 1-32")
+    if config.data.fs not in (100, 500):
+        raise ConfigError(f"{source}: data.fs must be 100 or 500")
+    unknown_stages = set(config.train.epochs) - set(STAGE_NAMES) - {"black_box"}
+    if unknown_stages:
+        raise ConfigError(f"{source}: unknown stage in train.epochs: {sorted(unknown_stages)}")
+    if config.train.batch_size < 2:
+        raise ConfigError(f"{source}: train.batch_size must be at least 2 (batch norm)")

@@ -1,0 +1,116 @@
+"""Evaluation of a run on one fold: macro AUROC with bootstrap CI, per branch, per class, per
+PTB-XL aggregation. Black-box twins are evaluated by the same code on the same resamples.
+
+Aggregated labels (superdiagnostic, subdiagnostic, form, rhythm, diagnostic) are scored from a
+model trained on statements: a group's score is the highest probability among its member
+statements that the run predicts, its truth whether the record carries any of them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from protoecg.data import labels as label_table
+from protoecg.data import load_dataset
+from protoecg.data.preprocess import LeadStandardizer
+from protoecg.errors import DataError
+from protoecg.model.protoecgnet import branch_label_sets
+from protoecg.train.data import prepare
+from protoecg.train.metrics import auroc_per_label, macro_auroc_with_ci
+from protoecg.train.predict import predict
+from protoecg.train.run import load_model, write_json
+
+AGGREGATION_LEVELS = ("superdiagnostic", "subdiagnostic", "diagnostic", "form", "rhythm")
+
+
+def aggregate_scores(labels: np.ndarray, scores: np.ndarray, label_names: list[str],
+                     level: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Truth and scores over the groups of ``level`` that the run's labels reach."""
+    full_y = np.zeros((len(labels), 71), dtype=np.uint8)
+    full_s = np.full((len(labels), 71), -np.inf)
+    codes = label_table.all_codes()
+    for j, code in enumerate(label_names):
+        full_y[:, codes.index(code)] = labels[:, j]
+        full_s[:, codes.index(code)] = scores[:, j]
+    table = label_table.scp_statements()
+    if level in ("diagnostic", "form", "rhythm"):
+        groups = {c: [c] for c in codes if table.at[c, level] == 1}
+    else:
+        column = "diagnostic_subclass" if level == "subdiagnostic" else "diagnostic_class"
+        groups = {}
+        for c in codes:
+            if table.at[c, "diagnostic"] == 1:
+                groups.setdefault(table.at[c, column], []).append(c)
+    names, ys, ss = [], [], []
+    for group, members in sorted(groups.items()):
+        idx = [codes.index(c) for c in members if c in label_names]
+        if not idx:
+            continue
+        names.append(group)
+        ys.append(full_y[:, idx].max(axis=1))
+        ss.append(full_s[:, idx].max(axis=1))
+    if not names:
+        return np.zeros((len(labels), 0)), np.zeros((len(labels), 0)), []
+    return np.stack(ys, 1), np.stack(ss, 1), names
+
+
+def evaluate_scores(labels: np.ndarray, scores: np.ndarray, label_names: list[str],
+                    n_resamples: int = 1000, seed: int = 42) -> dict:
+    """The evaluation figures for one set of scores (ProtoECGNet's or the black box's)."""
+    overall = macro_auroc_with_ci(labels, scores, n_resamples, seed)
+    per_label = auroc_per_label(labels, scores)
+    result = {
+        "macro_auroc": overall["value"], "macro_auroc_ci": overall["ci"],
+        "n_labels_evaluated": overall["n_labels"], "n_resamples": overall["n_resamples"],
+        "per_class": {
+            code: {"auroc": None if np.isnan(a) else float(a),
+                   "positives": int(labels[:, j].sum())}
+            for j, (code, a) in enumerate(zip(label_names, per_label, strict=True))},
+        "per_branch": {}, "per_aggregation": {},
+    }
+    for branch, codes in branch_label_sets(label_names).items():
+        idx = [label_names.index(c) for c in codes]
+        part = macro_auroc_with_ci(labels[:, idx], scores[:, idx], n_resamples, seed)
+        result["per_branch"][branch] = {"macro_auroc": part["value"],
+                                        "macro_auroc_ci": part["ci"],
+                                        "n_labels_evaluated": part["n_labels"]}
+    for level in AGGREGATION_LEVELS:
+        y_agg, s_agg, names = aggregate_scores(labels, scores, label_names, level)
+        if names:
+            part = macro_auroc_with_ci(y_agg, s_agg, n_resamples, seed)
+            if part["n_labels"]:
+                result["per_aggregation"][level] = {
+                    "macro_auroc": part["value"], "macro_auroc_ci": part["ci"],
+                    "n_labels_evaluated": part["n_labels"]}
+    return result
+
+
+def evaluate_run(run_dir: str | Path, fold: int = 10, n_resamples: int = 1000,
+                 device: str = "cpu", seed: int = 42) -> dict:
+    """Evaluate a completed run on ``fold``; writes ``evaluation.json`` (fold 10) or
+    ``evaluation_fold<N>.json`` into the run folder and returns the figures."""
+    run_dir = Path(run_dir)
+    model, meta, config = load_model(run_dir, device)
+    dataset = load_dataset(meta["dataset"], meta["root"], meta["fs"], progress=False)
+    standardizer = (LeadStandardizer.from_dict(meta["standardizer"])
+                    if meta["standardizer"] else None)
+    data = prepare(dataset, config.data, meta["label_names"], standardizer)
+    index = np.flatnonzero(dataset.folds == fold)
+    if len(index) == 0:
+        raise DataError(f"{meta['dataset']}: fold {fold} has no records "
+                        f"(folds present: {sorted(set(dataset.folds.tolist()))})")
+    pred = predict(model, data.signals[index], config.train.eval_batch_size, device)
+    y = data.labels[index]
+    result = {"run": str(run_dir), "model": "black_box" if meta["black_box"] else "protoecgnet",
+              "dataset": meta["dataset"], "fold": fold, "n_records": int(len(index)),
+              "seed": seed,
+              **evaluate_scores(y, pred.fusion, data.label_names, n_resamples, seed)}
+    if pred.branches is not None:
+        branch_only = macro_auroc_with_ci(y, pred.branches, n_resamples, seed)
+        result["branch_classifiers"] = {"macro_auroc": branch_only["value"],
+                                        "macro_auroc_ci": branch_only["ci"]}
+    name = "evaluation.json" if fold == 10 else f"evaluation_fold{fold}.json"
+    write_json(run_dir / name, result)
+    return result

@@ -1,0 +1,56 @@
+"""Batched inference: label probabilities (fusion and per-branch) and prototype evidence."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from protoecg.model.protoecgnet import ProtoECGNet
+
+
+@dataclass
+class Predictions:
+    fusion: np.ndarray  # (N, L) probabilities from the final layer (fusion or black-box head)
+    branches: np.ndarray | None  # (N, L) probabilities from each label's branch classifier
+    similarities: np.ndarray | None  # (N, P) each prototype's best-window similarity
+    windows: np.ndarray | None  # (N, P) latent step of that best window
+
+
+def autocast(device: torch.device, enabled: bool):
+    """Mixed precision on CUDA (float16 autocast); a no-op on the CPU."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.float16)
+    return nullcontext()
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, signals: np.ndarray, batch_size: int = 128,
+            device: torch.device | str = "cpu", amp: bool = False,
+            evidence: bool = False) -> Predictions:
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    proto = isinstance(model, ProtoECGNet)
+    fusion, branches, similarities, windows = [], [], [], []
+    for start in range(0, len(signals), batch_size):
+        x = torch.from_numpy(np.ascontiguousarray(signals[start:start + batch_size],
+                                                  dtype=np.float32)).to(device)
+        with autocast(device, amp):
+            logits, outputs = model(x)
+        fusion.append(torch.sigmoid(logits.float()).cpu())
+        if proto:
+            per_label = torch.zeros_like(logits, dtype=torch.float32)
+            for name, out in outputs.items():
+                per_label[:, model.branch_label_index(name)] = out.logits.float()
+            branches.append(torch.sigmoid(per_label).cpu())
+            if evidence:
+                similarities.append(torch.cat([o.similarities.float() for o in outputs.values()],
+                                              1).cpu())
+                windows.append(torch.cat([o.similarity_map.argmax(2) for o in outputs.values()],
+                                         1).cpu())
+    model.train(was_training)
+    cat = lambda parts: torch.cat(parts).numpy() if parts else None  # noqa: E731
+    return Predictions(cat(fusion), cat(branches), cat(similarities), cat(windows))

@@ -1,0 +1,103 @@
+"""The run folder: everything needed to resume, evaluate, project and reproduce a run.
+
+```
+RUN/
+  run.json          format version, dataset + root, label set, preprocessing, status, versions
+  config.json       the resolved configuration (preset + overrides)
+  metrics.jsonl     one line per epoch: stage, epoch, losses, validation macro AUROC, seconds
+  checkpoints/last.pt   model + optimiser + scheduler + stage/epoch + RNG states (for --resume)
+  model.pt          final weights (written when training completes)
+  projection.json   where the projection stage put each prototype
+  evaluation.json   written by `protoecg evaluate`
+  catalog/          written by `protoecg project`
+```
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from protoecg import __version__
+from protoecg.errors import ProtoECGError
+from protoecg.model import build_model
+from protoecg.train.config import Config
+
+RUN_FORMAT = 1
+
+
+class RunError(ProtoECGError):
+    """A run folder that is missing, incomplete, from another version, or inconsistent."""
+
+
+def write_json(path: Path, data) -> None:
+    """Atomic JSON write (a crash never leaves half a file)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
+    os.replace(tmp, path)
+
+
+def _json_default(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def save_torch(path: Path, obj) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def read_run(run_dir: str | Path) -> tuple[dict, Config]:
+    """run.json and the config of a run folder, checked for format and presence."""
+    run_dir = Path(run_dir)
+    meta_path = run_dir / "run.json"
+    if not meta_path.is_file():
+        raise RunError(f"{run_dir}: not a run folder (run.json missing); "
+                       "make one with `protoecg train --out RUN`")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{meta_path}: not valid JSON ({exc})") from None
+    if meta.get("format") != RUN_FORMAT:
+        raise RunError(f"{meta_path}: run folder format {meta.get('format')!r} (protoecg "
+                       f"{meta.get('protoecg_version', '?')}); this protoecg {__version__} reads "
+                       f"format {RUN_FORMAT}")
+    try:
+        config = Config.from_dict(json.loads((run_dir / "config.json").read_text()),
+                                  str(run_dir / "config.json"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunError(f"{run_dir / 'config.json'}: unreadable ({exc})") from None
+    return meta, config
+
+
+def model_sha256(run_dir: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(Path(run_dir) / "model.pt", "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_model(run_dir: str | Path, device: str | torch.device = "cpu"):
+    """(model, run meta, config) of a completed run; RunError if it does not fit its config."""
+    run_dir = Path(run_dir)
+    meta, config = read_run(run_dir)
+    path = run_dir / "model.pt"
+    if not path.is_file():
+        raise RunError(f"{run_dir}: no model.pt (training has not finished; "
+                       "`protoecg train ... --resume` continues it)")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model = build_model(meta["label_names"], config.model, black_box=meta["black_box"])
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+        raise RunError(f"{path}: checkpoint does not match {run_dir / 'config.json'} "
+                       f"({first[:160]})") from None
+    return model.to(device), meta, config

@@ -1,0 +1,354 @@
+"""One training loop over the stage table (``stages.py``): staged ProtoECGNet or black-box twin.
+
+Reproducible on the CPU (seeded model, batches and dropout), resumable after an interruption
+(``checkpoints/last.pt`` after every epoch: weights, optimiser, schedule, stage, epoch and RNG
+states), CUDA with mixed precision, and data-parallel under ``torchrun`` (gloo on CPU, nccl on
+GPUs). Per-epoch figures go to ``metrics.jsonl`` and a tqdm bar.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from protoecg import __version__
+from protoecg.catalog.projection import project_branch
+from protoecg.model import build_model
+from protoecg.model.protoecgnet import ProtoECGNet
+from protoecg.train import losses
+from protoecg.train.config import Config
+from protoecg.train.data import PreparedData
+from protoecg.train.metrics import macro_auroc
+from protoecg.train.predict import autocast, predict
+from protoecg.train.run import RUN_FORMAT, RunError, save_torch, write_json
+from protoecg.train.stages import BLACK_BOX_STAGES, PROTOTYPE_STAGES, Stage, parameter_group
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_environment(cls, device: torch.device) -> Distributed:
+        """Join the process group when started by torchrun (WORLD_SIZE > 1)."""
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return cls()
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        return cls(dist.get_rank(), dist.get_world_size())
+
+
+@dataclass
+class LossContext:
+    pos_weight: torch.Tensor  # over the run's labels
+    branch_pos_weight: dict[str, torch.Tensor] = field(default_factory=dict)
+    contrastive: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RunError(f"--device {name}: CUDA is not available on this machine")
+    return device
+
+
+def stage_loss(stage: Stage, model, logits, outputs, y, ctx: LossContext, config: Config):
+    """(total loss, {term: value}) for one batch of ``stage``."""
+    w = config.loss
+    terms: dict[str, torch.Tensor] = {}
+    if stage.loss in ("fusion", "black_box"):
+        terms["bce"] = losses.bce(logits.float(), y, ctx.pos_weight)
+        if stage.loss == "fusion":
+            terms["l1"] = w.l1 * losses.l1(model.fusion.weight)
+        return sum(terms.values()), terms
+    total = 0.0
+    for name, out in outputs.items():
+        branch = model.branches[name]
+        y_branch = y[:, model.branch_label_index(name)]
+        bce = losses.bce(out.logits.float(), y_branch, ctx.branch_pos_weight[name])
+        parts = {"bce": bce}
+        if stage.loss == "prototype":
+            identity = branch.class_identity().to(y.device)
+            sims = out.similarities.float()
+            cosine = losses.prototype_cosine(branch.prototypes.float())  # shared by two terms
+            pos, neg = ctx.contrastive[name]
+            parts["clustering"] = w.clustering * losses.clustering(sims, identity, y_branch)
+            parts["separation"] = w.separation * losses.separation(sims, identity, y_branch)
+            parts["diversity"] = w.diversity * losses.diversity(cosine)
+            parts["contrastive"] = w.contrastive * losses.contrastive(cosine, pos, neg)
+        else:  # classifier
+            off_class = 1 - branch.class_identity().T.to(y.device)
+            parts["l1"] = w.l1 * losses.l1(branch.classifier.weight, off_class)
+        for key, value in parts.items():
+            terms[key] = terms.get(key, 0.0) + value
+            total = total + value
+    return total, terms
+
+
+class Trainer:
+    def __init__(self, config: Config, data: PreparedData, run_dir: str | Path, *,
+                 device: str = "cpu", black_box: bool = False, progress: bool = True,
+                 dataset_name: str = "", command: list[str] | None = None):
+        self.config = config
+        self.data = data
+        self.run_dir = Path(run_dir)
+        self.device = resolve_device(device)
+        self.black_box = black_box
+        self.progress = progress
+        self.dist = Distributed.from_environment(self.device)
+        self.stages = BLACK_BOX_STAGES if black_box else PROTOTYPE_STAGES
+        self.amp = config.train.amp and self.device.type == "cuda"
+        self.dataset_name = dataset_name or data.dataset.source
+        self.command = command or []
+        if config.train.threads:
+            torch.set_num_threads(config.train.threads)
+        seed_everything(config.train.seed)
+        self.model = build_model(data.label_names, config.model, black_box).to(self.device)
+        self.ctx = self._loss_context()
+
+    # ----------------------------------------------------------------- set-up
+    def _loss_context(self) -> LossContext:
+        _, y_train = self.data.part("train")
+        y = torch.from_numpy(y_train.astype(np.float32))
+        ctx = LossContext(losses.positive_weights(y).to(self.device))
+        if isinstance(self.model, ProtoECGNet):
+            for name, branch in self.model.branches.items():
+                y_branch = y[:, self.model.branch_label_index(name).cpu()]
+                ctx.branch_pos_weight[name] = losses.positive_weights(y_branch).to(self.device)
+                jaccard = losses.jaccard_cooccurrence(y_branch)
+                pos, neg = losses.contrastive_targets(jaccard, branch.prototype_class.cpu())
+                ctx.contrastive[name] = (pos.to(self.device), neg.to(self.device))
+        return ctx
+
+    def _write_run_files(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "checkpoints").mkdir(exist_ok=True)
+        dataset = self.data.dataset
+        meta = {
+            "format": RUN_FORMAT, "protoecg_version": __version__,
+            "torch_version": torch.__version__, "status": "training",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": self.command,
+            "dataset": self.dataset_name, "root": dataset.root, "fs": dataset.fs,
+            "units": dataset.units, "synthetic": dataset.synthetic,
+            "black_box": self.black_box, "label_names": self.data.label_names,
+            "dropped_labels": self.data.dropped_labels,
+            "standardizer": self.data.standardizer.to_dict() if self.data.standardizer else None,
+            "split_sizes": {k: int(len(v)) for k, v in self.data.split_index.items()},
+            "n_prototypes": getattr(self.model, "n_prototypes", 0),
+            "device": str(self.device), "world_size": self.dist.world_size,
+        }
+        write_json(self.run_dir / "run.json", meta)
+        write_json(self.run_dir / "config.json", self.config.to_dict())
+
+    # ------------------------------------------------------------ stage mechanics
+    def _set_trainable(self, stage: Stage) -> list[torch.nn.Parameter]:
+        params = []
+        for name, param in self.model.named_parameters():
+            on = "all" in stage.trains or parameter_group(name) in stage.trains
+            param.requires_grad_(on)
+            if on:
+                params.append(param)
+        return params
+
+    def _train_mode(self, stage: Stage) -> None:
+        """Frozen backbones keep their batch-norm statistics (eval mode) while the rest trains."""
+        self.model.train()
+        if isinstance(self.model, ProtoECGNet) and "backbone" not in stage.trains:
+            for branch in self.model.branches.values():
+                branch.backbone.eval()
+                if not {"add_on", "prototypes"} & set(stage.trains):
+                    branch.dropout.eval()
+
+    def _batches(self, n: int, stage_index: int, epoch: int) -> list[torch.Tensor]:
+        g = torch.Generator().manual_seed(self.config.train.seed * 1000 + stage_index * 100
+                                          + epoch)
+        order = torch.randperm(n, generator=g)
+        if self.dist.world_size > 1:  # each rank its own share (padded like DistributedSampler)
+            per_rank = math.ceil(n / self.dist.world_size)
+            order = torch.cat([order, order[: per_rank * self.dist.world_size - n]])
+            order = order[self.dist.rank::self.dist.world_size]
+        size = self.config.train.batch_size
+        batches = list(order.split(size))
+        if len(batches) > 1 and len(batches[-1]) < 2:  # batch norm needs two samples
+            batches.pop()
+        return batches
+
+    def validation_score(self, stage: Stage) -> float:
+        x, y = self.data.part("validation")
+        pred = predict(self.model, x, self.config.train.eval_batch_size, self.device, self.amp)
+        scores = pred.branches if stage.monitor == "branches" else pred.fusion
+        return macro_auroc(y, scores)
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, resume: bool = False) -> dict:
+        state = self._resume_state() if resume else None
+        if state is None:
+            if self.dist.main:
+                self._write_run_files()
+                (self.run_dir / "metrics.jsonl").write_text("")
+            start_stage, start_epoch = 0, 0
+        else:
+            start_stage, start_epoch = state["stage_index"], state["epoch"]
+        # resuming inside a stage (its optimiser saved) vs. at a stage boundary
+        mid_stage = state is not None and state["optimizer"] is not None
+        for index in range(start_stage, len(self.stages)):
+            stage = self.stages[index]
+            resume_here = mid_stage and index == start_stage
+            if stage.kind == "projection":
+                self._project(index)
+                continue
+            if stage.name == "fusion" and not resume_here:
+                self.model.init_fusion_from_branches()
+            self._run_stage(index, stage, state if resume_here else None,
+                            start_epoch if resume_here else 0)
+        return self._finish()
+
+    def _run_stage(self, index: int, stage: Stage, state: dict | None, start_epoch: int) -> None:
+        epochs = self.config.train.epochs.get(stage.name, 0)
+        params = self._set_trainable(stage)
+        optimizer = torch.optim.Adam(params, lr=self.config.train.lr,
+                                     weight_decay=self.config.train.weight_decay)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
+        scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        best_score, best_state, bad_epochs = -math.inf, None, 0
+        if state is not None:
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            best_score, best_state = state["best_score"], state["best_state"]
+            bad_epochs = state["bad_epochs"]
+        network = self.model
+        if self.dist.world_size > 1:
+            network = DistributedDataParallel(self.model, find_unused_parameters=True)
+        x_train, y_train = self.data.part("train")
+        for epoch in range(start_epoch, epochs):
+            if bad_epochs >= self.config.train.patience:
+                break
+            started = time.perf_counter()
+            self._train_mode(stage)
+            sums: dict[str, float] = {}
+            batches = self._batches(len(x_train), index, epoch)
+            bar = tqdm(batches, desc=f"{stage.name} {epoch + 1}/{epochs}", unit="batch",
+                       disable=not (self.progress and self.dist.main), leave=False)
+            for batch in bar:
+                idx = batch.numpy()
+                x = torch.from_numpy(x_train[idx]).to(self.device, non_blocking=True)
+                y = torch.from_numpy(y_train[idx].astype(np.float32)).to(self.device)
+                with autocast(self.device, self.amp):
+                    logits, outputs = network(x)
+                loss, terms = stage_loss(stage, self.model, logits, outputs, y, self.ctx,
+                                         self.config)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                for key, value in {"loss": loss, **terms}.items():
+                    sums[key] = sums.get(key, 0.0) + float(value.detach())
+                bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+            lr = optimizer.param_groups[0]["lr"]
+            scheduler.step()
+            score = self.validation_score(stage)
+            improved = score > best_score or best_state is None
+            if improved:
+                best_score, bad_epochs = score, 0
+                best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            else:
+                bad_epochs += 1
+            record = {"stage": stage.name, "epoch": epoch + 1,
+                      **{k: v / max(len(batches), 1) for k, v in sums.items()},
+                      "val_macro_auroc": score, "best": improved,
+                      "lr": lr,
+                      "seconds": round(time.perf_counter() - started, 2)}
+            if self.dist.main:
+                with open(self.run_dir / "metrics.jsonl", "a") as f:
+                    f.write(json.dumps(record) + "\n")
+                if self.progress:
+                    tqdm.write(f"{stage.name} epoch {epoch + 1}: loss {record['loss']:.4f}  "
+                               f"val macro AUROC {score:.4f}{' *' if improved else ''}")
+                self._checkpoint(index, epoch + 1, optimizer, scheduler, best_score,
+                                 best_state, bad_epochs)
+        if best_state is not None:  # early stopping: keep the best epoch of the stage
+            self.model.load_state_dict(best_state)
+        if self.dist.main:
+            self._checkpoint(index + 1, 0, None, None, -math.inf, None, 0)
+
+    def _project(self, index: int) -> None:
+        x_train, y_train = self.data.part("train")
+        report = {}
+        for name, branch in self.model.branches.items():
+            y_branch = y_train[:, self.model.branch_label_index(name).cpu().numpy()]
+            result = project_branch(branch, x_train, y_branch, self.config.train.eval_batch_size,
+                                    self.device, replace=True)
+            train_ids = self.data.split_index["train"]
+            report[name] = [
+                {"prototype_id": pid,
+                 "record_id": self.data.dataset.record_ids[train_ids[result.record[i]]],
+                 "window": int(result.window[i]), "similarity": float(result.similarity[i])}
+                for i, pid in enumerate(branch.prototype_ids)]
+        if self.dist.main:
+            write_json(self.run_dir / "projection.json", report)
+            with open(self.run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps({"stage": "projection", "prototypes": sum(
+                    len(v) for v in report.values())}) + "\n")
+            self._checkpoint(index + 1, 0, None, None, -math.inf, None, 0)
+
+    # ------------------------------------------------------- checkpoints / resume
+    def _checkpoint(self, stage_index, epoch, optimizer, scheduler, best_score, best_state,
+                    bad_epochs) -> None:
+        save_torch(self.run_dir / "checkpoints" / "last.pt", {
+            "stage_index": stage_index, "epoch": epoch,
+            "model": self.model.state_dict(),
+            "optimizer": optimizer.state_dict() if optimizer else None,
+            "scheduler": scheduler.state_dict() if scheduler else None,
+            "best_score": best_score, "best_state": best_state, "bad_epochs": bad_epochs,
+            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                    "python": random.getstate()},
+        })
+
+    def _resume_state(self) -> dict | None:
+        path = self.run_dir / "checkpoints" / "last.pt"
+        if not path.is_file():
+            raise RunError(f"{self.run_dir}: nothing to resume (no checkpoints/last.pt)")
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError:
+            raise RunError(f"{path}: checkpoint does not match the run's config.json") from None
+        torch.set_rng_state(state["rng"]["torch"])
+        np.random.set_state(state["rng"]["numpy"])
+        random.setstate(state["rng"]["python"])
+        return state
+
+    def _finish(self) -> dict:
+        if not self.dist.main:
+            return {}
+        save_torch(self.run_dir / "model.pt", self.model.state_dict())
+        meta = json.loads((self.run_dir / "run.json").read_text())
+        meta["status"] = "complete"
+        meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        write_json(self.run_dir / "run.json", meta)
+        return meta

@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from protoecg.train.metrics import (
+    auroc_per_label,
+    bootstrap_indices,
+    macro_auroc,
+    macro_auroc_with_ci,
+)
+
+
+def test_auroc_equals_scikit_learn_with_ties():
+    rng = np.random.default_rng(0)
+    labels = rng.random((200, 6)) < 0.3
+    scores = np.round(rng.random((200, 6)) + labels * 0.3, 1)  # rounding makes ties
+    ours = auroc_per_label(labels, scores)
+    for j in range(6):
+        assert ours[j] == pytest.approx(roc_auc_score(labels[:, j], scores[:, j]))
+
+
+def test_labels_without_both_classes_are_left_out():
+    labels = np.array([[1, 0], [0, 0], [1, 0], [0, 0]])
+    scores = np.array([[0.9, 0.1], [0.2, 0.3], [0.8, 0.5], [0.1, 0.2]])
+    assert np.isnan(auroc_per_label(labels, scores)[1])
+    assert macro_auroc(labels, scores) == 1.0
+
+
+def test_bootstrap_ci_brackets_the_value_and_is_paired():
+    rng = np.random.default_rng(1)
+    labels = rng.random((300, 4)) < 0.4
+    scores = labels + rng.normal(0, 1.0, size=labels.shape)
+    result = macro_auroc_with_ci(labels, scores, n_resamples=200, seed=7)
+    assert result["ci"][0] < result["value"] < result["ci"][1]
+    assert 0.6 < result["value"] < 0.9 and result["n_resamples"] == 200
+    np.testing.assert_array_equal(bootstrap_indices(300, 5, 7), bootstrap_indices(300, 5, 7))
+
+
+def test_undefined_macro_auroc_says_why():
+    result = macro_auroc_with_ci(np.zeros((5, 2)), np.zeros((5, 2)), n_resamples=10)
+    assert result["value"] is None and "no label" in result["reason"]
