@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+import torch
+
+from protoecg.catalog.projection import project_branch
+from protoecg.data.synthetic import make_synthetic
+from protoecg.model import build_model
+from protoecg.model.prototypes import window_similarity
+from protoecg.train.config import load_config
+
+
+@pytest.fixture(scope="module")
+def setting():
+    torch.manual_seed(3)
+    data = make_synthetic(n_records=48, fs=100, seed=3)
+    present = data.labels.sum(axis=0) > 0
+    labels = [c for c, keep in zip(data.label_names, present, strict=True) if keep]
+    model = build_model(labels, load_config("tiny").model).eval()
+    return model, data.signals, data.labels[:, present]
+
+
+@pytest.mark.parametrize("branch_name", ["morphology", "rhythm", "global"])
+def test_projection_names_the_best_window_and_copies_its_latent(setting, branch_name):
+    model, signals, labels = setting
+    branch = model.branches[branch_name]
+    y = labels[:, model.branch_label_index(branch_name).numpy()]
+    before = branch.prototypes.detach().clone()
+    with torch.no_grad():
+        z = branch.latent(torch.from_numpy(signals))
+        sim = window_similarity(z, before)  # (N, P, W) before projection
+    result = project_branch(branch, signals, y, batch_size=7, replace=True)
+    identity = branch.class_identity().numpy()
+    eligible = (y @ identity.T) > 0  # (N, P)
+    steps = branch.prototype_steps
+    for p in range(branch.n_prototypes):
+        # the window it names is where the similarity is maximal (over eligible ECGs)
+        masked = np.where(eligible[:, p, None], sim[:, p].numpy(), -np.inf)
+        n, w = np.unravel_index(np.argmax(masked), masked.shape)
+        assert (result.record[p], result.window[p]) == (n, w)
+        assert result.similarity[p] == pytest.approx(masked.max(), abs=1e-5)
+        # the projected prototype equals the latent of the window it names
+        window = z[result.record[p], :, result.window[p]:result.window[p] + steps]
+        torch.testing.assert_close(branch.prototypes[p].detach(), window)
+        assert y[result.record[p]] @ identity[p] > 0  # the source ECG carries its class
+    # after projection its own window matches perfectly; neighbours are other ECGs, ranked
+    assert np.all(result.neighbour_record != result.record[:, None])
+    for row in result.neighbour_similarity:
+        kept = row[np.isfinite(row)]
+        assert np.all(np.diff(kept) <= 1e-6)
+    assert np.nanmax(result.neighbour_similarity) <= 1.0 + 1e-5
+
+
+def test_windows_in_samples(setting):
+    model, signals, labels = setting
+    branch = model.branches["morphology"]
+    y = labels[:, model.branch_label_index("morphology").numpy()]
+    result = project_branch(branch, signals, y, replace=False)
+    start, end = result.sample_window(np.array([0, 29]), 1000)
+    # 3 of 32 latent steps = 3 x 31.25 samples at 100 Hz: about 0.94 s
+    assert start.tolist() == [0, 906] and end.tolist() == [94, 1000]
