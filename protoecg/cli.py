@@ -18,6 +18,7 @@ from protoecg.commands import (
     data_summary,
     demo,
     evaluate,
+    explain,
     project,
     train,
 )
@@ -26,6 +27,7 @@ from protoecg.errors import ProtoECGError
 # Registered explicitly (no auto-discovery): the order here is the order in --help.
 COMMANDS: tuple[ModuleType, ...] = (
     demo, data_summary, data_convert_ludb, data_download, train, project, evaluate,
+    explain,
 )
 
 GROUP_HELP = {"data": "read, convert, download and summarise ECG datasets"}

@@ -191,3 +191,31 @@ def test_distributed_training_on_two_cpu_processes(tmp_path):
     meta = json.loads((out / "run.json").read_text())
     assert meta["world_size"] == 2 and meta["status"] == "complete"
     assert len([m for m in metrics(out) if m["stage"] == "joint"]) == 1
+
+
+def test_explain_names_prototypes_and_windows(tiny_run, tmp_path, capsys):
+    main(["project", "--run", str(tiny_run)])
+    capsys.readouterr()
+    code = main(["explain", "--run", str(tiny_run), "--record", "SYN00007", "--json",
+                 "--out", str(tmp_path), "--threshold", "0.0", "--top", "2"])
+    assert code == 0
+    explanation = json.loads(capsys.readouterr().out)
+    assert explanation["record_id"] == "SYN00007" and explanation["true_labels"]
+    labels = json.loads((tiny_run / "run.json").read_text())["label_names"]
+    assert len(explanation["predictions"]) == len(labels)  # threshold 0: every label
+    probabilities = [p["probability"] for p in explanation["predictions"]]
+    assert probabilities == sorted(probabilities, reverse=True)
+    for prediction in explanation["predictions"]:
+        contributions = [q["contribution"] for q in prediction["prototypes"]]
+        assert len(contributions) == 2 and contributions[0] >= contributions[1]
+        for q in prediction["prototypes"]:
+            assert q["contribution"] == pytest.approx(q["similarity"] * q["weight"], rel=1e-5)
+            assert 0 <= q["window_start"] < q["window_end"] <= 1000
+            assert "source_record_id" in q  # from the catalog
+    assert (tmp_path / "SYN00007.png").stat().st_size > 10_000
+    assert json.loads((tmp_path / "SYN00007.json").read_text()) == explanation
+
+
+def test_explain_unknown_record(tiny_run, capsys):
+    code = main(["explain", "--run", str(tiny_run), "--record", "SYN99999"])
+    one_line_error(capsys, code, "record 'SYN99999' is not in this synthetic dataset")

@@ -53,8 +53,10 @@ def select_labels(dataset: ECGDataset, config: DataConfig) -> tuple[list[str], d
 
 
 def prepare(dataset: ECGDataset, config: DataConfig, label_names: list[str] | None = None,
-            standardizer: LeadStandardizer | None = None) -> PreparedData:
-    """Preprocess and pick labels. ``label_names``/``standardizer`` given: reuse a run's own."""
+            standardizer: LeadStandardizer | None = None,
+            require_splits: bool = True) -> PreparedData:
+    """Preprocess and pick labels. ``label_names``/``standardizer`` given: reuse a run's own.
+    ``require_splits``: the training and validation folds must hold records (for training)."""
     if dataset.fs != config.fs:
         raise DataError(f"{dataset.source}: loaded at {dataset.fs} Hz, config wants {config.fs}")
     dropped: dict[str, str] = {}
@@ -74,7 +76,7 @@ def prepare(dataset: ECGDataset, config: DataConfig, label_names: list[str] | No
         signals = standardizer.transform(signals)
     split_index = {name: np.flatnonzero(np.isin(dataset.folds, folds))
                    for name, folds in SPLITS.items()}
-    for name in ("train", "validation"):
+    for name in ("train", "validation") if require_splits else ():
         if len(split_index[name]) == 0:
             raise DataError(f"{dataset.source}: no records in the {name} folds "
                             f"{SPLITS[name]}")

@@ -1,0 +1,43 @@
+"""``protoecg explain``: why the model predicts what it predicts for one ECG."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from protoecg.train.explain import write_explanation
+
+PATH = ("explain",)
+HELP = ("explain a trained ProtoECGNet's predictions for one ECG: per predicted label the "
+        "prototypes that contributed most and where in the ECG they matched (JSON + picture)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", required=True, help="run folder made by `protoecg train`")
+    parser.add_argument("--record", required=True, help="record id in the run's dataset")
+    parser.add_argument("--threshold", type=float, default=0.5,
+                        help="probability above which a label counts as predicted")
+    parser.add_argument("--top", type=int, default=3, help="prototypes per label (default 3)")
+    parser.add_argument("--out", help="folder for <record>.json and <record>.png "
+                        "(default RUN/explanations)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", action="store_true", help="print the explanation as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    explanation, json_path, png_path = write_explanation(
+        args.run, args.record, args.out, threshold=args.threshold, top_prototypes=args.top,
+        device=args.device)
+    if args.json:
+        print(json.dumps(explanation))
+        return 0
+    print(f"record {explanation['record_id']} (true: {' '.join(explanation['true_labels'])})")
+    for p in explanation["predictions"]:
+        flag = "" if p["above_threshold"] else "  (below threshold)"
+        print(f"  {p['label']:<8} p={p['probability']:.2f}  {p['description']}{flag}")
+        for q in p["prototypes"]:
+            print(f"      {q['prototype_id']:<28} similarity {q['similarity']:+.3f} x weight "
+                  f"{q['weight']:+.3f} = {q['contribution']:+.3f}  at "
+                  f"{q['window_start_s']:.2f}-{q['window_end_s']:.2f} s")
+    print(f"wrote {json_path} and {png_path}")
+    return 0
