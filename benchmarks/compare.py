@@ -1,0 +1,86 @@
+"""ProtoECGNet vs its black-box twin on one dataset and split, end to end, timed.
+
+Runs ``protoecg train`` (both models), ``protoecg project`` and ``protoecg evaluate`` as a user
+would, and writes ``benchmarks/results/compare_<preset>.json`` plus a Markdown table for the
+README. The two models are evaluated on the same test fold with the same bootstrap resamples
+(paired CIs).
+
+    .venv/bin/python benchmarks/compare.py --dataset ludb --root ../shared/data/ludb --preset ludb
+    .venv/bin/python benchmarks/compare.py --dataset ptbxl --root ../shared/data/ptbxl-subset \\
+        --preset ptbxl_subset
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def protoecg(*args: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "protoecg", *args], check=True, cwd=REPO)
+    return time.perf_counter() - start
+
+
+def fmt(part: dict) -> str:
+    if part.get("macro_auroc") is None:
+        return "-"
+    low, high = part["macro_auroc_ci"]
+    return f"{part['macro_auroc']:.3f} ({low:.3f}-{high:.3f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--root", required=True)
+    parser.add_argument("--preset", required=True)
+    parser.add_argument("--runs", default=str(REPO / "runs"), help="where the run folders go")
+    parser.add_argument("--keep", action="store_true", help="reuse finished runs")
+    args = parser.parse_args()
+    runs = Path(args.runs)
+    results: dict = {"dataset": args.dataset, "preset": args.preset, "models": {}}
+    for kind, extra in (("protoecgnet", []), ("black_box", ["--black-box"])):
+        out = runs / f"{args.preset}_{kind}"
+        timings = {}
+        if not (args.keep and (out / "model.pt").is_file()):
+            shutil.rmtree(out, ignore_errors=True)
+            timings["train_s"] = protoecg("train", "--dataset", args.dataset, "--root",
+                                          args.root, "--preset", args.preset, "--out",
+                                          str(out), "--quiet", *extra)
+        if kind == "protoecgnet":
+            timings["project_s"] = protoecg("project", "--run", str(out))
+        timings["evaluate_s"] = protoecg("evaluate", "--run", str(out))
+        evaluation = json.loads((out / "evaluation.json").read_text())
+        results["models"][kind] = {"run": str(out), "timings": timings,
+                                   "evaluation": evaluation}
+    out_file = REPO / "benchmarks" / "results" / f"compare_{args.preset}.json"
+    out_file.write_text(json.dumps(results, indent=2) + "\n")
+    proto = results["models"]["protoecgnet"]
+    black = results["models"]["black_box"]
+    e_p, e_b = proto["evaluation"], black["evaluation"]
+    print(f"\n{args.dataset}, preset {args.preset}, fold 10 ({e_p['n_records']} ECGs, "
+          f"{e_p['n_labels_evaluated']} labels)\n")
+    print("| | ProtoECGNet | black-box twin |\n|---|---|---|")
+    print(f"| macro AUROC (95% CI) | {fmt(e_p)} | {fmt(e_b)} |")
+    for branch in e_p["per_branch"]:
+        print(f"| {branch} labels | {fmt(e_p['per_branch'][branch])} | "
+              f"{fmt(e_b['per_branch'][branch])} |")
+    for level in ("superdiagnostic", "rhythm", "form"):
+        if level in e_p["per_aggregation"]:
+            print(f"| {level} | {fmt(e_p['per_aggregation'][level])} | "
+                  f"{fmt(e_b['per_aggregation'].get(level, {}))} |")
+    total_p = sum(proto["timings"].values())
+    total_b = sum(black["timings"].values())
+    print(f"| wall time, 2 CPU cores | {total_p / 60:.1f} min (train+project+evaluate) | "
+          f"{total_b / 60:.1f} min |")
+
+
+if __name__ == "__main__":
+    main()
