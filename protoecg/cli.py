@@ -20,6 +20,12 @@ from protoecg.commands import (
     evaluate,
     explain,
     project,
+    study_add_reviewer,
+    study_assign,
+    study_create,
+    study_export_ratings,
+    study_import_ratings,
+    study_status,
     train,
 )
 from protoecg.errors import ProtoECGError
@@ -27,10 +33,14 @@ from protoecg.errors import ProtoECGError
 # Registered explicitly (no auto-discovery): the order here is the order in --help.
 COMMANDS: tuple[ModuleType, ...] = (
     demo, data_summary, data_convert_ludb, data_download, train, project, evaluate,
-    explain,
+    explain, study_create, study_add_reviewer, study_assign, study_status,
+    study_import_ratings, study_export_ratings,
 )
 
-GROUP_HELP = {"data": "read, convert, download and summarise ECG datasets"}
+GROUP_HELP = {
+    "data": "read, convert, download and summarise ECG datasets",
+    "study": "set up prototype-review studies and move their ratings in and out",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -81,3 +81,18 @@ def small_layout(ludb_layout, tmp_path) -> Path:
     table.to_csv(dst / "ptbxl_database.csv", index=False)
     shutil.copy(ludb_layout / "scp_statements.csv", dst / "scp_statements.csv")
     return dst
+
+
+@pytest.fixture(scope="session")
+def ludb_catalog(ludb_root, tmp_path_factory) -> Path:
+    """A prototype catalog from a real (tiny, 1-epoch) ProtoECGNet run on LUDB."""
+    from protoecg.cli import main
+
+    run = tmp_path_factory.mktemp("ludb-run") / "run"
+    assert main(["train", "--dataset", "ludb", "--root", str(ludb_root), "--preset", "tiny",
+                 "--out", str(run), "--epochs", "1", "--quiet"]) == 0
+    assert main(["project", "--run", str(run)]) == 0
+    return run / "catalog"
+
+
+PAPER_PROTOCOL = REPO / "study_protocols" / "protoecgnet_clinician_review.toml"

@@ -148,6 +148,9 @@ def test_bad_inputs(tiny_run, tmp_path, capsys):
     bad.write_text("[data]\nmin_train_positives = 100000\n")
     one_line_error(capsys, train(tmp_path / "x", "--config", str(bad)),
                    "no label has 100000 or more training positives")
+    bad.write_text("[data]\nmin_train_positives = 0\n")
+    one_line_error(capsys, train(tmp_path / "x", "--config", str(bad)),
+                   "data.min_train_positives must be >= 1")
     one_line_error(capsys, train(tiny_run), "already holds a run; pass --resume")
     one_line_error(capsys, main(["evaluate", "--run", str(tmp_path / "none")]),
                    "not a run folder (run.json missing)")

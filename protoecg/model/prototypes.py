@@ -104,6 +104,10 @@ class PrototypeBranch(nn.Module):
 
     def forward(self, x: torch.Tensor) -> BranchOutput:
         z = self.latent(x)
-        similarity_map = window_similarity(z, self.prototypes, self.similarity)
+        # similarities in float32 even under mixed precision: cosines of 512-d vectors lose
+        # too much in float16 to rank windows reliably
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            similarity_map = window_similarity(z.float(), self.prototypes.float(),
+                                               self.similarity)
         similarities = similarity_map.amax(dim=2)
         return BranchOutput(similarities, self.classifier(similarities), similarity_map, z)

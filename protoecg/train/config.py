@@ -154,6 +154,9 @@ def _validate(config: Config, source: str) -> None:
                               "(every class of every branch needs a prototype)")
     if not 1 <= m.prototype_steps["morphology"] <= 32:
         raise ConfigError(f"{source}: model.prototype_steps.morphology must be 1-32")
+    if config.data.min_train_positives < 1:
+        raise ConfigError(f"{source}: data.min_train_positives must be >= 1: a class with no "
+                          "training positive has no ECG to project its prototypes onto")
     if config.data.fs not in (100, 500):
         raise ConfigError(f"{source}: data.fs must be 100 or 500")
     unknown_stages = set(config.train.epochs) - set(STAGE_NAMES) - {"black_box"}

@@ -1,0 +1,62 @@
+"""The review database schema, as migrations (sqlite-utils ``Migrations``).
+
+Applied migrations are recorded in ``_sqlite_migrations``; the schema version is how many of
+ours are applied. A database carrying a migration this code does not know comes from a newer
+protoecg and is refused rather than written to.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("protoecg-review")
+
+
+@MIGRATIONS()
+def m001_initial(db: Database) -> None:
+    db["studies"].create({
+        "id": int, "name": str, "protocol_id": str, "protocol_json": str,
+        "catalog_path": str, "catalog_json": str, "created_at": str,
+    }, pk="id", not_null={"name", "protocol_json"})
+    db["studies"].create_index(["name"], unique=True)
+    db["reviewers"].create({
+        "id": int, "study_id": int, "name": str, "role": str, "code_prefix": str,
+        "code_salt": str, "code_hash": str, "created_at": str,
+    }, pk="id", foreign_keys=[("study_id", "studies", "id")],
+        not_null={"study_id", "name", "role"})
+    db["reviewers"].create_index(["study_id", "name"], unique=True)
+    db["reviewers"].create_index(["code_prefix"])
+    db["prototypes"].create({
+        "id": int, "study_id": int, "prototype_id": str, "branch": str, "class_code": str,
+        "class_description": str, "position": int, "signal_index": int, "row_json": str,
+    }, pk="id", foreign_keys=[("study_id", "studies", "id")])
+    db["prototypes"].create_index(["study_id", "prototype_id"], unique=True)
+    db["signals"].create({
+        "study_id": int, "signal_index": int, "npy": bytes,
+    }, pk=("study_id", "signal_index"), foreign_keys=[("study_id", "studies", "id")])
+    db["assignments"].create({
+        "id": int, "study_id": int, "reviewer_id": int, "prototype_pk": int,
+        "created_at": str,
+    }, pk="id", foreign_keys=[("study_id", "studies", "id"),
+                              ("reviewer_id", "reviewers", "id"),
+                              ("prototype_pk", "prototypes", "id")])
+    db["assignments"].create_index(["reviewer_id", "prototype_pk"], unique=True)
+    db["assignments"].create_index(["study_id"])
+    # Answers are append-only revisions; the current answer is the highest revision.
+    for table, value in (("ratings", int), ("flags", int), ("comments", str)):
+        db[table].create({
+            "id": int, "study_id": int, "reviewer_id": int, "prototype_pk": int,
+            "question": str, "value": value, "revision": int, "source": str,
+            "created_at": str,
+        }, pk="id", foreign_keys=[("study_id", "studies", "id"),
+                                  ("reviewer_id", "reviewers", "id"),
+                                  ("prototype_pk", "prototypes", "id")])
+        db[table].create_index(["reviewer_id", "prototype_pk", "question", "revision"],
+                               unique=True)
+        db[table].create_index(["study_id"])
+    db["audit"].create({
+        "id": int, "at": str, "study_id": int, "actor": str, "action": str, "detail": str,
+    }, pk="id")
+    db["login_failures"].create({"id": int, "at": float, "key": str}, pk="id")
+    db["login_failures"].create_index(["key", "at"])
