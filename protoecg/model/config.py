@@ -17,6 +17,9 @@ class ModelConfig:
     prototype_steps: dict[str, int] = field(
         default_factory=lambda: {"rhythm": 1, "morphology": 3, "global": 32})
     similarity: str = "cosine"  # or "log_l2" (ProtoPNet)
+    # "normal" (official code: standard normal) or "uniform" (ProtoPNet: [0, 1), the same
+    # positive orthant as the sigmoid latent space the prototypes are projected into)
+    prototype_init: str = "normal"
     dropout: float = 0.35
 
     def __post_init__(self) -> None:

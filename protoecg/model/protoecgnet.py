@@ -42,6 +42,7 @@ class ProtoECGNet(nn.Module):
                 name, codes, config.prototypes_per_class[name], config.prototype_steps[name],
                 config.widths, config.latent_dim, lead_mixing_stem=stem, pooled=pooled,
                 similarity=config.similarity, dropout=config.dropout,
+                prototype_init=config.prototype_init,
             )
         for name, branch in self.branches.items():
             index = torch.tensor([self.label_names.index(c) for c in branch.class_codes])

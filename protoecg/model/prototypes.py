@@ -51,7 +51,7 @@ class PrototypeBranch(nn.Module):
     def __init__(self, name: str, class_codes: list[str], prototypes_per_class: int,
                  prototype_steps: int, widths: tuple[int, int, int, int], latent_dim: int,
                  lead_mixing_stem: bool, pooled: bool, similarity: str = "cosine",
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, prototype_init: str = "normal"):
         super().__init__()
         if similarity not in SIMILARITIES:
             raise ValueError(f"unknown similarity {similarity!r}")
@@ -68,8 +68,11 @@ class PrototypeBranch(nn.Module):
         )
         n_classes = len(class_codes)
         n_prototypes = n_classes * prototypes_per_class
-        # standard normal, as the official code
-        self.prototypes = nn.Parameter(torch.randn(n_prototypes, latent_dim, prototype_steps))
+        shape = (n_prototypes, latent_dim, prototype_steps)
+        if prototype_init not in ("normal", "uniform"):
+            raise ValueError(f"unknown prototype_init {prototype_init!r}")
+        self.prototypes = nn.Parameter(torch.randn(shape) if prototype_init == "normal"
+                                       else torch.rand(shape))
         # prototype j belongs to class j // k
         self.register_buffer(
             "prototype_class", torch.arange(n_classes).repeat_interleave(prototypes_per_class))

@@ -146,6 +146,8 @@ def _validate(config: Config, source: str) -> None:
     m = config.model
     if len(m.widths) != 4 or any(w < 1 for w in m.widths):
         raise ConfigError(f"{source}: model.widths must be four positive integers")
+    if m.prototype_init not in ("normal", "uniform"):
+        raise ConfigError(f"{source}: model.prototype_init must be 'normal' or 'uniform'")
     if m.similarity not in ("cosine", "log_l2"):
         raise ConfigError(f"{source}: model.similarity must be 'cosine' or 'log_l2'")
     for branch, k in m.prototypes_per_class.items():
