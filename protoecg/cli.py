@@ -20,6 +20,7 @@ from protoecg.commands import (
     evaluate,
     explain,
     project,
+    review_serve,
     study_add_reviewer,
     study_assign,
     study_create,
@@ -34,12 +35,13 @@ from protoecg.errors import ProtoECGError
 COMMANDS: tuple[ModuleType, ...] = (
     demo, data_summary, data_convert_ludb, data_download, train, project, evaluate,
     explain, study_create, study_add_reviewer, study_assign, study_status,
-    study_import_ratings, study_export_ratings,
+    study_import_ratings, study_export_ratings, review_serve,
 )
 
 GROUP_HELP = {
     "data": "read, convert, download and summarise ECG datasets",
     "study": "set up prototype-review studies and move their ratings in and out",
+    "review": "the review app for clinicians and researchers",
 }
 
 

@@ -17,6 +17,10 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+# 12 leads x 10 s at 500 Hz is 60,000 points: more than altair's default guard of 5,000 rows,
+# which exists for browsers drawing scatter plots, not for line traces of this size.
+alt.data_transformers.disable_max_rows()
+
 LEADS = ("I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6")
 DISPLAY_NAME = {"AVR": "aVR", "AVL": "aVL", "AVF": "aVF"}
 PRINT_ROWS = (("I", "AVR", "V1", "V4"), ("II", "AVL", "V2", "V5"), ("III", "AVF", "V3", "V6"))

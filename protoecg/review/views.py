@@ -1,0 +1,79 @@
+"""What the researcher pages show: progress per rater and class, disagreements, downloads.
+
+Pure functions over the store (the Streamlit pages only render their results).
+"""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+from protoecg.review.ratings import current_answers, queue, status
+from protoecg.review.store import ReviewStore, Study
+
+CARD_COLUMNS = ("prototype_id", "branch", "class_code", "class_description")
+
+
+def rater_progress(store: ReviewStore, study: Study) -> pd.DataFrame:
+    """One row per rater: assigned, complete, fraction."""
+    rows = [{"rater": name, "assigned": p["assigned"], "complete": p["complete"],
+             "fraction": p["complete"] / p["assigned"] if p["assigned"] else 0.0}
+            for name, p in status(store, study)["per_rater"].items()]
+    return pd.DataFrame(rows, columns=["rater", "assigned", "complete", "fraction"])
+
+
+def class_progress(store: ReviewStore, study: Study) -> pd.DataFrame:
+    """One row per class: prototypes, assignments, complete assignments."""
+    rows = []
+    for reviewer in store.reviewers(study):
+        if reviewer.role != "rater":
+            continue
+        for item in queue(store, reviewer):
+            rows.append({"class_code": item.class_code, "prototype_id": item.prototype_id,
+                         "complete": item.complete})
+    if not rows:
+        return pd.DataFrame(columns=["class_code", "prototypes", "assignments", "complete",
+                                     "fraction"])
+    frame = pd.DataFrame(rows)
+    out = frame.groupby("class_code").agg(prototypes=("prototype_id", "nunique"),
+                                          assignments=("prototype_id", "size"),
+                                          complete=("complete", "sum")).reset_index()
+    out["fraction"] = out["complete"] / out["assignments"]
+    return out.sort_values(["fraction", "class_code"], ignore_index=True)
+
+
+def disagreements(store: ReviewStore, study: Study, min_spread: int = 2) -> pd.DataFrame:
+    """Prototypes where raters' answers to a question differ by at least ``min_spread``
+    points, with every rater's answers, flags and comment side by side (for adjudication)."""
+    answers = current_answers(store, study)
+    questions = [q.id for q in study.protocol.questions]
+    rated = answers[answers["question"].isin(questions)].copy()
+    if rated.empty:
+        return pd.DataFrame(columns=["prototype_id", "question", "spread"])
+    rated["answer"] = rated["answer"].astype(int)
+    spread = rated.groupby(["prototype_id", "question"])["answer"].agg(lambda s: s.max()
+                                                                         - s.min())
+    wide = spread[spread >= min_spread].reset_index(name="spread")
+    if wide.empty:
+        return pd.DataFrame(columns=["prototype_id", "question", "spread"])
+    rows = []
+    for item in wide.itertuples():
+        mine = answers[answers["prototype_id"] == item.prototype_id]
+        for reviewer, group in mine.groupby("reviewer"):
+            given = dict(zip(group["question"], group["answer"], strict=True))
+            rows.append({"prototype_id": item.prototype_id, "question": item.question,
+                         "spread": int(item.spread), "rater": reviewer,
+                         **{q: given.get(q) for q in questions},
+                         **{f.id: bool(given.get(f.id)) for f in study.protocol.flags},
+                         "comment": given.get("comment", "")})
+    return pd.DataFrame(rows).sort_values(["spread", "prototype_id", "rater"],
+                                          ascending=[False, True, True], ignore_index=True)
+
+
+def ratings_csv_bytes(store: ReviewStore, study: Study) -> bytes:
+    from protoecg.review.ratings import export_ratings
+
+    buffer = io.StringIO()
+    export_ratings(store, study, buffer)
+    return buffer.getvalue().encode()

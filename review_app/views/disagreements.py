@@ -1,0 +1,5 @@
+"""Page script (st.Page): renders screens.researcher.disagreements."""
+
+from screens import researcher
+
+researcher.disagreements()

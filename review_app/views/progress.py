@@ -1,0 +1,5 @@
+"""Page script (st.Page): renders screens.researcher.progress."""
+
+from screens import researcher
+
+researcher.progress()

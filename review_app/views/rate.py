@@ -1,0 +1,5 @@
+"""Page script (st.Page): renders screens.rate.render."""
+
+from screens import rate
+
+rate.render()

@@ -1,0 +1,5 @@
+"""Page script (st.Page): renders screens.signin.render."""
+
+from screens import signin
+
+signin.render()

@@ -1,0 +1,183 @@
+"""The Streamlit app through streamlit.testing.v1.AppTest (server side, no browser)."""
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from protoecg.catalog.reader import read_catalog
+from protoecg.review import ratings
+from protoecg.review.protocol import load_protocol
+from protoecg.review.store import ReviewStore
+from tests.conftest import PAPER_PROTOCOL, REPO
+
+pytestmark = pytest.mark.slow
+APP = str(REPO / "review_app" / "app.py")
+CODES = {"ana": "ANA1-RATE-0001", "ben": "BEN2-RATE-0002", "rhea": "RHEA-RSCH-0003",
+         "solo": "SOLO-RATE-0004"}
+
+
+@pytest.fixture
+def db(ludb_catalog, tmp_path, monkeypatch):
+    path = tmp_path / "review.db"
+    with ReviewStore(path) as store:
+        catalog = read_catalog(ludb_catalog)
+        study = store.create_study("pilot", load_protocol(PAPER_PROTOCOL), catalog)
+        for name in ("ana", "ben"):
+            store.add_reviewer(study, name, "rater", code=CODES[name])
+        store.add_reviewer(study, "rhea", "researcher", code=CODES["rhea"])
+        ratings.assign(store, study, 2)  # two raters: every prototype to both
+        empty = store.create_study("empty", load_protocol(PAPER_PROTOCOL), catalog)
+        store.add_reviewer(empty, "solo", "rater", code=CODES["solo"])
+    monkeypatch.setenv("PROTOECG_REVIEW_DB", str(path))
+    return path
+
+
+def signed_in(name: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.text_input(key="access_code").input(CODES[name])
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def rate(at: AppTest, representativeness: int, clarity: int, comment: str | None = None):
+    at.radio[0].set_value(representativeness)
+    at.radio[1].set_value(clarity)
+    if comment is not None:
+        at.text_area[0].input(comment)
+    at.button(key="save").click().run()
+    assert not at.exception, at.exception
+
+
+def stored(db, reviewer):
+    with ReviewStore(db) as store:
+        study = store.study("pilot")
+        return ratings.reviewer_answers(store, store.reviewer(study, reviewer))
+
+
+def test_sign_in_rejects_wrong_codes_and_lets_raters_in(db):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert [b.label for b in at.button] == ["Sign in"]
+    at.text_input(key="access_code").input("WRONG-CODE-000")
+    at.button[0].click().run()
+    assert "unknown access code" in at.error[0].value
+    at = signed_in("ana")
+    assert at.session_state["user"]["name"] == "ana"
+    assert at.header[0].value.count(" — ") == 1  # "CODE — description"
+
+
+def test_no_answer_is_preselected_and_saving_stores_it(db):
+    at = signed_in("ana")
+    assert [r.value for r in at.radio] == [None, None]  # the official form started at 1
+    assert [r.options for r in at.radio][0][0].startswith("1 · Strongly disagree")
+    rate(at, 4, 2)
+    assert at.success[0].value.startswith("Saved ")
+    answers = stored(db, "ana")
+    assert len(answers) == 1
+    assert list(answers.values())[0] == {"representativeness": 4, "clarity": 2}
+    assert at.session_state["cursor"] == 1
+
+
+def test_missing_answers_are_asked_for(db):
+    at = signed_in("ana")
+    at.radio[0].set_value(5)
+    at.button(key="save").click().run()
+    assert "Please answer clarity" in at.warning[0].value
+    assert stored(db, "ana") == {}
+
+
+def test_revising_keeps_history(db):
+    at = signed_in("ana")
+    rate(at, 4, 2)
+    at.button(key="back").click().run()
+    assert [r.value for r in at.radio] == [4, 2]  # the saved answer comes back
+    rate(at, 5, 2, comment="classic")
+    answers = list(stored(db, "ana").values())[0]
+    assert answers == {"representativeness": 5, "clarity": 2, "comment": "classic"}
+    with ReviewStore(db) as store:
+        history = [r["value"] for r in store.db["ratings"].rows_where(
+            "question = 'representativeness'", order_by="revision")]
+    assert history == [4, 5]
+
+
+def test_blinding_between_raters(db):
+    at = signed_in("ana")
+    rate(at, 1, 1, comment="ANA-SECRET-REMARK")
+    ben = signed_in("ben")
+    # ben sees every prototype too (K = 2); find ana's prototype in his queue
+    with ReviewStore(db) as store:
+        study = store.study("pilot")
+        target = next(iter(stored(db, "ana")))
+        position = [i.prototype_id for i in ratings.queue(
+            store, store.reviewer(study, "ben"))].index(target)
+    ben.session_state["cursor"] = position
+    ben.run()
+    assert [r.value for r in ben.radio] == [None, None]
+    page = json.dumps([e.value for e in ben.text] + [e.value for e in ben.markdown]
+                      + [e.value for e in ben.caption] + [t.value for t in ben.text_area])
+    assert "ANA-SECRET-REMARK" not in page
+    assert "similarity" not in page.lower()
+
+
+def test_researcher_pages(db):
+    with ReviewStore(db) as store:
+        study = store.study("pilot")
+        ana, ben = store.reviewer(study, "ana"), store.reviewer(study, "ben")
+        pid = ratings.queue(store, ana)[0].prototype_id
+        ratings.save_answers(store, ana, pid, {"representativeness": 1, "clarity": 4,
+                                               "comment": "<b>bold</b> claim"})
+        ratings.save_answers(store, ben, pid, {"representativeness": 5, "clarity": 4})
+    at = signed_in("rhea")
+    assert at.title[0].value == "Study pilot"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Ratings"] == "4" and metrics["Raters"] == "2"
+    assert len(at.dataframe) == 2  # per rater, per class
+    at.switch_page("views/disagreements.py").run()
+    assert at.title[0].value == "Disagreements" and not at.exception
+    table = at.dataframe[0].value
+    assert set(table["rater"]) == {"ana", "ben"}
+    assert "<b>bold</b> claim" in set(table["comment"])  # as text, not rendered
+    at.switch_page("views/downloads.py").run()
+    assert at.title[0].value == "Downloads" and not at.exception
+
+
+def test_raters_never_reach_researcher_pages(db):
+    at = signed_in("ana")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("views/disagreements.py")
+
+
+def test_disagreement_view_shows_comments_as_text(db):
+    from protoecg.review import views
+
+    with ReviewStore(db) as store:
+        study = store.study("pilot")
+        ana, ben = store.reviewer(study, "ana"), store.reviewer(study, "ben")
+        pid = ratings.queue(store, ana)[0].prototype_id
+        ratings.save_answers(store, ana, pid, {"representativeness": 1, "clarity": 4,
+                                               "comment": "<script>alert(1)</script>"})
+        ratings.save_answers(store, ben, pid, {"representativeness": 4, "clarity": 4})
+        table = views.disagreements(store, study, 2)
+    assert set(table["rater"]) == {"ana", "ben"} and table["spread"].iloc[0] == 3
+    assert "<script>alert(1)</script>" in set(table["comment"])
+
+
+def test_rater_without_assignments_and_missing_signals(db):
+    at = signed_in("solo")
+    assert "No prototypes are assigned to you" in at.info[0].value
+    with ReviewStore(db) as store:
+        store.db.execute("DELETE FROM signals")
+        store.db.conn.commit()
+    at = signed_in("ana")
+    assert any("holds no signal" in e.value for e in at.error)
+    assert not at.exception
+
+
+def test_without_a_database(monkeypatch):
+    monkeypatch.delenv("PROTOECG_REVIEW_DB", raising=False)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert "No review database given" in at.error[0].value
