@@ -15,10 +15,9 @@ def card_charts(store: ReviewStore, study: Study, row: dict, n_neighbours: int =
     start, end = int(row["window_start"]), int(row["window_end"])
     whole = end - start >= signal.shape[1]
     window = window_chart(signal, fs, start, end, units, margin_s=0.0 if whole else 0.25,
-                          px_per_mm=2.0 if whole else 4.0,
-                          title=f"{row['prototype_id']}: {row['window_start_s']:.2f}-"
-                                f"{row['window_end_s']:.2f} s of record "
-                                f"{row['source_record_id']}")
+                          px_per_mm=2.0 if whole else 5.0,
+                          title=f"Prototype window {row['window_start_s']:.2f}-"
+                                f"{row['window_end_s']:.2f} s, all 12 leads")
     record = twelve_lead_chart(
         signal, fs, units, () if whole else (Window(start, end, "prototype"),),
         title=f"Record {row['source_record_id']} ({row['source_dataset']}), full 10 s",

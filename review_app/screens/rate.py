@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
 from protoecg.errors import ProtoECGError
@@ -11,36 +13,38 @@ from screens import common
 
 # 1-5 answers the first unanswered question on the card, Enter saves and moves on, Left goes
 # back: clinicians rate dozens of cards, the mouse should be optional.
-KEYBOARD = """
-<script>
-const doc = window.parent.document;
-if (!doc.__protoecgKeys) {
-  doc.__protoecgKeys = true;
-  const button = (text) => [...doc.querySelectorAll('button')]
+KEYBOARD_LISTENER = """
+(() => {
+  if (window.__protoecgKeys) return;  // once per page: it outlives Streamlit's reruns
+  window.__protoecgKeys = true;
+  const button = (text) => [...document.querySelectorAll('button')]
       .find(b => b.innerText.trim() === text);
-  doc.addEventListener('keydown', (e) => {
+  document.addEventListener('keydown', (e) => {
     const tag = (e.target.tagName || '').toLowerCase();
     if (tag === 'textarea' || (tag === 'input' && !['radio', 'checkbox']
         .includes(e.target.type))) return;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (/^[1-9]$/.test(e.key)) {
-      const groups = [...doc.querySelectorAll('div[role="radiogroup"]')];
+      const groups = [...document.querySelectorAll('div[role="radiogroup"]')];
       const open = groups.find(g => !g.querySelector('input:checked'));
       if (!open) return;
-      const labels = open.querySelectorAll('label');
-      const choice = labels[parseInt(e.key, 10) - 1];
+      const choice = open.querySelectorAll('label')[parseInt(e.key, 10) - 1];
       if (choice) { choice.click(); e.preventDefault(); }
     } else if (e.key === 'Enter') {
       const save = button('Save & next');
-      if (save) { save.click(); e.preventDefault(); }
+      if (save) { save.click(); e.preventDefault(); e.stopPropagation(); }
     } else if (e.key === 'ArrowLeft') {
       const back = button('Back');
       if (back) { back.click(); e.preventDefault(); }
     }
-  });
-}
-</script>
+  }, true);  // capture phase: widgets may stop the event from bubbling
+})();
 """
+# The listener must live in the app's own page: a script inside Streamlit's iframe dies with
+# the iframe at the next rerun, so the iframe only plants it there (once).
+KEYBOARD = ("<script>const s = window.parent.document.createElement('script');"
+            f"s.textContent = {json.dumps(KEYBOARD_LISTENER)};"
+            "window.parent.document.head.appendChild(s);</script>")
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
