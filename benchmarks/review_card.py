@@ -1,0 +1,101 @@
+"""Server-side time to produce a rating card, on a paper-size catalog.
+
+Builds (once) an untrained `paper`-preset ProtoECGNet on the real PTB-XL subset (projection only:
+every class present there gets its 5 / 18 / 7 prototypes), writes its catalog, creates a study
+with 3 raters, and times what the rating page does per card: the rater's queue, the card
+(blinded snapshot and own answers) and the three chart specs, cold (first view of a card) and
+warm (charts cached, as the app caches them). Writes benchmarks/results/review_card.json.
+
+    .venv/bin/python benchmarks/review_card.py [--cards 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("PROTOECG_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def ensure_catalog(run: Path) -> Path:
+    if not (run / "catalog" / "catalog.json").is_file():
+        subprocess.run([sys.executable, "-m", "protoecg", "train", "--dataset", "ptbxl",
+                        "--root", str(SHARED / "ptbxl-subset"), "--preset", "paper",
+                        "--epochs", "0", "--out", str(run), "--quiet"], check=True)
+        subprocess.run([sys.executable, "-m", "protoecg", "project", "--run", str(run)],
+                       check=True)
+    return run / "catalog"
+
+
+def summary(values: list[float]) -> dict:
+    ordered = sorted(values)
+    return {"median_ms": round(statistics.median(ordered) * 1000, 1),
+            "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 1),
+            "max_ms": round(ordered[-1] * 1000, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cards", type=int, default=40)
+    args = parser.parse_args()
+    from protoecg.catalog.reader import read_catalog
+    from protoecg.review import ratings
+    from protoecg.review.cards import card_charts
+    from protoecg.review.protocol import load_protocol
+    from protoecg.review.store import ReviewStore
+
+    catalog = read_catalog(ensure_catalog(REPO / "runs" / "bench_paper_untrained"))
+    protocol = load_protocol(REPO / "study_protocols" / "protoecgnet_clinician_review.toml")
+    with tempfile.TemporaryDirectory() as tmp, ReviewStore(Path(tmp) / "bench.db") as store:
+        start = time.perf_counter()
+        study = store.create_study("bench", protocol, catalog)
+        create_s = time.perf_counter() - start
+        for name in ("r1", "r2", "r3"):
+            store.add_reviewer(study, name, "rater")
+        start = time.perf_counter()
+        ratings.assign(store, study)
+        assign_s = time.perf_counter() - start
+        rater = store.reviewer(study, "r1")
+        items = ratings.queue(store, rater)
+        picks = random.Random(0).sample(items, min(args.cards, len(items)))
+        cold, warm, charts_only = [], [], []
+        cached = {}
+        for item in picks:
+            t0 = time.perf_counter()
+            ratings.queue(store, rater)
+            card = ratings.card(store, rater, item.prototype_id)
+            t1 = time.perf_counter()
+            cached[item.prototype_id] = card_charts(store, study, card["prototype"])
+            t2 = time.perf_counter()
+            cold.append(t2 - t0)
+            charts_only.append(t2 - t1)
+        for item in picks:
+            t0 = time.perf_counter()
+            ratings.queue(store, rater)
+            ratings.card(store, rater, item.prototype_id)
+            _ = cached[item.prototype_id]
+            warm.append(time.perf_counter() - t0)
+        results = {
+            "date": time.strftime("%Y-%m-%d"), "prototypes": len(catalog.prototypes),
+            "queue_length": len(items), "cards_timed": len(picks),
+            "create_study_s": round(create_s, 2), "assign_s": round(assign_s, 2),
+            "card_cold": summary(cold), "card_warm": summary(warm),
+            "charts_only": summary(charts_only),
+            "database_mb": round((Path(tmp) / "bench.db").stat().st_size / 1e6, 1),
+        }
+    out = REPO / "benchmarks" / "results" / "review_card.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
