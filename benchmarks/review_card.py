@@ -46,10 +46,12 @@ def summary(values: list[float]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, default=40)
+    parser.add_argument("--rating-s", type=float, default=1.0,
+                        help="simulated time a rater spends on a card (default 1 s)")
     args = parser.parse_args()
     from protoecg.catalog.reader import read_catalog
     from protoecg.review import ratings
-    from protoecg.review.cards import card_charts
+    from protoecg.review.cards import cached_card_charts, card_charts, prefetch
     from protoecg.review.protocol import load_protocol
     from protoecg.review.store import ReviewStore
 
@@ -67,7 +69,7 @@ def main() -> None:
         rater = store.reviewer(study, "r1")
         items = ratings.queue(store, rater)
         picks = random.Random(0).sample(items, min(args.cards, len(items)))
-        cold, warm, charts_only = [], [], []
+        cold, warm, charts_only, forward = [], [], [], []
         cached = {}
         for item in picks:
             t0 = time.perf_counter()
@@ -84,11 +86,31 @@ def main() -> None:
             ratings.card(store, rater, item.prototype_id)
             _ = cached[item.prototype_id]
             warm.append(time.perf_counter() - t0)
+        # what a rater moving forward sees: the app builds card i+1 while card i is rated
+        db_path = str(Path(tmp) / "bench.db")
+        sequence = items[: min(args.cards, len(items) - 1) + 1]
+        first = prefetch(db_path, "bench",
+                         ratings.card(store, rater, sequence[0].prototype_id)["prototype"])
+        if first is not None:
+            first.join()
+        for here, after in zip(sequence, sequence[1:], strict=False):
+            t0 = time.perf_counter()
+            ratings.queue(store, rater)
+            card = ratings.card(store, rater, here.prototype_id)
+            cached_card_charts(db_path, "bench", card["prototype"])
+            upcoming = ratings.card(store, rater, after.prototype_id)["prototype"]
+            forward.append(time.perf_counter() - t0)
+            thread = prefetch(db_path, "bench", upcoming)
+            time.sleep(args.rating_s)  # the rater reads and answers
+            if thread is not None:
+                thread.join()
         results = {
             "date": time.strftime("%Y-%m-%d"), "prototypes": len(catalog.prototypes),
             "queue_length": len(items), "cards_timed": len(picks),
             "create_study_s": round(create_s, 2), "assign_s": round(assign_s, 2),
             "card_cold": summary(cold), "card_warm": summary(warm),
+            "card_forward_with_prefetch": summary(forward),
+            "rating_seconds_simulated": args.rating_s,
             "charts_only": summary(charts_only),
             "database_mb": round((Path(tmp) / "bench.db").stat().st_size / 1e6, 1),
         }

@@ -20,6 +20,7 @@ from protoecg.commands import (
     evaluate,
     explain,
     project,
+    report,
     review_serve,
     study_add_reviewer,
     study_assign,
@@ -35,7 +36,7 @@ from protoecg.errors import ProtoECGError
 COMMANDS: tuple[ModuleType, ...] = (
     demo, data_summary, data_convert_ludb, data_download, train, project, evaluate,
     explain, study_create, study_add_reviewer, study_assign, study_status,
-    study_import_ratings, study_export_ratings, review_serve,
+    study_import_ratings, study_export_ratings, review_serve, report,
 )
 
 GROUP_HELP = {

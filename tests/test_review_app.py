@@ -181,3 +181,20 @@ def test_without_a_database(monkeypatch):
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     assert "No review database given" in at.error[0].value
+
+
+def test_next_card_is_built_in_the_background(db):
+    from protoecg.review import cards
+
+    with ReviewStore(db) as store:
+        study = store.study("pilot")
+        ana = store.reviewer(study, "ana")
+        items = ratings.queue(store, ana)
+        rows = [ratings.card(store, ana, i.prototype_id)["prototype"] for i in items[:2]]
+    thread = cards.prefetch(str(db), "pilot", rows[1])
+    assert thread is not None
+    thread.join(60)
+    assert cards.prefetch(str(db), "pilot", rows[1]) is None  # already built
+    first = cards.cached_card_charts(str(db), "pilot", rows[1])
+    assert cards.cached_card_charts(str(db), "pilot", rows[1]) is first
+    assert set(first) == {"window", "record", "neighbours"}

@@ -68,6 +68,8 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
 
     ``replace``: write the projected latents into the prototypes (the projection stage); with
     False only report where each prototype sits (the catalog of an already projected model).
+    ``n_neighbours=0`` skips the neighbour ranking (and, with ``replace``, the second pass over
+    the data it needs): the training stage only needs the projection itself.
     """
     device = torch.device(device)
     was_training = branch.training
@@ -94,11 +96,11 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
         # z[rows] (P, D, T') -> the prototype's window (P, D, L)
         windows = torch.gather(z[rows], 2, offsets[:, None, :].expand(-1, z.shape[1], -1))
         branch.prototypes.data.copy_(windows.to(branch.prototypes.dtype))
-        # neighbours are ranked by similarity to the prototype as it is now
-        best, where = _best_windows(branch, signals, eligible, batch_size, device)
+        if n_neighbours > 0:  # neighbours are ranked by similarity to the prototype as it is now
+            best, where = _best_windows(branch, signals, eligible, batch_size, device)
     others = best.clone()
     others[torch.arange(len(record)), record] = float("-inf")
-    k = min(n_neighbours, others.shape[1])
+    k = min(max(n_neighbours, 0), others.shape[1])
     neighbour_similarity, neighbour_record = others.topk(k, dim=1)
     neighbour_window = where.gather(1, neighbour_record)
     missing = ~torch.isfinite(neighbour_similarity)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 from protoecg.ecgplot import Window, twelve_lead_chart, window_chart
 from protoecg.review.store import ReviewStore, Study
 
@@ -35,3 +38,51 @@ def card_charts(store: ReviewStore, study: Study, row: dict, n_neighbours: int =
                                        f"{n_start / fs:.2f}-{n_end / fs:.2f} s").to_dict(),
         })
     return {"window": window.to_dict(), "record": record.to_dict(), "neighbours": neighbours}
+
+
+# --------------------------------------------------------------------------- caching
+# Building a card's three charts takes most of a second (altair); a rater spends many
+# seconds on each card. So the app keeps built cards in a process-wide cache and, while the
+# rater looks at one card, builds the next in a background thread.
+_CACHE: OrderedDict[tuple, dict] = OrderedDict()
+_CACHE_SIZE = 256
+_LOCK = threading.Lock()
+_PENDING: set[tuple] = set()
+
+
+def cached_card_charts(db_path: str, study_name: str, row: dict) -> dict:
+    """``card_charts`` through the cache (keyed by database, study and prototype)."""
+    key = (str(db_path), study_name, row["prototype_id"])
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    with ReviewStore(db_path) as store:
+        charts = card_charts(store, store.study(study_name), row)
+    with _LOCK:
+        _CACHE[key] = charts
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return charts
+
+
+def prefetch(db_path: str, study_name: str, row: dict) -> threading.Thread | None:
+    """Build a card's charts in a background thread (no-op if cached or under way)."""
+    key = (str(db_path), study_name, row["prototype_id"])
+    with _LOCK:
+        if key in _CACHE or key in _PENDING:
+            return None
+        _PENDING.add(key)
+
+    def work():
+        try:
+            cached_card_charts(db_path, study_name, row)
+        except Exception:  # noqa: BLE001 - a failed prefetch is retried when the card is shown
+            pass
+        finally:
+            with _LOCK:
+                _PENDING.discard(key)
+
+    thread = threading.Thread(target=work, daemon=True, name="protoecg-card-prefetch")
+    thread.start()
+    return thread

@@ -8,7 +8,7 @@ import streamlit as st
 
 from protoecg.errors import ProtoECGError
 from protoecg.review import ratings
-from protoecg.review.cards import card_charts
+from protoecg.review.cards import cached_card_charts, prefetch
 from screens import common
 
 # 1-5 answers the first unanswered question on the card, Enter saves and moves on, Left goes
@@ -45,13 +45,6 @@ KEYBOARD_LISTENER = """
 KEYBOARD = ("<script>const s = window.parent.document.createElement('script');"
             f"s.textContent = {json.dumps(KEYBOARD_LISTENER)};"
             "window.parent.document.head.appendChild(s);</script>")
-
-
-@st.cache_data(max_entries=512, show_spinner=False)
-def _charts(db_path: str, study_name: str, prototype_id: str, row: dict) -> dict:
-    """Chart specs of one card, built once per prototype (the slow part of a card)."""
-    with common.open_store() as store:
-        return card_charts(store, store.study(study_name), row)
 
 
 def _keys(prototype_id: str, study) -> dict[str, str]:
@@ -109,6 +102,8 @@ def render() -> None:
             cursor = min(st.session_state["cursor"], len(items) - 1)
             item = items[cursor]
             card = ratings.card(store, reviewer, item.prototype_id)
+            upcoming = (ratings.card(store, reviewer, items[cursor + 1].prototype_id)
+                        if cursor + 1 < len(items) else None)
     except ProtoECGError as exc:
         common.show_error(exc)
         return
@@ -125,10 +120,12 @@ def render() -> None:
     with st.expander("Instructions"):
         st.text(study.protocol.instructions)
     try:
-        charts = _charts(common.database_path(), study.name, item.prototype_id, row)
+        charts = cached_card_charts(common.database_path(), study.name, row)
     except ProtoECGError as exc:
         common.show_error(exc)
         return
+    if upcoming is not None:  # built while this card is being rated
+        prefetch(common.database_path(), study.name, upcoming["prototype"])
     left, right = st.columns([3, 2])
     with left:
         st.vega_lite_chart(charts["record"], width="content")

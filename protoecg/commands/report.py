@@ -1,0 +1,40 @@
+"""``protoecg report``: agreement statistics and a rating report for a study."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from protoecg.review.report import write_report
+from protoecg.review.store import ReviewStore
+
+PATH = ("report",)
+HELP = ("write a study's rating report: ratings.csv (long form, importable), summary.json "
+        "(every agreement statistic with its 95% bootstrap CI) and a self-contained report.html")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", required=True, help="review database (SQLite file)")
+    parser.add_argument("--study", required=True, help="study name")
+    parser.add_argument("--out", required=True, help="folder for the report files")
+    parser.add_argument("--resamples", type=int, default=1000,
+                        help="bootstrap resamples over prototypes (default 1000)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--json", action="store_true", help="print summary.json")
+
+
+def run(args: argparse.Namespace) -> int:
+    with ReviewStore(args.db) as store:
+        study = store.study(args.study)
+        summary = write_report(store, study, args.out, args.resamples, args.seed)
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"report of study {study.name!r} -> {args.out} (ratings.csv, summary.json, "
+          "report.html)")
+    for question, stats in summary["questions"].items():
+        alpha = stats["krippendorff_alpha_ordinal"]
+        shown = "undefined" if alpha["value"] is None else f"{alpha['value']:.3f}"
+        print(f"  {question}: {stats['n_answers']} answers on {stats['n_prototypes']} "
+              f"prototypes; Krippendorff's alpha (ordinal) {shown}")
+    return 0

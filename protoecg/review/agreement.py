@@ -1,0 +1,226 @@
+"""Inter-rater agreement for ordinal ratings from several raters with missing answers.
+
+Each statistic takes a (units x raters) matrix of answers (NaN where a rater gave none; units are
+prototypes) and says which definition it follows. A statistic that is undefined for the data
+raises ``Undefined`` with the reason; ``with_ci`` turns that into ``{"value": null, "reason"}``
+(never 0 or NaN). Confidence intervals: percentile bootstrap over units (prototypes), seeded.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import krippendorff
+import numpy as np
+from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss_kappa
+
+
+class Undefined(ValueError):
+    """The statistic has no value for these data (the message says why)."""
+
+
+def _finite(value: float, reason: str) -> float:
+    if value is None or not np.isfinite(value):
+        raise Undefined(reason)
+    return float(value)
+
+
+def krippendorff_alpha(matrix: np.ndarray, values: list[int], level: str) -> float:
+    """Krippendorff's alpha (Krippendorff 2011), ``ordinal`` or ``interval`` metric, missing
+    answers allowed; by the ``krippendorff`` package."""
+    m = np.asarray(matrix, dtype=float)
+    pairable = (np.isfinite(m).sum(axis=1) >= 2).sum()
+    if pairable < 1:
+        raise Undefined("no prototype has two or more answers")
+    observed = m[np.isfinite(m)]
+    if np.unique(observed).size < 2:
+        raise Undefined("every answer is the same (no variation)")
+    value = krippendorff.alpha(reliability_data=m.T, level_of_measurement=level,
+                               value_domain=list(values))
+    return _finite(value, "no variation between pairable answers")
+
+
+def fleiss_kappa(matrix: np.ndarray, values: list[int]) -> float:
+    """Fleiss' kappa (Fleiss 1971; statsmodels) over the units that have the most common
+    number of answers (n >= 2): the statistic assumes the same n for every unit."""
+    m = np.asarray(matrix, dtype=float)
+    counts = np.isfinite(m).sum(axis=1)
+    eligible = counts[counts >= 2]
+    if eligible.size < 2:
+        raise Undefined("fewer than two prototypes with two or more answers")
+    n = np.bincount(eligible).argmax()
+    rows = m[counts == n]
+    table = np.stack([(rows == v).sum(axis=1) for v in values], axis=1)
+    if (table.sum(axis=0) > 0).sum() < 2:
+        raise Undefined("every answer is the same (no variation)")
+    return _finite(statsmodels_fleiss_kappa(table, method="fleiss"), "no variation")
+
+
+def icc(matrix: np.ndarray) -> dict[str, float]:
+    """Shrout & Fleiss (1979) ICC(1,1), (2,1), (3,1), (1,k), (2,k), (3,k) from the one- and
+    two-way ANOVA mean squares, on the units answered by every rater (complete cases)."""
+    m = np.asarray(matrix, dtype=float)
+    m = m[:, np.isfinite(m).any(axis=0)]
+    complete = m[np.isfinite(m).all(axis=1)]
+    n, k = complete.shape
+    if k < 2:
+        raise Undefined("fewer than two raters")
+    if n < 2:
+        raise Undefined("fewer than two prototypes answered by every rater (ICC needs the "
+                        "same raters on each prototype)")
+    grand = complete.mean()
+    ss_rows = k * ((complete.mean(axis=1) - grand) ** 2).sum()
+    ss_cols = n * ((complete.mean(axis=0) - grand) ** 2).sum()
+    ss_total = ((complete - grand) ** 2).sum()
+    ss_error = ss_total - ss_rows - ss_cols
+    bms = ss_rows / (n - 1)
+    jms = ss_cols / (k - 1)
+    ems = ss_error / ((n - 1) * (k - 1))
+    wms = (ss_cols + ss_error) / (n * (k - 1))
+    if bms == 0 and ems == 0 and wms == 0:
+        raise Undefined("every answer is the same (no variation)")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = {
+            "icc1_1": (bms - wms) / (bms + (k - 1) * wms),
+            "icc2_1": (bms - ems) / (bms + (k - 1) * ems + k * (jms - ems) / n),
+            "icc3_1": (bms - ems) / (bms + (k - 1) * ems),
+            "icc1_k": (bms - wms) / bms,
+            "icc2_k": (bms - ems) / (bms + (jms - ems) / n),
+            "icc3_k": (bms - ems) / bms,
+        }
+    return {key: float(v) for key, v in out.items()}
+
+
+def _weights(values: list[int], kind: str) -> np.ndarray:
+    """Disagreement weights between categories by their position on the scale (as
+    scikit-learn does; for a gapless protocol scale, position and value agree)."""
+    q = len(values)
+    if kind == "none":
+        return 1.0 - np.eye(q)
+    position = np.arange(q, dtype=float)
+    d = np.abs(position[:, None] - position[None, :]) / max(q - 1, 1)
+    return d if kind == "linear" else d**2
+
+
+def cohen_kappa(a: np.ndarray, b: np.ndarray, values: list[int], weights: str = "none") -> float:
+    """Cohen's kappa of two raters, unweighted, linear or quadratic (Cohen 1968), as
+    scikit-learn's ``cohen_kappa_score`` defines it (checked in the tests)."""
+    index = {v: i for i, v in enumerate(values)}
+    q = len(values)
+    observed = np.zeros((q, q))
+    np.add.at(observed, ([index[int(x)] for x in a], [index[int(y)] for y in b]), 1)
+    total = observed.sum()
+    if total < 2:
+        raise Undefined("fewer than two prototypes rated by both raters")
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / total
+    w = _weights(values, weights)
+    denominator = (w * expected).sum()
+    if denominator == 0:
+        raise Undefined("no variation in the two raters' answers")
+    return float(1 - (w * observed).sum() / denominator)
+
+
+def mean_pairwise_kappa(matrix: np.ndarray, values: list[int], weights: str) -> float:
+    """Mean over rater pairs (with >= 2 prototypes in common) of their weighted kappa."""
+    m = np.asarray(matrix, dtype=float)
+    kappas = []
+    for i, j in combinations(range(m.shape[1]), 2):
+        both = np.isfinite(m[:, i]) & np.isfinite(m[:, j])
+        if both.sum() >= 2:
+            try:
+                kappas.append(cohen_kappa(m[both, i], m[both, j], values, weights))
+            except Undefined:
+                continue
+    if not kappas:
+        raise Undefined("no pair of raters shares two or more prototypes with variation")
+    return float(np.mean(kappas))
+
+
+def gwet_ac(matrix: np.ndarray, values: list[int], weights: str = "none") -> float:
+    """Gwet's AC1 (``weights="none"``) or AC2 (``linear``/``quadratic`` agreement weights) for
+    several raters with missing answers (Gwet 2014, Handbook of Inter-Rater Reliability, 4th
+    ed., ch. 2-3)."""
+    m = np.asarray(matrix, dtype=float)
+    q = len(values)
+    w = 1.0 - _weights(values, weights)  # agreement weights: 1 on the diagonal
+    counts = np.stack([(m == v).sum(axis=1) for v in values], axis=1).astype(float)  # r_ik
+    r = counts.sum(axis=1)
+    rated = r >= 1
+    if rated.sum() == 0:
+        raise Undefined("no answers")
+    pairable = r >= 2
+    if pairable.sum() == 0:
+        raise Undefined("no prototype has two or more answers")
+    weighted = counts @ w.T  # r*_ik
+    pa = ((counts[pairable] * (weighted[pairable] - 1)).sum(axis=1)
+          / (r[pairable] * (r[pairable] - 1))).mean()
+    pi = (counts[rated] / r[rated, None]).mean(axis=0)
+    pe = w.sum() / (q * (q - 1)) * (pi * (1 - pi)).sum()
+    if pe == 1:
+        raise Undefined("chance agreement is 1")
+    return float((pa - pe) / (1 - pe))
+
+
+def percent_agreement(matrix: np.ndarray, tolerance: int = 0) -> float:
+    """Share of rater pairs on the same prototype whose answers differ by at most
+    ``tolerance`` points (0: exact agreement; 1: within one point), over all such pairs."""
+    m = np.asarray(matrix, dtype=float)
+    agree = pairs = 0
+    for row in m:
+        x = row[np.isfinite(row)]
+        if x.size >= 2:
+            diff = np.abs(x[:, None] - x[None, :])[np.triu_indices(x.size, 1)]
+            agree += int((diff <= tolerance).sum())
+            pairs += diff.size
+    if pairs == 0:
+        raise Undefined("no prototype has two or more answers")
+    return agree / pairs
+
+
+STATISTICS = {
+    # key in summary.json -> (function of (matrix, values), definition)
+    "krippendorff_alpha_ordinal": (lambda m, v: krippendorff_alpha(m, v, "ordinal"),
+                                   "Krippendorff's alpha, ordinal metric (Krippendorff 2011)"),
+    "krippendorff_alpha_interval": (lambda m, v: krippendorff_alpha(m, v, "interval"),
+                                    "Krippendorff's alpha, interval metric (sensitivity)"),
+    "fleiss_kappa": (fleiss_kappa, "Fleiss' kappa (Fleiss 1971), units with the modal n"),
+    "icc2_1": (lambda m, v: icc(m)["icc2_1"], "ICC(2,1), two-way random, absolute, single "
+                                               "(Shrout & Fleiss 1979), complete cases"),
+    "icc2_k": (lambda m, v: icc(m)["icc2_k"], "ICC(2,k), two-way random, absolute, mean of k"),
+    "icc3_k": (lambda m, v: icc(m)["icc3_k"], "ICC(3,k), two-way mixed, consistency, mean of k"),
+    "weighted_kappa_linear": (lambda m, v: mean_pairwise_kappa(m, v, "linear"),
+                              "mean pairwise Cohen's kappa, linear weights"),
+    "weighted_kappa_quadratic": (lambda m, v: mean_pairwise_kappa(m, v, "quadratic"),
+                                 "mean pairwise Cohen's kappa, quadratic weights"),
+    "gwet_ac1": (lambda m, v: gwet_ac(m, v, "none"), "Gwet's AC1 (Gwet 2014)"),
+    "gwet_ac2": (lambda m, v: gwet_ac(m, v, "quadratic"),
+                 "Gwet's AC2, quadratic weights (Gwet 2014)"),
+    "percent_agreement": (lambda m, v: percent_agreement(m, 0),
+                          "share of rater pairs with the same answer"),
+    "within_one_agreement": (lambda m, v: percent_agreement(m, 1),
+                             "share of rater pairs within one point"),
+}
+
+
+def with_ci(statistic, matrix: np.ndarray, values: list[int], indices: np.ndarray,
+            level: float = 0.95) -> dict:
+    """{"value", "ci": [low, high]} with a percentile bootstrap over units (``indices``:
+    (R, n_units) resamples drawn once per question); null with "reason" when undefined."""
+    try:
+        value = statistic(matrix, values)
+    except Undefined as exc:
+        return {"value": None, "ci": [None, None], "reason": str(exc)}
+    samples = []
+    for idx in indices:
+        try:
+            samples.append(statistic(matrix[idx], values))
+        except Undefined:
+            continue
+    samples = np.asarray(samples, dtype=float)
+    samples = samples[np.isfinite(samples)]
+    if samples.size < 0.5 * len(indices):
+        return {"value": value, "ci": [None, None],
+                "reason": f"CI: only {samples.size} of {len(indices)} resamples defined"}
+    alpha = (1 - level) / 2
+    low, high = np.quantile(samples, [alpha, 1 - alpha])
+    return {"value": value, "ci": [float(low), float(high)]}

@@ -1,0 +1,237 @@
+"""Study reports: the statistics of ``agreement.py`` per question, branch and class, rater
+summaries, flags, widest disagreements; written as ``ratings.csv``, ``summary.json`` and a
+self-contained ``report.html`` (charts inlined as SVG, no network needed to open it)."""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from protoecg import __version__
+from protoecg.review import agreement
+from protoecg.review.ratings import current_answers, export_ratings, status
+from protoecg.review.store import ReviewStore, Study
+
+BRANCH_STATISTICS = ("krippendorff_alpha_ordinal", "percent_agreement", "within_one_agreement")
+
+
+def _matrix(answers: pd.DataFrame, question: str, prototypes: list[str]
+            ) -> tuple[np.ndarray, list[str]]:
+    rows = answers[answers["question"] == question]
+    raters = sorted(rows["reviewer"].unique())
+    matrix = np.full((len(prototypes), len(raters)), np.nan)
+    p_index = {p: i for i, p in enumerate(prototypes)}
+    r_index = {r: j for j, r in enumerate(raters)}
+    for row in rows.itertuples():
+        matrix[p_index[row.prototype_id], r_index[row.reviewer]] = float(row.answer)
+    return matrix, raters
+
+
+def _statistics(matrix: np.ndarray, values: list[int], indices: np.ndarray,
+                keys=tuple(agreement.STATISTICS)) -> dict:
+    return {key: agreement.with_ci(agreement.STATISTICS[key][0], matrix, values, indices)
+            for key in keys}
+
+
+def summarize_study(store: ReviewStore, study: Study, n_resamples: int = 1000,
+                    seed: int = 42) -> dict:
+    """Everything ``summary.json`` holds (JSON-ready)."""
+    answers = current_answers(store, study)
+    meta = pd.DataFrame(store.db.execute(
+        "SELECT prototype_id, branch, class_code FROM prototypes WHERE study_id = ? "
+        "ORDER BY position", [study.id]).fetchall(),
+        columns=["prototype_id", "branch", "class_code"])
+    prototypes = list(meta["prototype_id"])
+    rng = np.random.default_rng(seed)
+    summary: dict = {
+        "study": study.name, "protoecg_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "protocol": study.protocol.to_dict(), "completion": status(store, study),
+        "bootstrap": {"resamples": n_resamples, "seed": seed, "unit": "prototype",
+                      "method": "percentile"},
+        "definitions": {k: d for k, (_, d) in agreement.STATISTICS.items()},
+        "questions": {}, "by_branch": {}, "by_class": {}, "raters": {}, "flags": {},
+        "widest_disagreement": [],
+    }
+    for question in study.protocol.questions:
+        values = question.values
+        matrix, raters = _matrix(answers, question.id, prototypes)
+        rated = np.isfinite(matrix).any(axis=1)
+        indices = rng.integers(0, len(prototypes), size=(n_resamples, len(prototypes))) \
+            if prototypes else np.zeros((0, 0), int)
+        observed = matrix[np.isfinite(matrix)]
+        entry = {
+            "n_prototypes": int(rated.sum()), "n_raters": len(raters),
+            "n_answers": int(observed.size),
+            "mean": float(observed.mean()) if observed.size else None,
+            "distribution": {str(v): int((observed == v).sum()) for v in values},
+            **_statistics(matrix, values, indices),
+        }
+        summary["questions"][question.id] = entry
+        for group, column, target in (("by_branch", "branch", BRANCH_STATISTICS),
+                                      ("by_class", "class_code", ())):
+            for name, part in meta.groupby(column, sort=True):
+                keep = np.isin(prototypes, part["prototype_id"])
+                sub = matrix[keep]
+                sub_obs = sub[np.isfinite(sub)]
+                if sub_obs.size == 0:
+                    continue
+                sub_indices = rng.integers(0, len(sub), size=(n_resamples, len(sub)))
+                summary[group].setdefault(name, {})[question.id] = {
+                    "n_prototypes": int(np.isfinite(sub).any(axis=1).sum()),
+                    "n_answers": int(sub_obs.size), "mean": float(sub_obs.mean()),
+                    "distribution": {str(v): int((sub_obs == v).sum()) for v in values},
+                    **_statistics(sub, values, sub_indices, target),
+                }
+        for j, rater in enumerate(raters):
+            mine = matrix[:, j]
+            have = np.isfinite(mine)
+            others = np.delete(matrix, j, axis=1)
+            with np.errstate(all="ignore"):
+                other_mean = np.nanmean(others, axis=1) if others.shape[1] else \
+                    np.full(len(mine), np.nan)
+            both = have & np.isfinite(other_mean)
+            summary["raters"].setdefault(rater, {})[question.id] = {
+                "n": int(have.sum()), "mean": float(mine[have].mean()) if have.any() else None,
+                # leniency: how much higher this rater answers than the others on the same
+                # prototypes (positive = more lenient)
+                "leniency": float((mine[both] - other_mean[both]).mean()) if both.any()
+                else None,
+            }
+        spread = np.nanmax(matrix, axis=1) - np.nanmin(matrix, axis=1) \
+            if matrix.size else np.array([])
+        for i in np.argsort(-np.nan_to_num(spread, nan=-1))[:10]:
+            if not np.isfinite(spread[i]) or spread[i] < 1:
+                continue
+            summary["widest_disagreement"].append({
+                "prototype_id": prototypes[i], "question": question.id,
+                "spread": int(spread[i]),
+                "answers": {r: int(matrix[i, j]) for j, r in enumerate(raters)
+                            if np.isfinite(matrix[i, j])}})
+    summary["widest_disagreement"].sort(key=lambda d: (-d["spread"], d["prototype_id"]))
+    for flag in study.protocol.flags:
+        rows = answers[answers["question"] == flag.id]
+        summary["flags"][flag.id] = {
+            "label": flag.label, "n_flags": int(len(rows)),
+            "n_prototypes": int(rows["prototype_id"].nunique()),
+            "prototypes": rows.groupby("prototype_id").size().sort_values(
+                ascending=False).to_dict()}
+    return summary
+
+
+def _svg(chart: alt.Chart) -> str:
+    import vl_convert
+
+    return vl_convert.vegalite_to_svg(chart.to_json())
+
+
+def _charts(summary: dict, questions) -> list[tuple[str, str]]:
+    out = []
+    rows = [{"question": q.id, "answer": int(v), "label": q.label_of(int(v)), "n": n}
+            for q in questions for v, n in summary["questions"][q.id]["distribution"].items()]
+    if rows:
+        out.append(("Answer distributions", _svg(alt.Chart(pd.DataFrame(rows)).mark_bar().encode(
+            x=alt.X("answer:O", title="answer"), y=alt.Y("n:Q", title="answers"),
+            column=alt.Column("question:N", title=None),
+            tooltip=["label", "n"]).properties(width=220, height=160))))
+    rows = [{"class": c, "question": q, "mean": v["mean"]}
+            for c, parts in summary["by_class"].items() for q, v in parts.items()]
+    if rows:
+        out.append(("Mean answer per class", _svg(alt.Chart(pd.DataFrame(rows)).mark_bar().encode(
+            x=alt.X("mean:Q", scale=alt.Scale(domain=[1, 5])), y=alt.Y("class:N", sort="-x"),
+            column=alt.Column("question:N", title=None)).properties(width=220))))
+    rows = [{"rater": r, "question": q, "mean": v["mean"], "leniency": v["leniency"]}
+            for r, parts in summary["raters"].items() for q, v in parts.items()
+            if v["mean"] is not None]
+    if rows:
+        out.append(("Raters: mean answer (colour) and leniency against the others (text)",
+                    _svg(alt.Chart(pd.DataFrame(rows)).mark_rect().encode(
+                        x="question:N", y="rater:N",
+                        color=alt.Color("mean:Q", scale=alt.Scale(domain=[1, 5],
+                                                                  scheme="blues")))
+                         + alt.Chart(pd.DataFrame(rows)).mark_text().encode(
+                        x="question:N", y="rater:N", text=alt.Text("leniency:Q", format="+.2f")))))
+    return out
+
+
+def _fmt(stat: dict) -> str:
+    if stat.get("value") is None:
+        return f"— <span class=reason>({html.escape(stat.get('reason', 'undefined'))})</span>"
+    low, high = stat["ci"]
+    ci = f"{low:.3f} – {high:.3f}" if low is not None else html.escape(stat.get("reason", ""))
+    return f"{stat['value']:.3f} <span class=ci>[{ci}]</span>"
+
+
+def render_html(summary: dict, study: Study) -> str:
+    questions = study.protocol.questions
+    parts = [f"<h1>Prototype review report: {html.escape(summary['study'])}</h1>",
+             f"<p>protocol <b>{html.escape(study.protocol.title)}</b> "
+             f"({html.escape(study.protocol.id)} v{html.escape(study.protocol.version)}) · "
+             f"generated {html.escape(summary['created'])} by protoecg "
+             f"{html.escape(summary['protoecg_version'])}</p>"]
+    c = summary["completion"]
+    parts.append(f"<h2>Completion</h2><p>{c['prototypes']} prototypes, {c['raters']} raters, "
+                 f"{c['assignments']} assignments, {c['ratings']} ratings, "
+                 f"{c['complete']:.1%} of assignments complete.</p>")
+    parts.append("<h2>Questions</h2><ul>" + "".join(
+        f"<li><b>{html.escape(q.id)}</b>: {html.escape(q.prompt)} (scale "
+        + ", ".join(f"{p.value} = {html.escape(p.label)}" for p in q.scale) + ")</li>"
+        for q in questions) + "</ul>")
+    header = "".join(f"<th>{html.escape(q.id)}</th>" for q in questions)
+    rows = "".join(
+        f"<tr><td>{html.escape(summary['definitions'][key])}</td>"
+        + "".join(f"<td>{_fmt(summary['questions'][q.id][key])}</td>" for q in questions)
+        + "</tr>" for key in agreement.STATISTICS)
+    counts = "".join(f"<td>{summary['questions'][q.id]['n_prototypes']} prototypes, "
+                     f"{summary['questions'][q.id]['n_raters']} raters, "
+                     f"{summary['questions'][q.id]['n_answers']} answers</td>"
+                     for q in questions)
+    b = summary["bootstrap"]
+    parts.append(f"<h2>Agreement</h2><p>Value [95% CI: percentile bootstrap over prototypes, "
+                 f"{b['resamples']} resamples, seed {b['seed']}]. A dash means undefined for "
+                 f"these data, with the reason.</p><table><tr><th>statistic</th>{header}</tr>"
+                 f"<tr><td>data</td>{counts}</tr>{rows}</table>")
+    branch_rows = "".join(
+        f"<tr><td>{html.escape(branch)}</td>" + "".join(
+            f"<td>mean {parts_[q.id]['mean']:.2f} (n={parts_[q.id]['n_answers']}); α "
+            f"{_fmt(parts_[q.id]['krippendorff_alpha_ordinal'])}</td>" if q.id in parts_
+            else "<td>—</td>" for q in questions) + "</tr>"
+        for branch, parts_ in summary["by_branch"].items())
+    parts.append(f"<h2>By branch</h2><table><tr><th>branch</th>{header}</tr>{branch_rows}"
+                 "</table>")
+    for title, svg in _charts(summary, questions):
+        parts.append(f"<h2>{html.escape(title)}</h2><div class=chart>{svg}</div>")
+    flag_rows = "".join(f"<tr><td>{html.escape(f['label'])}</td><td>{f['n_flags']}</td>"
+                        f"<td>{f['n_prototypes']}</td></tr>" for f in summary["flags"].values())
+    parts.append("<h2>Flags</h2><table><tr><th>flag</th><th>flags</th><th>prototypes</th></tr>"
+                 f"{flag_rows}</table>")
+    wide = "".join(f"<tr><td>{html.escape(d['prototype_id'])}</td><td>{html.escape(d['question'])}"
+                   f"</td><td>{d['spread']}</td><td>{html.escape(json.dumps(d['answers']))}</td>"
+                   "</tr>" for d in summary["widest_disagreement"][:20])
+    parts.append("<h2>Widest disagreements</h2><table><tr><th>prototype</th><th>question</th>"
+                 f"<th>spread</th><th>answers</th></tr>{wide}</table>")
+    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
+             "color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid "
+             "#ccc;padding:4px 8px;text-align:left;vertical-align:top}.ci,.reason{color:#666;"
+             "font-size:90%}.chart svg{max-width:100%;height:auto}")
+    return (f"<!doctype html><html><head><meta charset=utf-8><title>Report "
+            f"{html.escape(summary['study'])}</title><style>{style}</style></head><body>"
+            + "\n".join(parts) + "</body></html>")
+
+
+def write_report(store: ReviewStore, study: Study, out: str | Path, n_resamples: int = 1000,
+                 seed: int = 42) -> dict:
+    """Write ratings.csv, summary.json and report.html into ``out``; return the summary."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    export_ratings(store, study, out / "ratings.csv")
+    summary = summarize_study(store, study, n_resamples, seed)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "report.html").write_text(render_html(summary, study))
+    return summary

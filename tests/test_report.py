@@ -1,0 +1,95 @@
+"""Reports through the same code path as `protoecg report`: golden data imported into a real
+study (catalog from a LUDB run), then summarised."""
+
+import json
+import re
+import tomllib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from protoecg.catalog.reader import read_catalog
+from protoecg.cli import main
+from protoecg.review import ratings
+from protoecg.review.protocol import load_protocol, parse_protocol
+from protoecg.review.report import summarize_study
+from protoecg.review.store import ReviewStore
+from tests.conftest import PAPER_PROTOCOL
+from tests.test_agreement import FLEISS_1971, SHROUT_FLEISS
+
+pytestmark = pytest.mark.slow
+
+
+def study_with(tmp_path, ludb_catalog, protocol, matrix, question):
+    """A study whose first len(matrix) prototypes carry ``matrix`` (units x raters)."""
+    db = tmp_path / "review.db"
+    store = ReviewStore(db)
+    study = store.create_study("golden", protocol, read_catalog(ludb_catalog))
+    prototypes = [r["prototype_id"] for r in store.db["prototypes"].rows_where(
+        order_by="position")][: len(matrix)]
+    rows = [(f"rater{j}", pid, question, str(int(v)))
+            for i, pid in enumerate(prototypes) for j, v in enumerate(matrix[i])]
+    path = tmp_path / "golden.csv"
+    pd.DataFrame(rows, columns=["reviewer", "prototype_id", "question", "answer"]).to_csv(
+        path, index=False)
+    ratings.import_ratings(store, study, path, create_reviewers=True)
+    return store, study, db
+
+
+def test_fleiss_1971_through_a_study(tmp_path, ludb_catalog):
+    matrix = np.array([[int(c) for c in row] for row in FLEISS_1971])
+    store, study, db = study_with(tmp_path, ludb_catalog, load_protocol(PAPER_PROTOCOL), matrix,
+                                  "representativeness")
+    with store:
+        summary = summarize_study(store, study, n_resamples=200)
+    q = summary["questions"]["representativeness"]
+    assert (q["n_prototypes"], q["n_raters"], q["n_answers"]) == (30, 6, 180)
+    assert q["fleiss_kappa"]["value"] == pytest.approx(0.4302, abs=5e-5)
+    low, high = q["fleiss_kappa"]["ci"]
+    assert low < 0.4302 < high
+    # clarity has no answers: undefined, with the reason, never 0 or NaN
+    c = summary["questions"]["clarity"]
+    assert c["krippendorff_alpha_ordinal"]["value"] is None
+    assert "no prototype has two or more answers" in c["krippendorff_alpha_ordinal"]["reason"]
+
+
+def test_shrout_fleiss_through_a_study(tmp_path, ludb_catalog):
+    raw = tomllib.loads(PAPER_PROTOCOL.read_text())
+    raw["questions"] = [{"id": "score", "prompt": "Score 1-10",
+                         "scale": [{"value": v, "label": f"{v}"} for v in range(1, 11)]}]
+    store, study, db = study_with(tmp_path, ludb_catalog, parse_protocol(raw), SHROUT_FLEISS,
+                                  "score")
+    with store:
+        summary = summarize_study(store, study, n_resamples=200)
+    q = summary["questions"]["score"]
+    assert round(q["icc2_1"]["value"], 2) == 0.29
+    assert round(q["icc2_k"]["value"], 2) == 0.62
+    assert round(q["icc3_k"]["value"], 2) == 0.91
+
+
+def test_report_command_writes_the_three_files(tmp_path, ludb_catalog, capsys):
+    matrix = np.array([[int(c) for c in row] for row in FLEISS_1971])[:, :3]
+    store, study, db = study_with(tmp_path, ludb_catalog, load_protocol(PAPER_PROTOCOL), matrix,
+                                  "representativeness")
+    store.close()
+    out = tmp_path / "report"
+    assert main(["report", "--db", str(db), "--study", "golden", "--out", str(out), "--json",
+                 "--resamples", "100"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    q = summary["questions"]["representativeness"]
+    for key in ("krippendorff_alpha_ordinal", "krippendorff_alpha_interval", "fleiss_kappa",
+                "icc2_1", "icc2_k", "weighted_kappa_linear", "gwet_ac2", "percent_agreement",
+                "within_one_agreement"):
+        assert set(q[key]) >= {"value", "ci"}, key
+        assert q[key]["value"] is None or -1 <= q[key]["value"] <= 1
+    assert (q["n_prototypes"], q["n_raters"], q["n_answers"]) == (30, 3, 90)
+    assert set(summary["by_branch"]) and set(summary["raters"]) == {"rater0", "rater1",
+                                                                     "rater2"}
+    assert json.loads((out / "summary.json").read_text())["study"] == "golden"
+    exported = pd.read_csv(out / "ratings.csv")
+    assert len(exported) == 90
+    page = (out / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and "<svg" in page
+    assert not re.search(r'<(script|link)[^>]+(src|href)=["\']https?:', page)  # offline
+    assert "Fleiss" in page and "Krippendorff" in page
