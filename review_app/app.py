@@ -25,6 +25,7 @@ elif user["role"] == "rater":
     pages = [st.Page("views/rate.py", title="Rate prototypes", default=True)]
 else:
     pages = [st.Page("views/progress.py", title="Progress", default=True),
+             st.Page("views/agreement.py", title="Agreement"),
              st.Page("views/disagreements.py", title="Disagreements"),
              st.Page("views/downloads.py", title="Downloads")]
 

@@ -198,3 +198,24 @@ def test_next_card_is_built_in_the_background(db):
     first = cards.cached_card_charts(str(db), "pilot", rows[1])
     assert cards.cached_card_charts(str(db), "pilot", rows[1]) is first
     assert set(first) == {"window", "record", "neighbours"}
+
+
+def test_agreement_page(db):
+    with ReviewStore(db) as store:
+        study = store.study("pilot")
+        for name, shift in (("ana", 0), ("ben", 1)):
+            reviewer = store.reviewer(study, name)
+            for k, item in enumerate(ratings.queue(store, reviewer)[:12]):
+                value = 1 + (k + shift) % 5
+                ratings.save_answers(store, reviewer, item.prototype_id,
+                                     {"representativeness": value, "clarity": 3})
+    at = signed_in("rhea")
+    at.switch_page("views/agreement.py").run()
+    assert "Press Compute" in at.info[0].value
+    at.button(key="compute_agreement").click().run(timeout=120)
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert "Krippendorff's alpha, ordinal metric (Krippendorff 2011)" in set(table["statistic"])
+    clarity = dict(zip(table["statistic"], table["clarity"], strict=True))
+    assert clarity["Krippendorff's alpha, ordinal metric (Krippendorff 2011)"].startswith(
+        "undefined: every answer is the same")

@@ -1,6 +1,6 @@
 """Many writers at once, and a writer killed mid-transaction."""
 
-import multiprocessing
+import json
 import os
 import signal
 import sqlite3
@@ -15,7 +15,6 @@ from protoecg.catalog.reader import read_catalog
 from protoecg.review import ratings
 from protoecg.review.protocol import load_protocol
 from protoecg.review.store import ReviewStore
-from tests import _review_workers
 from tests.conftest import PAPER_PROTOCOL, REPO
 
 pytestmark = pytest.mark.slow
@@ -34,10 +33,17 @@ def db(ludb_catalog, tmp_path):
 
 
 def test_eight_processes_saving_at_once(db):
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(8) as pool:
-        results = pool.starmap(_review_workers.rate_queue,
-                               [(str(db), "s", name, 15) for name in RATERS])
+    # separate interpreters (not multiprocessing: after AppTest has run, this process's
+    # __main__ is a Streamlit script that spawned children would re-import)
+    code = ("import json, sys; from tests._review_workers import rate_queue; "
+            "print(json.dumps(rate_queue(sys.argv[1], 's', sys.argv[2], 15)))")
+    workers = [subprocess.Popen([sys.executable, "-c", code, str(db), name], cwd=REPO,
+                                stdout=subprocess.PIPE, text=True) for name in RATERS]
+    results = []
+    for worker in workers:
+        out, _ = worker.communicate(timeout=300)
+        assert worker.returncode == 0
+        results.append([(r, p, v) for r, p, v in json.loads(out)])
     acknowledged = [a for worker in results for a in worker]
     assert len(acknowledged) == 8 * 15
     with ReviewStore(db) as store:

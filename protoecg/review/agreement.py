@@ -105,10 +105,11 @@ def _weights(values: list[int], kind: str) -> np.ndarray:
 def cohen_kappa(a: np.ndarray, b: np.ndarray, values: list[int], weights: str = "none") -> float:
     """Cohen's kappa of two raters, unweighted, linear or quadratic (Cohen 1968), as
     scikit-learn's ``cohen_kappa_score`` defines it (checked in the tests)."""
-    index = {v: i for i, v in enumerate(values)}
+    scale = np.asarray(values, dtype=float)
     q = len(values)
-    observed = np.zeros((q, q))
-    np.add.at(observed, ([index[int(x)] for x in a], [index[int(y)] for y in b]), 1)
+    rows = np.searchsorted(scale, np.asarray(a, dtype=float))
+    cols = np.searchsorted(scale, np.asarray(b, dtype=float))
+    observed = np.bincount(rows * q + cols, minlength=q * q).reshape(q, q).astype(float)
     total = observed.sum()
     if total < 2:
         raise Undefined("fewer than two prototypes rated by both raters")
@@ -166,12 +167,10 @@ def percent_agreement(matrix: np.ndarray, tolerance: int = 0) -> float:
     ``tolerance`` points (0: exact agreement; 1: within one point), over all such pairs."""
     m = np.asarray(matrix, dtype=float)
     agree = pairs = 0
-    for row in m:
-        x = row[np.isfinite(row)]
-        if x.size >= 2:
-            diff = np.abs(x[:, None] - x[None, :])[np.triu_indices(x.size, 1)]
-            agree += int((diff <= tolerance).sum())
-            pairs += diff.size
+    for i, j in combinations(range(m.shape[1]), 2):  # vectorised over prototypes
+        both = np.isfinite(m[:, i]) & np.isfinite(m[:, j])
+        agree += int((np.abs(m[both, i] - m[both, j]) <= tolerance).sum())
+        pairs += int(both.sum())
     if pairs == 0:
         raise Undefined("no prototype has two or more answers")
     return agree / pairs

@@ -1,12 +1,15 @@
-"""Researcher pages: progress, disagreements (adjudication), downloads."""
+"""Researcher pages: progress, agreement, disagreements (adjudication), downloads."""
 
 from __future__ import annotations
 
+import json
+
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from protoecg.errors import ProtoECGError
-from protoecg.review import views
+from protoecg.review import report, views
 from protoecg.review.ratings import status
 from screens import common
 
@@ -87,3 +90,51 @@ def downloads() -> None:
     st.download_button("ratings.csv (long form, importable)", data,
                        file_name=f"{study.name}-ratings.csv", mime="text/csv",
                        key="download_ratings")
+
+
+@st.cache_data(max_entries=16, show_spinner="Computing agreement statistics …")
+def _summary(db_path: str, study_name: str, resamples: int, answers_revision: int) -> tuple:
+    """(summary, report.html) for the study; recomputed when answers change."""
+    with common.open_store() as store:
+        study = store.study(study_name)
+        summary = report.summarize_study(store, study, resamples)
+        return summary, report.render_html(summary, study)
+
+
+def agreement_page() -> None:
+    st.title("Agreement")
+    st.caption("Inter-rater agreement per question with 95% bootstrap confidence intervals "
+               "over prototypes (the same figures as `protoecg report`).")
+    try:
+        with common.open_store() as store:
+            study = _study(store)
+            revision = store.db.execute("SELECT COALESCE(MAX(id), 0) FROM audit").fetchone()[0]
+    except ProtoECGError as exc:
+        common.show_error(exc)
+        return
+    resamples = st.select_slider("Bootstrap resamples", [100, 200, 500, 1000], value=200,
+                                 key="resamples")
+    if not st.button("Compute", key="compute_agreement") and "agreement" not in st.session_state:
+        st.info("Press Compute to calculate the statistics on the current answers.")
+        return
+    summary, page = _summary(common.database_path(), study.name, resamples, revision)
+    st.session_state["agreement"] = True
+    rows = []
+    for key, definition in summary["definitions"].items():
+        row = {"statistic": definition}
+        for question, stats in summary["questions"].items():
+            s = stats[key]
+            if s["value"] is None:
+                row[question] = f"undefined: {s.get('reason', '')}"
+            elif s["ci"][0] is None:
+                row[question] = f"{s['value']:.3f}"
+            else:
+                row[question] = f"{s['value']:.3f} [{s['ci'][0]:.3f}, {s['ci'][1]:.3f}]"
+        rows.append(row)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="agreement_table")
+    left, right = st.columns(2)
+    left.download_button("summary.json", json.dumps(summary, indent=2), file_name=
+                         f"{study.name}-summary.json", mime="application/json",
+                         key="download_summary")
+    right.download_button("report.html", page, file_name=f"{study.name}-report.html",
+                          mime="text/html", key="download_report")

@@ -1,0 +1,5 @@
+"""Page script (st.Page): renders screens.researcher.agreement_page."""
+
+from screens import researcher
+
+researcher.agreement_page()
