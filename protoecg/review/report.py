@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import time
+import warnings
 from pathlib import Path
 
 import altair as alt
@@ -93,7 +94,8 @@ def summarize_study(store: ReviewStore, study: Study, n_resamples: int = 1000,
             mine = matrix[:, j]
             have = np.isfinite(mine)
             others = np.delete(matrix, j, axis=1)
-            with np.errstate(all="ignore"):
+            with warnings.catch_warnings():  # prototypes no other rater answered -> NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
                 other_mean = np.nanmean(others, axis=1) if others.shape[1] else \
                     np.full(len(mine), np.nan)
             both = have & np.isfinite(other_mean)
@@ -104,8 +106,10 @@ def summarize_study(store: ReviewStore, study: Study, n_resamples: int = 1000,
                 "leniency": float((mine[both] - other_mean[both]).mean()) if both.any()
                 else None,
             }
-        spread = np.nanmax(matrix, axis=1) - np.nanmin(matrix, axis=1) \
-            if matrix.size else np.array([])
+        with warnings.catch_warnings():  # unanswered prototypes -> NaN spread
+            warnings.simplefilter("ignore", RuntimeWarning)
+            spread = np.nanmax(matrix, axis=1) - np.nanmin(matrix, axis=1) \
+                if matrix.size else np.array([])
         for i in np.argsort(-np.nan_to_num(spread, nan=-1))[:10]:
             if not np.isfinite(spread[i]) or spread[i] < 1:
                 continue
