@@ -61,6 +61,14 @@ def test_demo_runs_on_ludb(ludb_root, tmp_path):
     assert "records      200" in result.stdout and "units mV" in result.stdout
     assert "read back through the PTB-XL adapter" in result.stdout
     assert (tmp_path / "ludb-ptbxl-layout" / "ptbxl_database.csv").is_file()
+    assert "test fold macro AUROC" in result.stdout
+    assert (tmp_path / "run-tiny" / "catalog" / "prototypes.csv").is_file()
+    code = result.stdout.split("rater code ")[1].split(",")[0]
+    from protoecg.review.store import ReviewStore
+
+    with ReviewStore(tmp_path / "review.db") as store:
+        study, rater = store.authenticate(code)
+        assert (study.name, rater.role) == ("demo", "rater")
 
 
 def test_parser_builds():
