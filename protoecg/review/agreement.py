@@ -223,3 +223,30 @@ def with_ci(statistic, matrix: np.ndarray, values: list[int], indices: np.ndarra
     alpha = (1 - level) / 2
     low, high = np.quantile(samples, [alpha, 1 - alpha])
     return {"value": value, "ci": [float(low), float(high)]}
+
+
+def statistics_with_ci(matrix: np.ndarray, values: list[int], indices: np.ndarray,
+                       keys: tuple[str, ...] = tuple(STATISTICS), level: float = 0.95
+                       ) -> dict[str, dict]:
+    """``with_ci`` for several statistics at once, bootstrapped in one vectorised pass
+    (``bootstrap.py``; equal to the per-resample loop, see its tests)."""
+    from protoecg.review.bootstrap import bootstrap
+
+    samples = bootstrap(matrix, values, indices, keys) if len(indices) else {}
+    out = {}
+    alpha = (1 - level) / 2
+    for key in keys:
+        try:
+            value = STATISTICS[key][0](matrix, values)
+        except Undefined as exc:
+            out[key] = {"value": None, "ci": [None, None], "reason": str(exc)}
+            continue
+        finite = samples.get(key, np.array([]))
+        finite = finite[np.isfinite(finite)]
+        if finite.size < 0.5 * max(len(indices), 1):
+            out[key] = {"value": value, "ci": [None, None],
+                        "reason": f"CI: only {finite.size} of {len(indices)} resamples defined"}
+            continue
+        low, high = np.quantile(finite, [alpha, 1 - alpha])
+        out[key] = {"value": value, "ci": [float(low), float(high)]}
+    return out

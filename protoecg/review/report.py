@@ -36,8 +36,7 @@ def _matrix(answers: pd.DataFrame, question: str, prototypes: list[str]
 
 def _statistics(matrix: np.ndarray, values: list[int], indices: np.ndarray,
                 keys=tuple(agreement.STATISTICS)) -> dict:
-    return {key: agreement.with_ci(agreement.STATISTICS[key][0], matrix, values, indices)
-            for key in keys}
+    return agreement.statistics_with_ci(matrix, values, indices, tuple(keys))
 
 
 def summarize_study(store: ReviewStore, study: Study, n_resamples: int = 1000,
