@@ -153,13 +153,16 @@ def _charts(summary: dict, questions) -> list[tuple[str, str]]:
             for r, parts in summary["raters"].items() for q, v in parts.items()
             if v["mean"] is not None]
     if rows:
+        frame = pd.DataFrame(rows)
+        cells = alt.Chart(frame).mark_rect().encode(
+            x="question:N", y="rater:N",
+            color=alt.Color("mean:Q", scale=alt.Scale(domain=[1, 5], scheme="blues")))
+        labels = alt.Chart(frame).mark_text().encode(
+            x="question:N", y="rater:N", text=alt.Text("leniency:Q", format="+.2f"))
+        heat = (cells + labels).properties(width=120 * len(questions),
+                                           height=28 * len(summary["raters"]))
         out.append(("Raters: mean answer (colour) and leniency against the others (text)",
-                    _svg(alt.Chart(pd.DataFrame(rows)).mark_rect().encode(
-                        x="question:N", y="rater:N",
-                        color=alt.Color("mean:Q", scale=alt.Scale(domain=[1, 5],
-                                                                  scheme="blues")))
-                         + alt.Chart(pd.DataFrame(rows)).mark_text().encode(
-                        x="question:N", y="rater:N", text=alt.Text("leniency:Q", format="+.2f")))))
+                    _svg(heat)))
     return out
 
 
