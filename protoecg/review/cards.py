@@ -35,9 +35,9 @@ def card_charts(store: ReviewStore, study: Study, row: dict, n_neighbours: int =
                                  margin_s=0.0 if whole else 0.25,
                                  px_per_mm=1.2 if whole else 2.0,
                                  title=f"#{n['rank']}: record {n['record_id']}, "
-                                       f"{n_start / fs:.2f}-{n_end / fs:.2f} s").to_dict(),
+                                       f"{n_start / fs:.2f}-{n_end / fs:.2f} s"),
         })
-    return {"window": window.to_dict(), "record": record.to_dict(), "neighbours": neighbours}
+    return {"window": window, "record": record, "neighbours": neighbours}
 
 
 # --------------------------------------------------------------------------- caching

@@ -13,7 +13,7 @@ from protoecg.catalog.reader import read_catalog
 from protoecg.data import labels as label_table
 from protoecg.data import load_dataset
 from protoecg.data.preprocess import LeadStandardizer, highpass
-from protoecg.ecgplot import Window, twelve_lead_chart
+from protoecg.ecgplot import Window, save_png, twelve_lead_chart
 from protoecg.model.protoecgnet import ProtoECGNet
 from protoecg.train.data import prepare
 from protoecg.train.run import RunError, load_model, write_json
@@ -135,5 +135,5 @@ def write_explanation(run_dir: str | Path, record_id: str, out_dir: str | Path |
     stem = str(record_id).replace("/", "_")
     json_path, png_path = out_dir / f"{stem}.json", out_dir / f"{stem}.png"
     write_json(json_path, explanation)
-    explanation_chart(explanation, signal).save(str(png_path), scale_factor=1.5)
+    save_png(explanation_chart(explanation, signal), png_path, scale=1.5)
     return explanation, json_path, png_path
