@@ -18,6 +18,7 @@ from protoecg.review.store import (
     ReviewStore,
     StoreError,
     Study,
+    new_code,
     now,
 )
 
@@ -113,7 +114,7 @@ def reviewer_answers(store: ReviewStore, reviewer: Reviewer) -> dict[str, dict]:
 
 def queue(store: ReviewStore, reviewer: Reviewer) -> list[QueueItem]:
     """The reviewer's assigned prototypes in their review order, with completion."""
-    study = _study_of(store, reviewer)
+    study = store.study_of(reviewer)
     rows = store.db.execute(
         "SELECT p.prototype_id, p.class_code, p.branch FROM assignments a"
         " JOIN prototypes p ON p.id = a.prototype_pk WHERE a.reviewer_id = ?",
@@ -141,7 +142,7 @@ def progress(store: ReviewStore, reviewer: Reviewer) -> tuple[int, int]:
 def card(store: ReviewStore, reviewer: Reviewer, prototype_id: str) -> dict:
     """What the reviewer may see of one prototype: the catalog snapshot (model scores removed
     under blinding) and the reviewer's own current answers, never another rater's."""
-    study = _study_of(store, reviewer)
+    study = store.study_of(reviewer)
     pk = store.prototype_pk(study, prototype_id)
     if reviewer.role == "rater":
         _require_assigned(store, reviewer, pk, prototype_id)
@@ -152,12 +153,6 @@ def card(store: ReviewStore, reviewer: Reviewer, prototype_id: str) -> dict:
         for neighbour in row.get("neighbours", []):
             neighbour.pop("similarity", None)
     return {"prototype": row, "answers": reviewer_answers(store, reviewer).get(prototype_id, {})}
-
-
-def _study_of(store: ReviewStore, reviewer: Reviewer) -> Study:
-    from protoecg.review.store import _study
-
-    return _study(store.db["studies"].get(reviewer.study_id))
 
 
 def _require_assigned(store, reviewer: Reviewer, pk: int, prototype_id: str) -> None:
@@ -232,7 +227,7 @@ def save_answers(store: ReviewStore, reviewer: Reviewer, prototype_id: str, answ
     """
     if reviewer.role != "rater":
         raise AuthError(f"{reviewer.name!r} is a {reviewer.role}; only raters answer")
-    study = _study_of(store, reviewer)
+    study = store.study_of(reviewer)
     pk = store.prototype_pk(study, prototype_id)
     _require_assigned(store, reviewer, pk, prototype_id)
     for question, value in answers.items():  # validate everything before writing anything
@@ -340,22 +335,14 @@ def import_ratings(store: ReviewStore, study: Study, path: str | Path,
             raise StoreError(f"{where}: {exc}") from None
     codes: dict[str, str] = {}
     written = 0
-    from protoecg.review.store import code_prefix, hash_code, new_code
-
     with store._write("cli", "import_ratings", study.id, {"file": str(path),
                                                            "rows": len(frame)}):
-        import secrets
-
         for name in new_reviewers:
-            code, salt = new_code(), secrets.token_hex(16)
-            rid = store.db["reviewers"].insert({
-                "study_id": study.id, "name": name, "role": "rater",
-                "code_prefix": code_prefix(code), "code_salt": salt,
-                "code_hash": hash_code(code, salt), "created_at": now()}).last_pk
-            known[name] = Reviewer(rid, study.id, name, "rater")
-            codes[name] = code
+            codes[name] = new_code()
+            known[name] = store.insert_reviewer(study.id, name, "rater", codes[name])
             for pid in sorted(set(frame.loc[frame["reviewer"] == name, "prototype_id"])):
-                store.db["assignments"].insert({"study_id": study.id, "reviewer_id": rid,
+                store.db["assignments"].insert({"study_id": study.id,
+                                                "reviewer_id": known[name].id,
                                                 "prototype_pk": pks[pid],
                                                 "created_at": now()})
         for (name, pid), group in frame.groupby(["reviewer", "prototype_id"], sort=False):

@@ -199,6 +199,10 @@ class ReviewStore:
                              + (f" (studies: {', '.join(names)})" if names else " (no studies)"))
         return _study(rows[0])
 
+    def study_of(self, reviewer: Reviewer) -> Study:
+        """The study a reviewer belongs to."""
+        return _study(self.db["studies"].get(reviewer.study_id))
+
     def studies(self) -> list[Study]:
         return [_study(r) for r in self.db["studies"].rows_where(order_by="id")]
 
@@ -218,14 +222,19 @@ class ReviewStore:
             raise StoreError("an access code needs at least 8 characters")
         if self._match_code(code) is not None:
             raise AuthError("this access code is already in use; choose another")
-        salt = secrets.token_hex(16)
         with self._write("cli", "add_reviewer", study.id, {"name": name, "role": role}):
-            reviewer_id = self.db["reviewers"].insert({
-                "study_id": study.id, "name": name, "role": role,
-                "code_prefix": code_prefix(code), "code_salt": salt,
-                "code_hash": hash_code(code, salt), "created_at": now(),
-            }).last_pk
-        return Reviewer(reviewer_id, study.id, name, role), code
+            reviewer = self.insert_reviewer(study.id, name, role, code)
+        return reviewer, code
+
+    def insert_reviewer(self, study_id: int, name: str, role: str, code: str) -> Reviewer:
+        """The reviewer row with its salted code hash (inside the caller's transaction)."""
+        salt = secrets.token_hex(16)
+        reviewer_id = self.db["reviewers"].insert({
+            "study_id": study_id, "name": name, "role": role,
+            "code_prefix": code_prefix(code), "code_salt": salt,
+            "code_hash": hash_code(code, salt), "created_at": now(),
+        }).last_pk
+        return Reviewer(reviewer_id, study_id, name, role)
 
     def reviewers(self, study: Study) -> list[Reviewer]:
         return [Reviewer(r["id"], r["study_id"], r["name"], r["role"])
