@@ -25,6 +25,12 @@ def _finite(value: float, reason: str) -> float:
     return float(value)
 
 
+def category_counts(matrix: np.ndarray, values: list[int]) -> np.ndarray:
+    """(units, categories): how many answers each unit got in each scale category."""
+    m = np.asarray(matrix)
+    return np.stack([(m == v).sum(axis=1) for v in values], axis=1).astype(float)
+
+
 def krippendorff_alpha(matrix: np.ndarray, values: list[int], level: str) -> float:
     """Krippendorff's alpha (Krippendorff 2011), ``ordinal`` or ``interval`` metric, missing
     answers allowed; by the ``krippendorff`` package."""
@@ -50,7 +56,7 @@ def fleiss_kappa(matrix: np.ndarray, values: list[int]) -> float:
         raise Undefined("fewer than two prototypes with two or more answers")
     n = np.bincount(eligible).argmax()
     rows = m[counts == n]
-    table = np.stack([(rows == v).sum(axis=1) for v in values], axis=1)
+    table = category_counts(rows, values).astype(int)
     if (table.sum(axis=0) > 0).sum() < 2:
         raise Undefined("every answer is the same (no variation)")
     return _finite(statsmodels_fleiss_kappa(table, method="fleiss"), "no variation")
@@ -144,7 +150,7 @@ def gwet_ac(matrix: np.ndarray, values: list[int], weights: str = "none") -> flo
     m = np.asarray(matrix, dtype=float)
     q = len(values)
     w = 1.0 - _weights(values, weights)  # agreement weights: 1 on the diagonal
-    counts = np.stack([(m == v).sum(axis=1) for v in values], axis=1).astype(float)  # r_ik
+    counts = category_counts(m, values)  # r_ik
     r = counts.sum(axis=1)
     rated = r >= 1
     if rated.sum() == 0:

@@ -14,7 +14,7 @@ from itertools import combinations
 
 import numpy as np
 
-from protoecg.review.agreement import _weights
+from protoecg.review.agreement import _weights, category_counts
 
 
 def multiplicity(indices: np.ndarray, n: int) -> np.ndarray:
@@ -24,12 +24,8 @@ def multiplicity(indices: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(flat, minlength=r * n).reshape(r, n).astype(float)
 
 
-def _counts(m: np.ndarray, values: list[int]) -> np.ndarray:
-    return np.stack([(m == v).sum(axis=1) for v in values], axis=1).astype(float)
-
-
 def krippendorff(m: np.ndarray, values: list[int], w: np.ndarray, level: str) -> np.ndarray:
-    c = _counts(m, values)
+    c = category_counts(m, values)
     mu = c.sum(axis=1)
     q = len(values)
     pair = mu >= 2
@@ -56,7 +52,7 @@ def krippendorff(m: np.ndarray, values: list[int], w: np.ndarray, level: str) ->
 
 
 def fleiss(m: np.ndarray, values: list[int], w: np.ndarray) -> np.ndarray:
-    c = _counts(m, values)
+    c = category_counts(m, values)
     mu = c.sum(axis=1).astype(int)
     sizes = [k for k in np.unique(mu) if k >= 2]
     out = np.full(len(w), np.nan)
@@ -139,7 +135,7 @@ def pairwise_kappa(m: np.ndarray, values: list[int], w: np.ndarray, kind: str) -
 def gwet(m: np.ndarray, values: list[int], w: np.ndarray, kind: str) -> np.ndarray:
     q = len(values)
     agree = 1.0 - _weights(values, kind)
-    c = _counts(m, values)
+    c = category_counts(m, values)
     r = c.sum(axis=1)
     pair, rated = r >= 2, r >= 1
     with np.errstate(divide="ignore", invalid="ignore"):

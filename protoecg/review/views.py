@@ -9,17 +9,18 @@ import io
 
 import pandas as pd
 
-from protoecg.review.ratings import current_answers, queue, status
+from protoecg.review.ratings import current_answers, queue
 from protoecg.review.store import ReviewStore, Study
 
 CARD_COLUMNS = ("prototype_id", "branch", "class_code", "class_description")
 
 
-def rater_progress(store: ReviewStore, study: Study) -> pd.DataFrame:
-    """One row per rater: assigned, complete, fraction."""
+def rater_progress(study_status: dict) -> pd.DataFrame:
+    """One row per rater (assigned, complete, fraction) from ``ratings.status``'s result,
+    which the caller has already computed."""
     rows = [{"rater": name, "assigned": p["assigned"], "complete": p["complete"],
              "fraction": p["complete"] / p["assigned"] if p["assigned"] else 0.0}
-            for name, p in status(store, study)["per_rater"].items()]
+            for name, p in study_status["per_rater"].items()]
     return pd.DataFrame(rows, columns=["rater", "assigned", "complete", "fraction"])
 
 

@@ -16,22 +16,30 @@ import numpy as np
 from scipy.stats import rankdata
 
 
-def auroc_per_label(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """(L,) AUROC per column; NaN where a column has no positive or no negative."""
+def _auroc(labels: np.ndarray, scores: np.ndarray, axis: int) -> np.ndarray:
+    """Mann-Whitney AUROC with the samples along ``axis``; NaN where a label has no positive
+    or no negative."""
     labels = np.asarray(labels).astype(bool)
-    scores = np.asarray(scores, dtype=np.float64)
-    ranks = rankdata(scores, axis=0)
-    n_pos = labels.sum(axis=0)
-    n_neg = labels.shape[0] - n_pos
-    rank_sum = np.where(labels, ranks, 0).sum(axis=0)
+    ranks = rankdata(np.asarray(scores, dtype=np.float64), axis=axis)
+    n_pos = labels.sum(axis=axis)
+    n_neg = labels.shape[axis] - n_pos
+    rank_sum = np.where(labels, ranks, 0).sum(axis=axis)
     with np.errstate(invalid="ignore", divide="ignore"):
         auc = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
     return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
 
 
-def macro_auroc(labels: np.ndarray, scores: np.ndarray) -> float:
-    per_label = auroc_per_label(labels, scores)
+def auroc_per_label(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """(L,) AUROC per column; NaN where a column has no positive or no negative."""
+    return _auroc(labels, scores, axis=0)
+
+
+def _nanmean_or_nan(per_label: np.ndarray) -> float:
     return float(np.nanmean(per_label)) if np.isfinite(per_label).any() else float("nan")
+
+
+def macro_auroc(labels: np.ndarray, scores: np.ndarray) -> float:
+    return _nanmean_or_nan(auroc_per_label(labels, scores))
 
 
 def bootstrap_indices(n: int, n_resamples: int = 1000, seed: int = 42) -> np.ndarray:
@@ -45,15 +53,7 @@ def bootstrap_macro_auroc(labels: np.ndarray, scores: np.ndarray, indices: np.nd
     out = np.empty(len(indices))
     for start in range(0, len(indices), chunk):
         idx = indices[start:start + chunk]
-        y = np.asarray(labels)[idx].astype(bool)  # (r, n, L)
-        s = np.asarray(scores, dtype=np.float64)[idx]
-        ranks = rankdata(s, axis=1)
-        n_pos = y.sum(axis=1)
-        n_neg = y.shape[1] - n_pos
-        rank_sum = np.where(y, ranks, 0).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            auc = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-        auc = np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
+        auc = _auroc(np.asarray(labels)[idx], np.asarray(scores)[idx], axis=1)  # (r, L)
         with warnings.catch_warnings():  # a resample where no label is defined -> NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             out[start:start + chunk] = np.nanmean(auc, axis=1)
@@ -63,8 +63,9 @@ def bootstrap_macro_auroc(labels: np.ndarray, scores: np.ndarray, indices: np.nd
 def macro_auroc_with_ci(labels: np.ndarray, scores: np.ndarray, n_resamples: int = 1000,
                         seed: int = 42, level: float = 0.95) -> dict:
     """{"value", "ci": [low, high], "n_labels", "n_resamples"} (percentile bootstrap)."""
-    value = macro_auroc(labels, scores)
-    n_labels = int(np.isfinite(auroc_per_label(labels, scores)).sum())
+    per_label = auroc_per_label(labels, scores)
+    value = _nanmean_or_nan(per_label)
+    n_labels = int(np.isfinite(per_label).sum())
     if n_labels == 0:
         return {"value": None, "ci": [None, None], "n_labels": 0, "n_resamples": 0,
                 "reason": "no label has both positives and negatives"}

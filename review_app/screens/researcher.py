@@ -23,7 +23,7 @@ def progress() -> None:
         with common.open_store() as store:
             study = _study(store)
             summary = status(store, study)
-            per_rater = views.rater_progress(store, study)
+            per_rater = views.rater_progress(summary)
             per_class = views.class_progress(store, study)
     except ProtoECGError as exc:
         common.show_error(exc)
