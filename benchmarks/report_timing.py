@@ -27,11 +27,11 @@ def main() -> None:
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.25, 1.0])
     args = parser.parse_args()
     from benchmarks.review_card import ensure_catalog
+    from protoecg.agreement.report import summarize_study, write_report
     from protoecg.catalog.reader import read_catalog
-    from protoecg.review import ratings
-    from protoecg.review.protocol import load_protocol
-    from protoecg.review.report import summarize_study, write_report
-    from protoecg.review.store import ReviewStore
+    from protoecg.study.protocol import load_protocol
+    from protoecg.study.ratings_csv import import_ratings
+    from protoecg.study.store import ReviewStore
 
     catalog = read_catalog(ensure_catalog(REPO / "runs" / "bench_paper_untrained"))
     protocol = load_protocol(REPO / "study_protocols" / "protoecgnet_clinician_review.toml")
@@ -53,7 +53,7 @@ def main() -> None:
             path = Path(tmp) / "in.csv"
             pd.DataFrame(rows, columns=["reviewer", "prototype_id", "question",
                                         "answer"]).to_csv(path, index=False)
-            ratings.import_ratings(store, study, path, create_reviewers=True)
+            import_ratings(store, study, path, create_reviewers=True)
             start = time.perf_counter()
             summary = summarize_study(store, study, args.resamples)
             seconds = time.perf_counter() - start
@@ -68,7 +68,7 @@ def main() -> None:
             results["runs"].append(run)
             print(run, flush=True)
     # the paper's size exactly: 1,037 prototypes x 5 raters x 2 questions, statistics only
-    from protoecg.review.agreement import statistics_with_ci
+    from protoecg.agreement.statistics import statistics_with_ci
 
     truth = rng.integers(1, 6, size=1037)
     start = time.perf_counter()

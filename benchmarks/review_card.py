@@ -50,10 +50,11 @@ def main() -> None:
                         help="simulated time a rater spends on a card (default 1 s)")
     args = parser.parse_args()
     from protoecg.catalog.reader import read_catalog
-    from protoecg.review import ratings
-    from protoecg.review.cards import cached_card_charts, card_charts, prefetch
-    from protoecg.review.protocol import load_protocol
-    from protoecg.review.store import ReviewStore
+    from protoecg.study import answers
+    from protoecg.study.assignment import assign
+    from protoecg.study.cards import cached_card_charts, card_charts, prefetch
+    from protoecg.study.protocol import load_protocol
+    from protoecg.study.store import ReviewStore
 
     catalog = read_catalog(ensure_catalog(REPO / "runs" / "bench_paper_untrained"))
     protocol = load_protocol(REPO / "study_protocols" / "protoecgnet_clinician_review.toml")
@@ -64,17 +65,17 @@ def main() -> None:
         for name in ("r1", "r2", "r3"):
             store.add_reviewer(study, name, "rater")
         start = time.perf_counter()
-        ratings.assign(store, study)
+        assign(store, study)
         assign_s = time.perf_counter() - start
         rater = store.reviewer(study, "r1")
-        items = ratings.queue(store, rater)
+        items = answers.queue(store, rater)
         picks = random.Random(0).sample(items, min(args.cards, len(items)))
         cold, warm, charts_only, forward = [], [], [], []
         cached = {}
         for item in picks:
             t0 = time.perf_counter()
-            ratings.queue(store, rater)
-            card = ratings.card(store, rater, item.prototype_id)
+            answers.queue(store, rater)
+            card = answers.card(store, rater, item.prototype_id)
             t1 = time.perf_counter()
             cached[item.prototype_id] = card_charts(store, study, card["prototype"])
             t2 = time.perf_counter()
@@ -82,23 +83,23 @@ def main() -> None:
             charts_only.append(t2 - t1)
         for item in picks:
             t0 = time.perf_counter()
-            ratings.queue(store, rater)
-            ratings.card(store, rater, item.prototype_id)
+            answers.queue(store, rater)
+            answers.card(store, rater, item.prototype_id)
             _ = cached[item.prototype_id]
             warm.append(time.perf_counter() - t0)
         # what a rater moving forward sees: the app builds card i+1 while card i is rated
         db_path = str(Path(tmp) / "bench.db")
         sequence = items[: min(args.cards, len(items) - 1) + 1]
         first = prefetch(db_path, "bench",
-                         ratings.card(store, rater, sequence[0].prototype_id)["prototype"])
+                         answers.card(store, rater, sequence[0].prototype_id)["prototype"])
         if first is not None:
             first.join()
         for here, after in zip(sequence, sequence[1:], strict=False):
             t0 = time.perf_counter()
-            ratings.queue(store, rater)
-            card = ratings.card(store, rater, here.prototype_id)
+            answers.queue(store, rater)
+            card = answers.card(store, rater, here.prototype_id)
             cached_card_charts(db_path, "bench", card["prototype"])
-            upcoming = ratings.card(store, rater, after.prototype_id)["prototype"]
+            upcoming = answers.card(store, rater, after.prototype_id)["prototype"]
             forward.append(time.perf_counter() - t0)
             thread = prefetch(db_path, "bench", upcoming)
             time.sleep(args.rating_s)  # the rater reads and answers

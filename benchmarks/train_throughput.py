@@ -23,13 +23,11 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from protoecg.catalog.projection import project_branch
 from protoecg.data import labels as label_table
 from protoecg.model import build_model
-from protoecg.train import losses
 from protoecg.train.config import load_config
-from protoecg.train.stages import PROTOTYPE_STAGES
-from protoecg.train.trainer import LossContext, stage_loss
+from protoecg.train.objective import LossContext, stage_loss
+from protoecg.train.projection import project_branch
 
 REPO = Path(__file__).resolve().parents[1]
 OFFICIAL = {  # TIPS.md: the official code on this kind of machine, ECGs/s and s per 256 ECGs
@@ -51,27 +49,16 @@ def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n**3 / best / 1e9
 
 
-def context(model, labels: torch.Tensor) -> LossContext:
-    ctx = LossContext(losses.positive_weights(labels))
-    for name, branch in model.branches.items():
-        y = labels[:, model.branch_label_index(name)]
-        ctx.branch_pos_weight[name] = losses.positive_weights(y)
-        pos, neg = losses.contrastive_targets(losses.jaccard_cooccurrence(y),
-                                              branch.prototype_class)
-        ctx.contrastive[name] = (pos, neg)
-    return ctx
-
-
 def time_train(model, x, y, repeats: int, steps: int = 3) -> float:
-    joint = next(s for s in PROTOTYPE_STAGES if s.name == "joint")
-    config = load_config("paper")
-    ctx = context(model, y)
+    joint = next(s for s in load_config("paper").schedule("protoecgnet")
+                 if s.name == "joint")
+    ctx = LossContext.from_labels(model, y.numpy(), torch.device("cpu"))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     model.train()
 
     def step():
         logits, outputs = model(x)
-        loss, _ = stage_loss(joint, model, logits, outputs, y, ctx, config)
+        loss, _ = stage_loss(joint, model, logits, outputs, y, ctx)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -1,42 +1,89 @@
-"""The ``protoecg`` command: a registry of sub-commands, one module each in ``protoecg.commands``.
+"""The ``protoecg`` command: an explicit registry of sub-commands, one module each in
+``protoecg.commands``.
 
-Each command module defines ``PATH`` (its words, e.g. ``("data", "summary")``), ``HELP``,
-``add_arguments(parser)`` and ``run(args) -> int``. Library errors (``ProtoECGError``) become one
-line on stderr and exit code 2; nothing else is caught, so real bugs still show a traceback.
+The registry below names every command's words, its module and its one-line help. A command's
+module (``add_arguments(parser)`` and ``run(args) -> int``) is imported only when that command
+runs, so ``protoecg study status`` never pays for torch. Library errors (``ProtoECGError``)
+become one line on stderr and exit code 2; nothing else is caught, so real bugs still show a
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from types import ModuleType
 
 from protoecg import __version__
-from protoecg.commands import (
-    data_convert_ludb,
-    data_download,
-    data_summary,
-    demo,
-    evaluate,
-    explain,
-    project,
-    report,
-    review_serve,
-    study_add_reviewer,
-    study_assign,
-    study_create,
-    study_export_ratings,
-    study_import_ratings,
-    study_status,
-    train,
-)
 from protoecg.errors import ProtoECGError
 
+
+@dataclass(frozen=True)
+class Command:
+    path: tuple[str, ...]  # the words after `protoecg`
+    module: str  # in protoecg.commands
+    help: str
+
+    @property
+    def words(self) -> str:
+        return " ".join(self.path)
+
+    def load(self) -> ModuleType:
+        return importlib.import_module(f"protoecg.commands.{self.module}")
+
+
 # Registered explicitly (no auto-discovery): the order here is the order in --help.
-COMMANDS: tuple[ModuleType, ...] = (
-    demo, data_summary, data_convert_ludb, data_download, train, project, evaluate,
-    explain, study_create, study_add_reviewer, study_assign, study_status,
-    study_import_ratings, study_export_ratings, review_serve, report,
+COMMANDS: tuple[Command, ...] = (
+    Command(("demo",), "demo",
+            "run the main job on the default data (LUDB if found, else synthetic) and print "
+            "summaries"),
+    Command(("data", "summary"), "data_summary",
+            "load a dataset (PTB-XL layout, LUDB or synthetic) and print its records, labels "
+            "and folds"),
+    Command(("data", "convert-ludb"), "data_convert_ludb",
+            "write LUDB (PhysioNet layout) as a PTB-XL-layout folder: records100/records500 "
+            "WFDB files, ptbxl_database.csv, scp_statements.csv"),
+    Command(("data", "download"), "data_download",
+            "download LUDB or PTB-XL from PhysioNet into --dest, resuming partial files and "
+            "verifying every SHA-256"),
+    Command(("train",), "train",
+            "train ProtoECGNet (prototypes -> joint -> projection -> classifier -> fusion) or, "
+            "with --black-box, its black-box twin, into a run folder"),
+    Command(("project",), "project",
+            "locate every prototype of a trained ProtoECGNet in the training ECGs and write the "
+            "prototype catalog (prototypes.csv, neighbours.csv, signals.npy, catalog.json)"),
+    Command(("evaluate",), "evaluate",
+            "evaluate a trained run on a fold (default 10, the test fold): macro AUROC with a "
+            "95% bootstrap CI, per branch, per class and per PTB-XL aggregation"),
+    Command(("explain",), "explain",
+            "explain a trained ProtoECGNet's predictions for one ECG: per predicted label the "
+            "prototypes that contributed most and where in the ECG they matched (JSON + "
+            "picture)"),
+    Command(("study", "create"), "study_create",
+            "create a review study: a protocol (TOML) applied to every prototype of a catalog"),
+    Command(("study", "add-reviewer"), "study_add_reviewer",
+            "add a reviewer (rater or researcher) to a study and print their access code once"),
+    Command(("study", "assign"), "study_assign",
+            "assign every prototype to K raters (load-balanced, seeded); re-run after adding "
+            "raters: rated assignments stay, unrated ones are spread again"),
+    Command(("study", "status"), "study_status",
+            "print a study's prototypes, reviewers, answers and completion (per rater too)"),
+    Command(("study", "import-ratings"), "study_import_ratings",
+            "import long-form answers (reviewer,prototype_id,question,answer[,answered_at]) "
+            "from a CSV in one transaction: all rows or none"),
+    Command(("study", "export-ratings"), "study_export_ratings",
+            "export a study's current answers as long-form CSV (reviewer,prototype_id,question,"
+            "answer,answered_at); flags as questions best/bad with answer 1, comments as "
+            "comment"),
+    Command(("review", "serve"), "review_serve",
+            "start the review app (Streamlit) for the studies in a review database"),
+    Command(("report",), "report",
+            "write a study's rating report: ratings.csv (long form, importable), summary.json "
+            "(every agreement statistic with its 95% bootstrap CI) and a self-contained "
+            "report.html"),
 )
 
 GROUP_HELP = {
@@ -46,7 +93,27 @@ GROUP_HELP = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _escape(text: str) -> str:
+    """argparse formats help with %: a literal percent sign must be doubled."""
+    return text.replace("%", "%%")
+
+
+def find_command(argv: Sequence[str]) -> Command | None:
+    """The registered command whose words start ``argv`` (None for bare --help and the like)."""
+    words = []
+    for token in argv:
+        if token.startswith("-"):
+            break
+        words.append(token)
+    for command in COMMANDS:
+        if tuple(words[:len(command.path)]) == command.path:
+            return command
+    return None
+
+
+def build_parser(load: Sequence[Command] | None = None) -> argparse.ArgumentParser:
+    """The whole command tree; the arguments of the commands in ``load`` (all when None)."""
+    load = COMMANDS if load is None else load
     parser = argparse.ArgumentParser(
         prog="protoecg",
         description="ProtoECG Review: train ProtoECGNet, project its prototypes to a catalog, "
@@ -55,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"protoecg {__version__}")
     top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     groups: dict[str, argparse._SubParsersAction] = {}
-    for module in COMMANDS:
-        *group_words, word = module.PATH
+    for command in COMMANDS:
+        *group_words, word = command.path
         subparsers = top
         if group_words:
             group = group_words[0]
@@ -66,14 +133,19 @@ def build_parser() -> argparse.ArgumentParser:
                 groups[group] = group_parser.add_subparsers(
                     dest=f"{group}_command", metavar="COMMAND", required=True)
             subparsers = groups[group]
-        sub = subparsers.add_parser(word, help=module.HELP, description=module.HELP)
-        module.add_arguments(sub)
-        sub.set_defaults(handler=module.run)
+        sub = subparsers.add_parser(word, help=_escape(command.help),
+                                    description=_escape(command.help))
+        if command in load:
+            module = command.load()
+            module.add_arguments(sub)
+            sub.set_defaults(handler=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = find_command(argv)
+    args = build_parser([command] if command else []).parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except ProtoECGError as exc:

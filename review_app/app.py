@@ -6,8 +6,8 @@ Started by ``protoecg review serve --db PATH [--port N]``, which passes the data
 
 from __future__ import annotations
 
+import common
 import streamlit as st
-from screens import common
 
 st.set_page_config(page_title="ProtoECG Review", page_icon="🫀", layout="wide")
 
@@ -17,17 +17,18 @@ if common.database_path() is None:
     st.stop()
 
 user = common.current_user()
-# Pages are files (views/*.py, two lines each) so that tests can switch to them; a rater's
-# navigation simply does not contain the researcher pages.
+# One file per page (app_pages/*.py), so that tests can switch to them; a rater's navigation
+# simply does not contain the researcher pages. Not named pages/: Streamlit would run that
+# folder the old way (without this gate) on a server's first script run.
 if user is None:
-    pages = [st.Page("views/signin.py", title="Sign in", default=True)]
+    pages = [st.Page("app_pages/signin.py", title="Sign in", default=True)]
 elif user["role"] == "rater":
-    pages = [st.Page("views/rate.py", title="Rate prototypes", default=True)]
+    pages = [st.Page("app_pages/rate.py", title="Rate prototypes", default=True)]
 else:
-    pages = [st.Page("views/progress.py", title="Progress", default=True),
-             st.Page("views/agreement.py", title="Agreement"),
-             st.Page("views/disagreements.py", title="Disagreements"),
-             st.Page("views/downloads.py", title="Downloads")]
+    pages = [st.Page("app_pages/progress.py", title="Progress", default=True),
+             st.Page("app_pages/agreement.py", title="Agreement"),
+             st.Page("app_pages/disagreements.py", title="Disagreements"),
+             st.Page("app_pages/downloads.py", title="Downloads")]
 
 if user is not None:
     with st.sidebar:

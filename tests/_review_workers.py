@@ -1,7 +1,8 @@
 """Worker processes for the concurrency tests (importable by spawned processes)."""
 
-from protoecg.review import ratings
-from protoecg.review.store import ReviewStore
+from protoecg.study.answers import queue, save_answers
+from protoecg.study.ratings_csv import import_ratings
+from protoecg.study.store import ReviewStore
 
 
 def rate_queue(db_path: str, study_name: str, rater: str, n: int) -> list[tuple]:
@@ -10,13 +11,13 @@ def rate_queue(db_path: str, study_name: str, rater: str, n: int) -> list[tuple]
     with ReviewStore(db_path) as store:
         study = store.study(study_name)
         reviewer = store.reviewer(study, rater)
-        for k, item in enumerate(ratings.queue(store, reviewer)[:n]):
+        for k, item in enumerate(queue(store, reviewer)[:n]):
             values = {"representativeness": 1 + k % 5, "clarity": 1 + (k * 3) % 5}
-            ratings.save_answers(store, reviewer, item.prototype_id, values)
+            save_answers(store, reviewer, item.prototype_id, values)
             acknowledged.append((rater, item.prototype_id, values))
     return acknowledged
 
 
 def import_file(db_path: str, study_name: str, csv_path: str) -> None:
     with ReviewStore(db_path) as store:
-        ratings.import_ratings(store, store.study(study_name), csv_path, create_reviewers=True)
+        import_ratings(store, store.study(study_name), csv_path, create_reviewers=True)

@@ -96,3 +96,23 @@ def ludb_catalog(ludb_root, tmp_path_factory) -> Path:
 
 
 PAPER_PROTOCOL = REPO / "study_protocols" / "protoecgnet_clinician_review.toml"
+
+
+@pytest.fixture(scope="session")
+def synthetic_catalog(tmp_path_factory) -> Path:
+    """A 33-prototype catalog written directly from synthetic signals (no torch, no training,
+    no shared data): what the fast review tests build their studies on. Read-only: copy it
+    to damage it."""
+    from tests._synthetic_catalog import write_synthetic_catalog
+
+    return write_synthetic_catalog(tmp_path_factory.mktemp("synthetic") / "catalog")
+
+
+@pytest.fixture(scope="session")
+def small_synthetic_catalog(tmp_path_factory) -> Path:
+    """The synthetic catalog with 2 prototypes per class (16) and one neighbour each (fewer
+    charts per card): what the app tests rate."""
+    from tests._synthetic_catalog import SMALL, write_synthetic_catalog
+
+    return write_synthetic_catalog(tmp_path_factory.mktemp("synthetic-small") / "catalog",
+                                   SMALL, n_neighbours=1)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from protoecg.review import agreement
-from protoecg.review.agreement import Undefined
+from protoecg.agreement import statistics as agreement
+from protoecg.agreement.statistics import Undefined
 
 FLEISS_1971 = ("444444 222555 233335 555555 222444 113333 333355 113334 114444 555555 144444 "
                "124444 222333 144444 224445 333335 111455 111112 224444 133555 555555 244444 "
@@ -90,7 +90,7 @@ def test_undefined_statistics_say_why():
         agreement.krippendorff_alpha(same, [1, 2, 3, 4, 5], "ordinal")
     with pytest.raises(Undefined, match="fewer than two raters"):
         agreement.icc(one_rater)
-    result = agreement.with_ci(agreement.STATISTICS["fleiss_kappa"][0], same, [1, 2, 3, 4, 5],
+    result = agreement.with_ci(agreement.STATISTICS["fleiss_kappa"].point, same, [1, 2, 3, 4, 5],
                                np.zeros((10, 5), int))
     assert result["value"] is None and result["ci"] == [None, None]
     assert "no variation" in result["reason"]
@@ -101,7 +101,7 @@ def test_bootstrap_ci_brackets_the_value():
     truth = rng.integers(1, 6, size=200)
     matrix = np.clip(truth[:, None] + rng.integers(-1, 2, size=(200, 3)), 1, 5).astype(float)
     indices = np.random.default_rng(42).integers(0, 200, size=(200, 200))
-    result = agreement.with_ci(agreement.STATISTICS["krippendorff_alpha_ordinal"][0], matrix,
+    result = agreement.with_ci(agreement.STATISTICS["krippendorff_alpha_ordinal"].point, matrix,
                                [1, 2, 3, 4, 5], indices)
     low, high = result["ci"]
     assert low < result["value"] < high and 0.5 < result["value"] < 1

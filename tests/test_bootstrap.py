@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from protoecg.review import agreement, bootstrap
+from protoecg.agreement import bootstrap
+from protoecg.agreement import statistics as agreement
 
 VALUES = [1, 2, 3, 4, 5]
 
@@ -22,9 +23,9 @@ def test_batched_equals_the_loop(seed, missing):
     keys = tuple(agreement.STATISTICS)
     if missing > 0:  # ICC on complete cases: the column set is fixed by the full data
         keys = tuple(k for k in keys if not k.startswith("icc"))
-    batched = bootstrap.bootstrap(m, VALUES, indices, keys)
+    batched = agreement.bootstrap_samples(m, VALUES, indices, keys)
     for key in keys:
-        function = agreement.STATISTICS[key][0]
+        function = agreement.STATISTICS[key].point
         for r, idx in enumerate(indices):
             try:
                 expected = function(m[idx], VALUES)
@@ -48,6 +49,6 @@ def test_statistics_with_ci_matches_the_loop():
     fast = agreement.statistics_with_ci(m, VALUES, indices, ("krippendorff_alpha_ordinal",
                                                               "gwet_ac2"))
     for key in fast:
-        slow = agreement.with_ci(agreement.STATISTICS[key][0], m, VALUES, indices)
+        slow = agreement.with_ci(agreement.STATISTICS[key].point, m, VALUES, indices)
         assert fast[key]["value"] == pytest.approx(slow["value"])
         assert fast[key]["ci"] == pytest.approx(slow["ci"])

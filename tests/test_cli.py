@@ -10,7 +10,7 @@ from tests.conftest import REPO
 
 
 def command_words():
-    return [" ".join(module.PATH) for module in COMMANDS]
+    return [command.words for command in COMMANDS]
 
 
 @pytest.mark.parametrize("words", command_words())
@@ -64,7 +64,7 @@ def test_demo_runs_on_ludb(ludb_root, tmp_path):
     assert "test fold macro AUROC" in result.stdout
     assert (tmp_path / "run-tiny" / "catalog" / "prototypes.csv").is_file()
     code = result.stdout.split("rater code ")[1].split(",")[0]
-    from protoecg.review.store import ReviewStore
+    from protoecg.study.store import ReviewStore
 
     with ReviewStore(tmp_path / "review.db") as store:
         study, rater = store.authenticate(code)

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from protoecg.catalog.projection import project_branch
 from protoecg.data.synthetic import make_synthetic
 from protoecg.model import build_model
 from protoecg.model.prototypes import window_similarity
 from protoecg.train.config import load_config
+from protoecg.train.projection import project_branch
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@ import tomllib
 
 import pytest
 
-from protoecg.review.protocol import Protocol, ProtocolError, load_protocol, parse_protocol
+from protoecg.study.protocol import Protocol, ProtocolError, load_protocol, parse_protocol
 from tests.conftest import PAPER_PROTOCOL, REPO
 
 

@@ -1,5 +1,5 @@
 """Reports through the same code path as `protoecg report`: golden data imported into a real
-study (catalog from a LUDB run), then summarised."""
+study (on the synthetic catalog), then summarised."""
 
 import json
 import re
@@ -9,23 +9,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from protoecg.agreement.report import summarize_study
 from protoecg.catalog.reader import read_catalog
 from protoecg.cli import main
-from protoecg.review import ratings
-from protoecg.review.protocol import load_protocol, parse_protocol
-from protoecg.review.report import summarize_study
-from protoecg.review.store import ReviewStore
+from protoecg.study.protocol import load_protocol, parse_protocol
+from protoecg.study.ratings_csv import import_ratings
+from protoecg.study.store import ReviewStore
 from tests.conftest import PAPER_PROTOCOL
 from tests.test_agreement import FLEISS_1971, SHROUT_FLEISS
 
-pytestmark = pytest.mark.slow
 
-
-def study_with(tmp_path, ludb_catalog, protocol, matrix, question):
+def study_with(tmp_path, catalog, protocol, matrix, question):
     """A study whose first len(matrix) prototypes carry ``matrix`` (units x raters)."""
     db = tmp_path / "review.db"
     store = ReviewStore(db)
-    study = store.create_study("golden", protocol, read_catalog(ludb_catalog))
+    study = store.create_study("golden", protocol, read_catalog(catalog))
     prototypes = [r["prototype_id"] for r in store.db["prototypes"].rows_where(
         order_by="position")][: len(matrix)]
     rows = [(f"rater{j}", pid, question, str(int(v)))
@@ -33,14 +31,14 @@ def study_with(tmp_path, ludb_catalog, protocol, matrix, question):
     path = tmp_path / "golden.csv"
     pd.DataFrame(rows, columns=["reviewer", "prototype_id", "question", "answer"]).to_csv(
         path, index=False)
-    ratings.import_ratings(store, study, path, create_reviewers=True)
+    import_ratings(store, study, path, create_reviewers=True)
     return store, study, db
 
 
-def test_fleiss_1971_through_a_study(tmp_path, ludb_catalog):
+def test_fleiss_1971_through_a_study(tmp_path, synthetic_catalog):
     matrix = np.array([[int(c) for c in row] for row in FLEISS_1971])
-    store, study, db = study_with(tmp_path, ludb_catalog, load_protocol(PAPER_PROTOCOL), matrix,
-                                  "representativeness")
+    store, study, db = study_with(tmp_path, synthetic_catalog, load_protocol(PAPER_PROTOCOL),
+                                  matrix, "representativeness")
     with store:
         summary = summarize_study(store, study, n_resamples=200)
     q = summary["questions"]["representativeness"]
@@ -54,11 +52,11 @@ def test_fleiss_1971_through_a_study(tmp_path, ludb_catalog):
     assert "no prototype has two or more answers" in c["krippendorff_alpha_ordinal"]["reason"]
 
 
-def test_shrout_fleiss_through_a_study(tmp_path, ludb_catalog):
+def test_shrout_fleiss_through_a_study(tmp_path, synthetic_catalog):
     raw = tomllib.loads(PAPER_PROTOCOL.read_text())
     raw["questions"] = [{"id": "score", "prompt": "Score 1-10",
                          "scale": [{"value": v, "label": f"{v}"} for v in range(1, 11)]}]
-    store, study, db = study_with(tmp_path, ludb_catalog, parse_protocol(raw), SHROUT_FLEISS,
+    store, study, db = study_with(tmp_path, synthetic_catalog, parse_protocol(raw), SHROUT_FLEISS,
                                   "score")
     with store:
         summary = summarize_study(store, study, n_resamples=200)
@@ -68,10 +66,10 @@ def test_shrout_fleiss_through_a_study(tmp_path, ludb_catalog):
     assert round(q["icc3_k"]["value"], 2) == 0.91
 
 
-def test_report_command_writes_the_three_files(tmp_path, ludb_catalog, capsys):
+def test_report_command_writes_the_three_files(tmp_path, synthetic_catalog, capsys):
     matrix = np.array([[int(c) for c in row] for row in FLEISS_1971])[:, :3]
-    store, study, db = study_with(tmp_path, ludb_catalog, load_protocol(PAPER_PROTOCOL), matrix,
-                                  "representativeness")
+    store, study, db = study_with(tmp_path, synthetic_catalog, load_protocol(PAPER_PROTOCOL),
+                                  matrix, "representativeness")
     store.close()
     out = tmp_path / "report"
     assert main(["report", "--db", str(db), "--study", "golden", "--out", str(out), "--json",

@@ -1,34 +1,59 @@
 """The Streamlit app through streamlit.testing.v1.AppTest (server side, no browser)."""
 
 import json
+import shutil
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from protoecg.catalog.reader import read_catalog
-from protoecg.review import ratings
-from protoecg.review.protocol import load_protocol
-from protoecg.review.store import ReviewStore
+from protoecg.study import answers, cards, tables
+from protoecg.study.assignment import assign
+from protoecg.study.protocol import load_protocol
+from protoecg.study.store import ReviewStore
 from tests.conftest import PAPER_PROTOCOL, REPO
 
-pytestmark = pytest.mark.slow
 APP = str(REPO / "review_app" / "app.py")
 CODES = {"ana": "ANA1-RATE-0001", "ben": "BEN2-RATE-0002", "rhea": "RHEA-RSCH-0003",
          "solo": "SOLO-RATE-0004"}
 
 
-@pytest.fixture
-def db(ludb_catalog, tmp_path, monkeypatch):
-    path = tmp_path / "review.db"
+@pytest.fixture(scope="module", autouse=True)
+def _components_scanned_once():
+    """AppTest (Streamlit 1.67) scans every installed distribution for Streamlit components
+    for each new app (0.3 s each); the installation does not change during the tests, so scan
+    once. (A Streamlit without this scanner runs the tests unchanged, only slower.)"""
+    try:
+        from streamlit.components.v2 import manifest_scanner
+        found = manifest_scanner.scan_component_manifests()
+    except (ImportError, AttributeError):
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(manifest_scanner, "scan_component_manifests", lambda: list(found))
+        yield
+
+
+@pytest.fixture(scope="module")
+def template_db(small_synthetic_catalog, tmp_path_factory):
+    """The review database every test starts from, built once (access codes are scrypt-hashed:
+    slow on purpose) and copied for each test."""
+    path = tmp_path_factory.mktemp("app") / "review.db"
     with ReviewStore(path) as store:
-        catalog = read_catalog(ludb_catalog)
+        catalog = read_catalog(small_synthetic_catalog)
         study = store.create_study("pilot", load_protocol(PAPER_PROTOCOL), catalog)
         for name in ("ana", "ben"):
             store.add_reviewer(study, name, "rater", code=CODES[name])
         store.add_reviewer(study, "rhea", "researcher", code=CODES["rhea"])
-        ratings.assign(store, study, 2)  # two raters: every prototype to both
+        assign(store, study, 2)  # two raters: every prototype to both
         empty = store.create_study("empty", load_protocol(PAPER_PROTOCOL), catalog)
         store.add_reviewer(empty, "solo", "rater", code=CODES["solo"])
+    return path
+
+
+@pytest.fixture
+def db(template_db, tmp_path, monkeypatch):
+    path = shutil.copy(template_db, tmp_path / "review.db")
     monkeypatch.setenv("PROTOECG_REVIEW_DB", str(path))
     return path
 
@@ -54,7 +79,7 @@ def rate(at: AppTest, representativeness: int, clarity: int, comment: str | None
 def stored(db, reviewer):
     with ReviewStore(db) as store:
         study = store.study("pilot")
-        return ratings.reviewer_answers(store, store.reviewer(study, reviewer))
+        return answers.reviewer_answers(store, store.reviewer(study, reviewer))
 
 
 def test_sign_in_rejects_wrong_codes_and_lets_raters_in(db):
@@ -111,7 +136,7 @@ def test_blinding_between_raters(db):
     with ReviewStore(db) as store:
         study = store.study("pilot")
         target = next(iter(stored(db, "ana")))
-        position = [i.prototype_id for i in ratings.queue(
+        position = [i.prototype_id for i in answers.queue(
             store, store.reviewer(study, "ben"))].index(target)
     ben.session_state["cursor"] = position
     ben.run()
@@ -126,41 +151,39 @@ def test_researcher_pages(db):
     with ReviewStore(db) as store:
         study = store.study("pilot")
         ana, ben = store.reviewer(study, "ana"), store.reviewer(study, "ben")
-        pid = ratings.queue(store, ana)[0].prototype_id
-        ratings.save_answers(store, ana, pid, {"representativeness": 1, "clarity": 4,
+        pid = answers.queue(store, ana)[0].prototype_id
+        answers.save_answers(store, ana, pid, {"representativeness": 1, "clarity": 4,
                                                "comment": "<b>bold</b> claim"})
-        ratings.save_answers(store, ben, pid, {"representativeness": 5, "clarity": 4})
+        answers.save_answers(store, ben, pid, {"representativeness": 5, "clarity": 4})
     at = signed_in("rhea")
     assert at.title[0].value == "Study pilot"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Ratings"] == "4" and metrics["Raters"] == "2"
     assert len(at.dataframe) == 2  # per rater, per class
-    at.switch_page("views/disagreements.py").run()
+    at.switch_page("app_pages/disagreements.py").run()
     assert at.title[0].value == "Disagreements" and not at.exception
     table = at.dataframe[0].value
     assert set(table["rater"]) == {"ana", "ben"}
     assert "<b>bold</b> claim" in set(table["comment"])  # as text, not rendered
-    at.switch_page("views/downloads.py").run()
+    at.switch_page("app_pages/downloads.py").run()
     assert at.title[0].value == "Downloads" and not at.exception
 
 
 def test_raters_never_reach_researcher_pages(db):
     at = signed_in("ana")
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("views/disagreements.py")
+        at.switch_page("app_pages/disagreements.py")
 
 
 def test_disagreement_view_shows_comments_as_text(db):
-    from protoecg.review import views
-
     with ReviewStore(db) as store:
         study = store.study("pilot")
         ana, ben = store.reviewer(study, "ana"), store.reviewer(study, "ben")
-        pid = ratings.queue(store, ana)[0].prototype_id
-        ratings.save_answers(store, ana, pid, {"representativeness": 1, "clarity": 4,
+        pid = answers.queue(store, ana)[0].prototype_id
+        answers.save_answers(store, ana, pid, {"representativeness": 1, "clarity": 4,
                                                "comment": "<script>alert(1)</script>"})
-        ratings.save_answers(store, ben, pid, {"representativeness": 4, "clarity": 4})
-        table = views.disagreements(store, study, 2)
+        answers.save_answers(store, ben, pid, {"representativeness": 4, "clarity": 4})
+        table = tables.disagreements(store, study, 2)
     assert set(table["rater"]) == {"ana", "ben"} and table["spread"].iloc[0] == 3
     assert "<script>alert(1)</script>" in set(table["comment"])
 
@@ -184,13 +207,11 @@ def test_without_a_database(monkeypatch):
 
 
 def test_next_card_is_built_in_the_background(db):
-    from protoecg.review import cards
-
     with ReviewStore(db) as store:
         study = store.study("pilot")
         ana = store.reviewer(study, "ana")
-        items = ratings.queue(store, ana)
-        rows = [ratings.card(store, ana, i.prototype_id)["prototype"] for i in items[:2]]
+        items = answers.queue(store, ana)
+        rows = [answers.card(store, ana, i.prototype_id)["prototype"] for i in items[:2]]
     thread = cards.prefetch(str(db), "pilot", rows[1])
     assert thread is not None
     thread.join(60)
@@ -205,12 +226,12 @@ def test_agreement_page(db):
         study = store.study("pilot")
         for name, shift in (("ana", 0), ("ben", 1)):
             reviewer = store.reviewer(study, name)
-            for k, item in enumerate(ratings.queue(store, reviewer)[:12]):
+            for k, item in enumerate(answers.queue(store, reviewer)[:12]):
                 value = 1 + (k + shift) % 5
-                ratings.save_answers(store, reviewer, item.prototype_id,
+                answers.save_answers(store, reviewer, item.prototype_id,
                                      {"representativeness": value, "clarity": 3})
     at = signed_in("rhea")
-    at.switch_page("views/agreement.py").run()
+    at.switch_page("app_pages/agreement.py").run()
     assert "Press Compute" in at.info[0].value
     at.button(key="compute_agreement").click().run(timeout=120)
     assert not at.exception, at.exception

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from protoecg.catalog.reader import read_catalog
-from protoecg.review import ratings
-from protoecg.review.protocol import load_protocol
-from protoecg.review.store import ReviewStore
+from protoecg.study.answers import reviewer_answers
+from protoecg.study.assignment import assign
+from protoecg.study.protocol import load_protocol
+from protoecg.study.store import ReviewStore
 from tests.conftest import PAPER_PROTOCOL, REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -42,7 +43,7 @@ def server(ludb_catalog, tmp_path):
                                    read_catalog(ludb_catalog))
         store.add_reviewer(study, "ana", "rater", code=CODE)
         store.add_reviewer(study, "ben", "rater")
-        ratings.assign(store, study, 2)
+        assign(store, study, 2)
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "protoecg", "review", "serve", "--db", str(db), "--port",
@@ -122,7 +123,7 @@ def test_sign_in_rate_twice_reload_and_find_both_answers(server):
         browser.close()
     with ReviewStore(db) as store:
         study = store.study("pilot")
-        answers = ratings.reviewer_answers(store, store.reviewer(study, "ana"))
+        answers = reviewer_answers(store, store.reviewer(study, "ana"))
     values = sorted(tuple(sorted(a.items())) for a in answers.values())
     assert values == sorted([(("clarity", 3), ("representativeness", 4)),
                              (("clarity", 2), ("representativeness", 5))])

@@ -12,9 +12,11 @@ import pandas as pd
 import pytest
 
 from protoecg.catalog.reader import read_catalog
-from protoecg.review import ratings
-from protoecg.review.protocol import load_protocol
-from protoecg.review.store import ReviewStore
+from protoecg.study.answers import current_answers
+from protoecg.study.assignment import assign
+from protoecg.study.protocol import load_protocol
+from protoecg.study.ratings_csv import import_ratings
+from protoecg.study.store import ReviewStore
 from tests.conftest import PAPER_PROTOCOL, REPO
 
 pytestmark = pytest.mark.slow
@@ -28,7 +30,7 @@ def db(ludb_catalog, tmp_path):
         study = store.create_study("s", load_protocol(PAPER_PROTOCOL), read_catalog(ludb_catalog))
         for name in RATERS:
             store.add_reviewer(study, name, "rater")
-        ratings.assign(store, study)
+        assign(store, study)
     return path
 
 
@@ -48,7 +50,7 @@ def test_eight_processes_saving_at_once(db):
     assert len(acknowledged) == 8 * 15
     with ReviewStore(db) as store:
         study = store.study("s")
-        answers = ratings.current_answers(store, study)
+        answers = current_answers(store, study)
         # every acknowledged answer is there ...
         got = {(r.reviewer, r.prototype_id, r.question): int(r.answer)
                for r in answers.itertuples()}
@@ -105,4 +107,4 @@ def test_writer_killed_mid_import_leaves_nothing(db, tmp_path):
         small = tmp_path / "small.csv"
         pd.DataFrame(rows[:4], columns=["reviewer", "prototype_id", "question",
                                         "answer"]).to_csv(small, index=False)
-        assert ratings.import_ratings(store, study, small, True)["revisions_written"] == 4
+        assert import_ratings(store, study, small, True)["revisions_written"] == 4

@@ -1,4 +1,5 @@
-"""The review store, its rules and its commands, on a catalog from a real LUDB run."""
+"""The review store, its rules and its commands, on the synthetic catalog (fast; the
+commands end to end also on a catalog from a real LUDB run)."""
 
 import json
 import shutil
@@ -11,34 +12,46 @@ import pytest
 
 from protoecg.catalog.reader import CatalogError, read_catalog
 from protoecg.cli import main
-from protoecg.review import ratings
-from protoecg.review.protocol import load_protocol
-from protoecg.review.store import AuthError, ReviewStore, StoreError
+from protoecg.study import answers
+from protoecg.study.assignment import assign
+from protoecg.study.protocol import load_protocol
+from protoecg.study.ratings_csv import export_ratings, import_ratings
+from protoecg.study.store import AuthError, ReviewStore, StoreError
 from tests.conftest import PAPER_PROTOCOL
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture
-def catalog(ludb_catalog, tmp_path):
+def catalog(synthetic_catalog, tmp_path):
     """A private copy, so a test may move or damage it."""
-    return read_catalog(shutil.copytree(ludb_catalog, tmp_path / "catalog"))
+    return read_catalog(shutil.copytree(synthetic_catalog, tmp_path / "catalog"))
+
+
+@pytest.fixture(scope="module")
+def pilot_db(synthetic_catalog, tmp_path_factory):
+    """The pilot study (4 raters and a researcher, assigned), built once (access codes are
+    scrypt-hashed: slow on purpose) and copied for each test. Its catalog folder is deleted
+    once the study exists: every test runs on a study that outlived its run folder."""
+    folder = tmp_path_factory.mktemp("pilot")
+    source = shutil.copytree(synthetic_catalog, folder / "catalog")
+    with ReviewStore(folder / "review.db") as store:
+        study = store.create_study("pilot", load_protocol(PAPER_PROTOCOL), read_catalog(source))
+        for name in ("ana", "ben", "cai", "dee"):
+            store.add_reviewer(study, name, "rater")
+        store.add_reviewer(study, "rhea", "researcher")
+        assign(store, study)
+    shutil.rmtree(source)
+    return folder / "review.db"
 
 
 @pytest.fixture
-def store(tmp_path):
-    with ReviewStore(tmp_path / "review.db") as s:
+def store(pilot_db, tmp_path):
+    with ReviewStore(shutil.copy(pilot_db, tmp_path / "review.db")) as s:
         yield s
 
 
 @pytest.fixture
-def study(store, catalog):
-    study = store.create_study("pilot", load_protocol(PAPER_PROTOCOL), catalog)
-    for name in ("ana", "ben", "cai", "dee"):
-        store.add_reviewer(study, name, "rater")
-    store.add_reviewer(study, "rhea", "researcher")
-    ratings.assign(store, study)
-    return study
+def study(store):
+    return store.study("pilot")
 
 
 def rater(store, study, name):
@@ -47,8 +60,8 @@ def rater(store, study, name):
 
 def answer(store, study, name, k=0, **values):
     reviewer = rater(store, study, name)
-    item = ratings.queue(store, reviewer)[k]
-    ratings.save_answers(store, reviewer, item.prototype_id,
+    item = answers.queue(store, reviewer)[k]
+    answers.save_answers(store, reviewer, item.prototype_id,
                          values or {"representativeness": 4, "clarity": 3})
     return item.prototype_id
 
@@ -68,8 +81,8 @@ def test_study_snapshots_the_catalog(store, study, catalog, tmp_path):
     # the study survives its run folder moving away
     shutil.rmtree(catalog.path)
     reviewer = rater(store, study, "ana")
-    item = ratings.queue(store, reviewer)[0]
-    card = ratings.card(store, reviewer, item.prototype_id)
+    item = answers.queue(store, reviewer)[0]
+    card = answers.card(store, reviewer, item.prototype_id)
     assert card["prototype"]["prototype_id"] == item.prototype_id
     assert store.signal(study, card["prototype"]["signal_index"]).shape == (12, 1000)
 
@@ -135,20 +148,20 @@ def test_assignment_is_reproducible(store, study, catalog, tmp_path):
         twin = other.create_study("pilot", load_protocol(PAPER_PROTOCOL), catalog)
         for name in ("ana", "ben", "cai", "dee"):
             other.add_reviewer(twin, name, "rater")
-        ratings.assign(other, twin)
+        assign(other, twin)
         for name in ("ana", "dee"):
-            a = [i.prototype_id for i in ratings.queue(store, rater(store, study, name))]
-            b = [i.prototype_id for i in ratings.queue(other, other.reviewer(twin, name))]
+            a = [i.prototype_id for i in answers.queue(store, rater(store, study, name))]
+            b = [i.prototype_id for i in answers.queue(other, other.reviewer(twin, name))]
             assert a == b
 
 
 def test_queue_is_grouped_by_class_in_a_seeded_order(store, study):
-    items = ratings.queue(store, rater(store, study, "ana"))
+    items = answers.queue(store, rater(store, study, "ana"))
     classes = [i.class_code for i in items]
     # grouped: each class appears as one contiguous run
     runs = [c for i, c in enumerate(classes) if i == 0 or classes[i - 1] != c]
     assert len(runs) == len(set(classes))
-    other = [i.class_code for i in ratings.queue(store, rater(store, study, "ben"))]
+    other = [i.class_code for i in answers.queue(store, rater(store, study, "ben"))]
     assert classes != other  # each rater has an order of their own
 
 
@@ -156,7 +169,7 @@ def test_adding_a_rater_extends_without_reshuffling_rated_work(store, study):
     rated = {name: answer(store, study, name) for name in ("ana", "ben")}
     before = {(r["reviewer_id"], r["prototype_pk"]) for r in store.db["assignments"].rows}
     store.add_reviewer(study, "eve", "rater")
-    result = ratings.assign(store, study)
+    result = assign(store, study)
     after = {(r["reviewer_id"], r["prototype_pk"]) for r in store.db["assignments"].rows}
     for name, pid in rated.items():
         pair = (rater(store, study, name).id, store.prototype_pk(study, pid))
@@ -165,53 +178,53 @@ def test_adding_a_rater_extends_without_reshuffling_rated_work(store, study):
     assert sum(1 for rid, _ in after if rid == eve.id) > 0
     assert result["added"] > 0
     assert set(Counter(pk for _, pk in after).values()) == {3}
-    assert ratings.assign(store, study)["added"] == 0  # idempotent
+    assert assign(store, study)["added"] == 0  # idempotent
 
 
 # ---------------------------------------------------------------- answers
 def test_answers_are_revisions_and_history_stays(store, study):
     ana = rater(store, study, "ana")
-    pid = ratings.queue(store, ana)[0].prototype_id
-    assert ratings.save_answers(store, ana, pid, {"representativeness": 2, "clarity": 5}) == 2
-    assert ratings.save_answers(store, ana, pid, {"representativeness": 2, "clarity": 5}) == 0
-    assert ratings.save_answers(store, ana, pid, {"representativeness": 4, "best": True,
+    pid = answers.queue(store, ana)[0].prototype_id
+    assert answers.save_answers(store, ana, pid, {"representativeness": 2, "clarity": 5}) == 2
+    assert answers.save_answers(store, ana, pid, {"representativeness": 2, "clarity": 5}) == 0
+    assert answers.save_answers(store, ana, pid, {"representativeness": 4, "best": True,
                                                  "comment": "<b>typical</b> rSR'"}) == 3
-    assert ratings.card(store, ana, pid)["answers"] == {
+    assert answers.card(store, ana, pid)["answers"] == {
         "representativeness": 4, "clarity": 5, "best": True, "comment": "<b>typical</b> rSR'"}
     history = [r["value"] for r in store.db["ratings"].rows_where(
         "question = 'representativeness'", order_by="revision")]
     assert history == [2, 4]
-    assert ratings.queue(store, ana)[0].complete
-    assert ratings.progress(store, ana) == (1, len(ratings.queue(store, ana)))
+    assert answers.queue(store, ana)[0].complete
+    assert answers.progress(store, ana) == (1, len(answers.queue(store, ana)))
 
 
 def test_bad_answers_leave_the_database_unchanged(store, study):
     ana = rater(store, study, "ana")
-    pid = ratings.queue(store, ana)[0].prototype_id
+    pid = answers.queue(store, ana)[0].prototype_id
     before = table_counts(store)
     with pytest.raises(StoreError, match=r"must be one of \[1, 2, 3, 4, 5\].*got 6"):
-        ratings.save_answers(store, ana, pid, {"representativeness": 3, "clarity": 6})
+        answers.save_answers(store, ana, pid, {"representativeness": 3, "clarity": 6})
     with pytest.raises(StoreError, match="unknown question 'beauty'"):
-        ratings.save_answers(store, ana, pid, {"beauty": 3})
+        answers.save_answers(store, ana, pid, {"beauty": 3})
     not_ana = next(p for p in (r["prototype_id"] for r in store.db["prototypes"].rows)
-                   if p not in {i.prototype_id for i in ratings.queue(store, ana)})
+                   if p not in {i.prototype_id for i in answers.queue(store, ana)})
     with pytest.raises(AuthError, match="is not assigned"):
-        ratings.save_answers(store, ana, not_ana, {"clarity": 3})
+        answers.save_answers(store, ana, not_ana, {"clarity": 3})
     with pytest.raises(AuthError, match="only raters answer"):
-        ratings.save_answers(store, rater(store, study, "rhea"), pid, {"clarity": 3})
+        answers.save_answers(store, rater(store, study, "rhea"), pid, {"clarity": 3})
     assert table_counts(store) == before
 
 
 def test_blinding(store, study):
     ana, ben = rater(store, study, "ana"), rater(store, study, "ben")
-    shared = next(i.prototype_id for i in ratings.queue(store, ana)
-                  if i.prototype_id in {j.prototype_id for j in ratings.queue(store, ben)})
-    ratings.save_answers(store, ana, shared, {"representativeness": 1, "comment": "noisy"})
-    card = ratings.card(store, ben, shared)
+    shared = next(i.prototype_id for i in answers.queue(store, ana)
+                  if i.prototype_id in {j.prototype_id for j in answers.queue(store, ben)})
+    answers.save_answers(store, ana, shared, {"representativeness": 1, "comment": "noisy"})
+    card = answers.card(store, ben, shared)
     assert card["answers"] == {}  # ben never sees ana's answers
     assert "similarity" not in card["prototype"]
     assert all("similarity" not in n for n in card["prototype"]["neighbours"])
-    researcher = ratings.card(store, rater(store, study, "rhea"), shared)
+    researcher = answers.card(store, rater(store, study, "rhea"), shared)
     assert "similarity" in researcher["prototype"]  # researchers see model scores
 
 
@@ -233,25 +246,25 @@ def test_export_import_round_trips_exactly(store, study, catalog, tmp_path):
     answer(store, study, "ben", 1, representativeness=2, clarity=2, bad=True)
     answer(store, study, "cai", 2)
     first = tmp_path / "first.csv"
-    assert ratings.export_ratings(store, study, first) == 9
+    assert export_ratings(store, study, first) == 9
     frame = pd.read_csv(first)
     assert list(frame.columns)[:4] == ["reviewer", "prototype_id", "question", "answer"]
     assert set(frame.loc[frame.question.isin(["best", "bad"]), "answer"]) == {"1"} or set(
         frame.loc[frame.question.isin(["best", "bad"]), "answer"].astype(str)) == {"1"}
     with ReviewStore(tmp_path / "fresh.db") as fresh:
         twin = fresh.create_study("copy", load_protocol(PAPER_PROTOCOL), catalog)
-        result = ratings.import_ratings(fresh, twin, first, create_reviewers=True)
+        result = import_ratings(fresh, twin, first, create_reviewers=True)
         assert set(result["reviewers_created"]) == {"ana", "ben", "cai"}
         second = tmp_path / "second.csv"
-        ratings.export_ratings(fresh, twin, second)
+        export_ratings(fresh, twin, second)
         assert second.read_bytes() == first.read_bytes()
-        again = ratings.import_ratings(fresh, twin, second)
+        again = import_ratings(fresh, twin, second)
         assert again["revisions_written"] == 0
 
 
 def test_import_is_all_or_nothing(store, study, tmp_path, capsys):
     ana = rater(store, study, "ana")
-    items = ratings.queue(store, ana)
+    items = answers.queue(store, ana)
     rows = [("ana", i.prototype_id, "clarity", "4") for i in items[:5]]
     rows.append(("ana", items[5].prototype_id, "clarity", "9"))
     path = tmp_path / "in.csv"
@@ -273,7 +286,7 @@ def test_import_is_all_or_nothing(store, study, tmp_path, capsys):
 ])
 def test_import_rejects(store, study, tmp_path, row, message):
     ana = rater(store, study, "ana")
-    mine = {i.prototype_id for i in ratings.queue(store, ana)}
+    mine = {i.prototype_id for i in answers.queue(store, ana)}
     pid = row[1]
     if pid is None:
         pid = next(iter(mine))
@@ -285,7 +298,20 @@ def test_import_rejects(store, study, tmp_path, row, message):
                  columns=["reviewer", "prototype_id", "question", "answer"]).to_csv(path,
                                                                                    index=False)
     with pytest.raises(StoreError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        ratings.import_ratings(store, study, path)
+        import_ratings(store, study, path)
+
+
+# ------------------------------------------------------------------ audit
+def test_every_write_is_audited(store, study):
+    before = store.last_change()
+    pid = answer(store, study, "ana")
+    assert store.last_change() > before
+    last = store.audit_log(study)[-1]
+    assert (last["actor"], last["action"]) == (f"reviewer:{rater(store, study, 'ana').id}",
+                                               "save_answers")
+    assert last["detail"] == {"prototype_id": pid, "questions": ["clarity",
+                                                                 "representativeness"]}
+    assert [r["action"] for r in store.audit_log()][:2] == ["create_study", "add_reviewer"]
 
 
 # ----------------------------------------------------------------- schema
@@ -313,6 +339,7 @@ def test_schema_version_and_wal(store):
 
 
 # --------------------------------------------------------------- commands
+@pytest.mark.slow
 def test_commands_end_to_end(ludb_catalog, tmp_path, capsys):
     db = str(tmp_path / "cli.db")
     assert main(["study", "create", "--db", db, "--protocol", str(PAPER_PROTOCOL),
@@ -349,7 +376,7 @@ def test_commands_end_to_end(ludb_catalog, tmp_path, capsys):
 def test_store_error_leaves_no_half_write_on_sqlite_failure(store, study, monkeypatch):
     """A failure inside the transaction (here: the audit insert) rolls everything back."""
     ana = rater(store, study, "ana")
-    pid = ratings.queue(store, ana)[0].prototype_id
+    pid = answers.queue(store, ana)[0].prototype_id
     before = table_counts(store)
     original = store.db.conn.execute
 
@@ -363,7 +390,7 @@ def test_store_error_leaves_no_half_write_on_sqlite_failure(store, study, monkey
 
     monkeypatch.setattr(store.db, "conn", _Proxy(store.db.conn, failing))
     with pytest.raises(Boom):
-        ratings.save_answers(store, ana, pid, {"representativeness": 3, "clarity": 3})
+        answers.save_answers(store, ana, pid, {"representativeness": 3, "clarity": 3})
     monkeypatch.undo()
     assert table_counts(store) == before
 

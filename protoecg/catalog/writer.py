@@ -10,14 +10,12 @@ import numpy as np
 import pandas as pd
 
 from protoecg import __version__
-from protoecg.catalog.projection import project_branch
 from protoecg.catalog.reader import CATALOG_FORMAT, NEIGHBOUR_COLUMNS, PROTOTYPE_COLUMNS
 from protoecg.data import labels as label_table
-from protoecg.data import load_dataset
-from protoecg.data.preprocess import LeadStandardizer, highpass
+from protoecg.data.preprocess import highpass
 from protoecg.model.protoecgnet import ProtoECGNet
-from protoecg.train.data import prepare
-from protoecg.train.run import RunError, load_model, model_sha256, write_json
+from protoecg.train.projection import project_branch
+from protoecg.train.run import RunError, load_model, model_sha256, open_run_data, write_json
 
 
 def write_catalog(run_dir: str | Path, device: str = "cpu", n_neighbours: int = 5) -> Path:
@@ -27,10 +25,8 @@ def write_catalog(run_dir: str | Path, device: str = "cpu", n_neighbours: int = 
     model, meta, config = load_model(run_dir, device)
     if not isinstance(model, ProtoECGNet):
         raise RunError(f"{run_dir}: a black-box run has no prototypes to project")
-    dataset = load_dataset(meta["dataset"], meta["root"], meta["fs"], progress=False)
-    standardizer = (LeadStandardizer.from_dict(meta["standardizer"])
-                    if meta["standardizer"] else None)
-    data = prepare(dataset, config.data, meta["label_names"], standardizer)
+    data = open_run_data(meta, config)
+    dataset = data.dataset
     x_train, y_train = data.part("train")
     train_ids = data.split_index["train"]
     projected = _projection_similarities(run_dir)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from protoecg.review.store import ReviewStore
+from protoecg.study.store import ReviewStore
 
 
 def add_db(parser: argparse.ArgumentParser, study: bool = True) -> None:

@@ -6,10 +6,6 @@ import argparse
 
 from protoecg.data.ludb_convert import convert_ludb
 
-PATH = ("data", "convert-ludb")
-HELP = ("write LUDB (PhysioNet layout) as a PTB-XL-layout folder: records100/records500 WFDB "
-        "files, ptbxl_database.csv, scp_statements.csv")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("src", help="LUDB folder (with RECORDS and data/)")

@@ -6,13 +6,9 @@ import argparse
 
 from protoecg.data.download import SOURCES, download
 
-PATH = ("data", "download")
-HELP = ("download LUDB or PTB-XL from PhysioNet into --dest, resuming partial files and "
-        "verifying every SHA-256")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dataset", choices=sorted(SOURCES))
+    parser.add_argument("dataset", choices=sorted(SOURCES), help="which dataset to download")
     parser.add_argument("--dest", required=True, help="folder to download into")
     parser.add_argument("--base-url", help="mirror to use instead of PhysioNet "
                         "(same layout, with SHA256SUMS.txt at its root)")

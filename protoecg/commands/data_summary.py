@@ -7,12 +7,10 @@ import json
 
 from protoecg.data import DATASETS, format_summary, load_dataset, summarize
 
-PATH = ("data", "summary")
-HELP = "load a dataset (PTB-XL layout, LUDB or synthetic) and print its records, labels and folds"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--dataset", required=True, choices=DATASETS,
+                        help="adapter: ptbxl (any folder in PTB-XL layout), ludb or synthetic")
     parser.add_argument("--root", help="dataset folder (not needed for synthetic)")
     parser.add_argument("--fs", type=int, default=100, choices=(100, 500),
                         help="sampling rate in Hz (default 100, as ProtoECGNet)")

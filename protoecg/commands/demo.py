@@ -19,22 +19,22 @@ from protoecg.catalog.reader import read_catalog
 from protoecg.catalog.writer import write_catalog
 from protoecg.data import format_summary, load_dataset, summarize
 from protoecg.data.ludb_convert import convert_ludb
-from protoecg.review.protocol import load_protocol
-from protoecg.review.ratings import assign
-from protoecg.review.store import ReviewStore
+from protoecg.resources import protocol_path
+from protoecg.study.assignment import assign
+from protoecg.study.protocol import load_protocol
+from protoecg.study.store import ReviewStore
 from protoecg.train.config import load_config
 from protoecg.train.data import prepare
 from protoecg.train.evaluation import evaluate_run
 from protoecg.train.trainer import Trainer
 
-PATH = ("demo",)
-HELP = "run the main job on the default data (LUDB if found, else synthetic) and print summaries"
-
+# a checkout with ../shared beside it; from an installed package, the working folder's
 REPO = Path(__file__).resolve().parents[2]
 
 
 def default_ludb() -> Path | None:
-    for candidate in (os.environ.get("PROTOECG_LUDB"), REPO.parent / "shared" / "data" / "ludb"):
+    for candidate in (os.environ.get("PROTOECG_LUDB"), REPO.parent / "shared" / "data" / "ludb",
+                      Path.cwd().parent / "shared" / "data" / "ludb"):
         if candidate and (Path(candidate) / "RECORDS").is_file():
             return Path(candidate)
     return None
@@ -43,8 +43,9 @@ def default_ludb() -> Path | None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ludb", help="LUDB folder (default $PROTOECG_LUDB or "
                         "../shared/data/ludb)")
-    parser.add_argument("--out", default=str(REPO / "data" / "demo"),
-                        help="where the demo writes its files (default data/demo)")
+    parser.add_argument("--out", default=str(Path("data") / "demo"),
+                        help="where the demo writes its files (default data/demo under the "
+                             "working folder)")
     parser.add_argument("--preset", default="tiny",
                         help="model preset for the demo run (default tiny; ludb: the real "
                              "small run, ~5 min)")
@@ -84,8 +85,7 @@ def run(args: argparse.Namespace) -> int:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     with ReviewStore(db) as store:
-        study = store.create_study("demo", load_protocol(
-            REPO / "study_protocols" / "protoecgnet_clinician_review.toml"),
+        study = store.create_study("demo", load_protocol(protocol_path()),
             read_catalog(catalog))
         _, rater_code = store.add_reviewer(study, "demo rater", "rater")
         _, researcher_code = store.add_reviewer(study, "demo researcher", "researcher")

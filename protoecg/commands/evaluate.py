@@ -7,17 +7,14 @@ import json
 
 from protoecg.train.evaluation import evaluate_run
 
-PATH = ("evaluate",)
-HELP = ("evaluate a trained run on a fold (default 10, the test fold): macro AUROC with a 95% "
-        "bootstrap CI, per branch, per class and per PTB-XL aggregation")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", required=True, help="run folder made by `protoecg train`")
     parser.add_argument("--fold", type=int, default=10, help="fold to evaluate (default 10)")
     parser.add_argument("--resamples", type=int, default=1000,
                         help="bootstrap resamples for the CIs (default 1000)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda, cuda:N or auto (default cpu)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
 
 

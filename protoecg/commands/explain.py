@@ -5,11 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from protoecg.train.explain import write_explanation
-
-PATH = ("explain",)
-HELP = ("explain a trained ProtoECGNet's predictions for one ECG: per predicted label the "
-        "prototypes that contributed most and where in the ECG they matched (JSON + picture)")
+from protoecg.explain.explanation import write_explanation
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", type=int, default=3, help="prototypes per label (default 3)")
     parser.add_argument("--out", help="folder for <record>.json and <record>.png "
                         "(default RUN/explanations)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda, cuda:N or auto (default cpu)")
     parser.add_argument("--json", action="store_true", help="print the explanation as JSON")
 
 

@@ -7,16 +7,13 @@ import argparse
 from protoecg.catalog.reader import read_catalog
 from protoecg.catalog.writer import write_catalog
 
-PATH = ("project",)
-HELP = ("locate every prototype of a trained ProtoECGNet in the training ECGs and write the "
-        "prototype catalog (prototypes.csv, neighbours.csv, signals.npy, catalog.json)")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", required=True, help="run folder made by `protoecg train`")
     parser.add_argument("--neighbours", type=int, default=5,
                         help="nearest other training windows kept per prototype (default 5)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda, cuda:N or auto (default cpu)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,12 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from protoecg.review.report import write_report
-from protoecg.review.store import ReviewStore
-
-PATH = ("report",)
-HELP = ("write a study's rating report: ratings.csv (long form, importable), summary.json "
-        "(every agreement statistic with its 95% bootstrap CI) and a self-contained report.html")
+from protoecg.agreement.report import write_report
+from protoecg.study.store import ReviewStore
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="folder for the report files")
     parser.add_argument("--resamples", type=int, default=1000,
                         help="bootstrap resamples over prototypes (default 1000)")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=42,
+                        help="seed of the bootstrap resamples (default 42)")
     parser.add_argument("--json", action="store_true", help="print summary.json")
 
 

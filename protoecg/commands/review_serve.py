@@ -8,11 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from protoecg.review.store import ReviewStore, StoreError
-
-PATH = ("review", "serve")
-HELP = "start the review app (Streamlit) for the studies in a review database"
-APP = Path(__file__).resolve().parents[2] / "review_app" / "app.py"
+from protoecg.resources import review_app_path
+from protoecg.study.store import ReviewStore, StoreError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,12 +25,11 @@ def run(args: argparse.Namespace) -> int:
                          "`protoecg study create --db …`)")
     with ReviewStore(args.db) as store:  # check (and migrate) before serving
         names = [s.name for s in store.studies()]
-    if not APP.is_file():
-        raise StoreError(f"{APP}: the review app is missing from this installation")
+    app = review_app_path()
     print(f"serving {len(names)} stud{'y' if len(names) == 1 else 'ies'} "
           f"({', '.join(names) or 'none yet'}) on http://{args.address}:{args.port}")
     env = {**os.environ, "PROTOECG_REVIEW_DB": str(Path(args.db).resolve())}
-    command = [sys.executable, "-m", "streamlit", "run", str(APP),
+    command = [sys.executable, "-m", "streamlit", "run", str(app),
                "--server.port", str(args.port), "--server.address", args.address,
                "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     return subprocess.call(command, env=env)

@@ -6,14 +6,13 @@ import argparse
 
 from protoecg.commands._study import add_db, open_study
 
-PATH = ("study", "add-reviewer")
-HELP = "add a reviewer (rater or researcher) to a study and print their access code once"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_db(parser)
     parser.add_argument("--name", required=True, help="reviewer's name (unique in the study)")
-    parser.add_argument("--role", required=True, choices=("rater", "researcher"))
+    parser.add_argument("--role", required=True, choices=("rater", "researcher"),
+                        help="rater (rates prototypes) or researcher (progress, agreement, "
+                             "downloads)")
     parser.add_argument("--code", help="use this access code instead of a generated one")
 
 

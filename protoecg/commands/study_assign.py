@@ -5,11 +5,7 @@ from __future__ import annotations
 import argparse
 
 from protoecg.commands._study import add_db, open_study
-from protoecg.review.ratings import assign
-
-PATH = ("study", "assign")
-HELP = ("assign every prototype to K raters (load-balanced, seeded); re-run after adding "
-        "raters: rated assignments stay, unrated ones are spread again")
+from protoecg.study.assignment import assign
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,11 +6,8 @@ import argparse
 
 from protoecg.catalog.reader import read_catalog
 from protoecg.commands._study import add_db
-from protoecg.review.protocol import load_protocol
-from protoecg.review.store import ReviewStore
-
-PATH = ("study", "create")
-HELP = "create a review study: a protocol (TOML) applied to every prototype of a catalog"
+from protoecg.study.protocol import load_protocol
+from protoecg.study.store import ReviewStore
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,11 +5,7 @@ from __future__ import annotations
 import argparse
 
 from protoecg.commands._study import add_db, open_study
-from protoecg.review.ratings import export_ratings
-
-PATH = ("study", "export-ratings")
-HELP = ("export a study's current answers as long-form CSV (reviewer,prototype_id,question,"
-        "answer,answered_at); flags as questions best/bad with answer 1, comments as comment")
+from protoecg.study.ratings_csv import export_ratings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,11 +5,7 @@ from __future__ import annotations
 import argparse
 
 from protoecg.commands._study import add_db, open_study
-from protoecg.review.ratings import import_ratings
-
-PATH = ("study", "import-ratings")
-HELP = ("import long-form answers (reviewer,prototype_id,question,answer[,answered_at]) from "
-        "a CSV in one transaction: all rows or none")
+from protoecg.study.ratings_csv import import_ratings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

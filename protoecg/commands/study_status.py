@@ -6,10 +6,7 @@ import argparse
 import json
 
 from protoecg.commands._study import add_db, open_study
-from protoecg.review.ratings import status
-
-PATH = ("study", "status")
-HELP = "print a study's prototypes, reviewers, answers and completion (per rater too)"
+from protoecg.study.answers import status
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

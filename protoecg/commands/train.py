@@ -7,19 +7,15 @@ import sys
 from pathlib import Path
 
 from protoecg.data import DATASETS, load_dataset
-from protoecg.data.preprocess import LeadStandardizer
 from protoecg.train.config import load_config, preset_names
 from protoecg.train.data import prepare
-from protoecg.train.run import RunError, read_run
+from protoecg.train.run import RunError, open_run_data, read_run
 from protoecg.train.trainer import Trainer
-
-PATH = ("train",)
-HELP = ("train ProtoECGNet (prototypes -> joint -> projection -> classifier -> fusion) or, with "
-        "--black-box, its black-box twin, into a run folder")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--dataset", required=True, choices=DATASETS,
+                        help="adapter: ptbxl (any folder in PTB-XL layout), ludb or synthetic")
     parser.add_argument("--root", help="dataset folder (not needed for synthetic)")
     parser.add_argument("--preset", required=True, help=f"one of {', '.join(preset_names())}")
     parser.add_argument("--config", help="TOML file overriding preset values")
@@ -53,13 +49,11 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.preset, args.config)
         if args.epochs is not None:
             config.train.epochs = {k: args.epochs for k in config.train.epochs}
-    dataset = load_dataset(args.dataset, args.root, config.data.fs, progress=not args.quiet)
-    if args.resume:
-        standardizer = (LeadStandardizer.from_dict(meta["standardizer"])
-                        if meta["standardizer"] else None)
-        data = prepare(dataset, config.data, meta["label_names"], standardizer)
+    if args.resume:  # the run's own data, labels and standardiser
+        data = open_run_data(meta, config, progress=not args.quiet)
     else:
-        data = prepare(dataset, config.data)
+        data = prepare(load_dataset(args.dataset, args.root, config.data.fs,
+                                    progress=not args.quiet), config.data)
     trainer = Trainer(config, data, out, device=args.device, black_box=args.black_box,
                       progress=not args.quiet, dataset_name=args.dataset,
                       command=["protoecg", *sys.argv[1:]])

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from protoecg.errors import ProtoECGError
 from protoecg.model.config import ModelConfig
-
-STAGE_NAMES = ("prototypes", "joint", "projection", "classifier", "fusion")
+from protoecg.train.stages import GROUPS, Defaults, Stage, build_schedule, stage_names
 
 
 class ConfigError(ProtoECGError):
@@ -38,8 +37,11 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 1e-4
     weight_decay: float = 1.7e-4
+    # each parameter group's learning rate is lr x its scale (stage rows may also set their own)
+    lr_scale: dict[str, float] = field(default_factory=lambda: dict.fromkeys(GROUPS, 1.0))
     seed: int = 42
     patience: int = 5  # epochs without a better validation macro AUROC before a stage stops
+    # epochs per stage name of the schedules in stages.py
     epochs: dict[str, int] = field(default_factory=lambda: {
         "prototypes": 10, "joint": 100, "classifier": 50, "fusion": 50, "black_box": 100})
     amp: bool = True  # mixed precision, on CUDA only
@@ -68,6 +70,14 @@ class Config:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def schedule(self, name: str) -> tuple[Stage, ...]:
+        """The stage rows of schedule ``name`` (``stages.SCHEDULES``) with this config's
+        epochs, loss weights and optimiser settings filled in."""
+        t = self.train
+        return build_schedule(name, Defaults(
+            epochs=t.epochs, weights=dataclasses.asdict(self.loss), lr=t.lr,
+            lr_scale=t.lr_scale, weight_decay=t.weight_decay))
 
     @classmethod
     def from_dict(cls, raw: dict, source: str = "config") -> Config:
@@ -161,8 +171,11 @@ def _validate(config: Config, source: str) -> None:
                           "training positive has no ECG to project its prototypes onto")
     if config.data.fs not in (100, 500):
         raise ConfigError(f"{source}: data.fs must be 100 or 500")
-    unknown_stages = set(config.train.epochs) - set(STAGE_NAMES) - {"black_box"}
+    unknown_stages = set(config.train.epochs) - stage_names()
     if unknown_stages:
         raise ConfigError(f"{source}: unknown stage in train.epochs: {sorted(unknown_stages)}")
+    for group, scale in config.train.lr_scale.items():
+        if not scale > 0:
+            raise ConfigError(f"{source}: train.lr_scale.{group} must be > 0")
     if config.train.batch_size < 2:
         raise ConfigError(f"{source}: train.batch_size must be at least 2 (batch norm)")

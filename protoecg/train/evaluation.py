@@ -13,14 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from protoecg.data import labels as label_table
-from protoecg.data import load_dataset
-from protoecg.data.preprocess import LeadStandardizer
 from protoecg.errors import DataError
 from protoecg.model.protoecgnet import branch_label_sets
-from protoecg.train.data import prepare
 from protoecg.train.metrics import auroc_per_label, macro_auroc_with_ci
 from protoecg.train.predict import predict
-from protoecg.train.run import load_model, write_json
+from protoecg.train.run import load_model, open_run_data, write_json
 
 AGGREGATION_LEVELS = ("superdiagnostic", "subdiagnostic", "diagnostic", "form", "rhythm")
 
@@ -93,10 +90,8 @@ def evaluate_run(run_dir: str | Path, fold: int = 10, n_resamples: int = 1000,
     ``evaluation_fold<N>.json`` into the run folder and returns the figures."""
     run_dir = Path(run_dir)
     model, meta, config = load_model(run_dir, device)
-    dataset = load_dataset(meta["dataset"], meta["root"], meta["fs"], progress=False)
-    standardizer = (LeadStandardizer.from_dict(meta["standardizer"])
-                    if meta["standardizer"] else None)
-    data = prepare(dataset, config.data, meta["label_names"], standardizer)
+    data = open_run_data(meta, config)
+    dataset = data.dataset
     index = np.flatnonzero(dataset.folds == fold)
     if len(index) == 0:
         raise DataError(f"{meta['dataset']}: fold {fold} has no records "

@@ -23,9 +23,12 @@ from pathlib import Path
 import torch
 
 from protoecg import __version__
+from protoecg.data import load_dataset
+from protoecg.data.preprocess import LeadStandardizer
 from protoecg.errors import ProtoECGError
 from protoecg.model import build_model
 from protoecg.train.config import Config
+from protoecg.train.data import PreparedData, prepare
 
 RUN_FORMAT = 1
 
@@ -101,3 +104,16 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu"):
         raise RunError(f"{path}: checkpoint does not match {run_dir / 'config.json'} "
                        f"({first[:160]})") from None
     return model.to(device), meta, config
+
+
+def open_run_data(meta: dict, config: Config, *, record_id: str | None = None,
+                  progress: bool = False) -> PreparedData:
+    """The run's data as it trained on it: its dataset (from ``run.json``), its label set, its
+    preprocessing and standardiser, its split. With ``record_id``: that one record only."""
+    dataset = load_dataset(meta["dataset"], meta["root"], meta["fs"], progress=progress)
+    if record_id is not None:
+        dataset = dataset.subset([dataset.index_of(record_id)])
+    standardizer = (LeadStandardizer.from_dict(meta["standardizer"])
+                    if meta.get("standardizer") else None)
+    return prepare(dataset, config.data, meta["label_names"], standardizer,
+                   require_splits=record_id is None)

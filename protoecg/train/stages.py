@@ -1,32 +1,158 @@
-"""The training stages as data (CaBRNet's habit): which parameters train, with which loss.
+"""The training stages as data (CaBRNet's ``periods``): a schedule is a table of rows.
 
-One loop (``trainer.py``) reads this table; nothing else knows stage names.
+Each row says which parameter groups train, which loss terms (and weights) they train with, for
+how many epochs, with which optimiser settings per group, what the stage starts from and which
+validation scores early stopping watches. The one loop (``trainer.py``) reads the resolved rows
+and knows no stage by name; a new schedule (e.g. retraining the last layers of a pruned model)
+is a new table in ``SCHEDULES``, not new code.
+
+Rows are written as plain dicts so that they read like a config table. Where a row leaves a
+setting out, it comes from the run's settings (``Defaults``, made by ``Config.schedule``):
+epochs from ``train.epochs[<stage name>]``, a loss weight given as a string from
+``loss.<that name>``, each group's learning rate from ``train.lr * train.lr_scale[<group>]`` and
+its weight decay from ``train.weight_decay``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from protoecg.errors import ProtoECGError
+
+# Parameter groups of ProtoECGNet and of the black-box twin ("all" = every parameter).
+GROUPS = ("backbone", "add_on", "prototypes", "classifier", "fusion", "all")
+KINDS = ("epochs", "projection")
+# "branches": each branch's terms on its own outputs and labels, summed over branches;
+# "model": terms on the model's final logits (fusion layer or black-box head).
+SCOPES = ("branches", "model")
+# What a stage starts from besides the model as the previous stage left it.
+STARTS = ("previous", "fusion_from_branches")
+MONITORS = ("branches", "fusion")
+# Loss terms each scope knows (their functions live in ``objective.py``).
+TERMS = {
+    "branches": ("bce", "clustering", "separation", "diversity", "contrastive", "l1"),
+    "model": ("bce", "l1"),
+}
+
+
+class StageError(ProtoECGError):
+    """A stage row that names an unknown group, loss term, kind or starting point."""
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """The run's settings that fill what a row leaves out."""
+
+    epochs: Mapping[str, int]  # stage name -> epochs
+    weights: Mapping[str, float]  # loss weight name -> value
+    lr: float
+    lr_scale: Mapping[str, float]  # group -> factor on lr
+    weight_decay: float
+
+
+@dataclass(frozen=True)
+class GroupSettings:
+    lr: float
+    weight_decay: float
 
 
 @dataclass(frozen=True)
 class Stage:
+    """One resolved row of a schedule (every setting concrete)."""
+
     name: str
-    trains: tuple[str, ...] = ()  # parameter groups: backbone add_on prototypes classifier fusion
-    loss: str = ""  # prototype | classifier | fusion | black_box
-    kind: str = "epochs"  # epochs | projection
-    monitor: str = "branches"  # validation scores: "branches" (branch classifiers) or "fusion"
+    kind: str = "epochs"
+    trains: tuple[str, ...] = ()
+    scope: str = "branches"
+    loss: Mapping[str, float] = field(default_factory=dict)  # term -> weight, summed in order
+    epochs: int = 0
+    optimizer: Mapping[str, GroupSettings] = field(default_factory=dict)  # group -> settings
+    starts_from: str = "previous"
+    monitor: str = "branches"
 
 
-PROTOTYPE_STAGES: tuple[Stage, ...] = (
-    Stage("prototypes", trains=("prototypes",), loss="prototype"),
-    Stage("joint", trains=("backbone", "add_on", "prototypes"), loss="prototype"),
-    Stage("projection", kind="projection"),
-    Stage("classifier", trains=("classifier",), loss="classifier"),
-    Stage("fusion", trains=("fusion",), loss="fusion", monitor="fusion"),
-)
-BLACK_BOX_STAGES: tuple[Stage, ...] = (
-    Stage("black_box", trains=("all",), loss="black_box", monitor="fusion"),
-)
+_PROTOTYPE_LOSS = {"bce": 1.0, "clustering": "clustering", "separation": "separation",
+                   "diversity": "diversity", "contrastive": "contrastive"}
+
+SCHEDULES: dict[str, tuple[dict, ...]] = {
+    # ProtoECGNet (Sethi et al. 2025): prototypes only -> joint -> projection -> branch
+    # classifiers -> fusion (branches frozen, fusion initialised from the branch classifiers).
+    "protoecgnet": (
+        {"name": "prototypes", "trains": ("prototypes",), "loss": _PROTOTYPE_LOSS},
+        {"name": "joint", "trains": ("backbone", "add_on", "prototypes"),
+         "loss": _PROTOTYPE_LOSS},
+        {"name": "projection", "kind": "projection"},
+        {"name": "classifier", "trains": ("classifier",), "loss": {"bce": 1.0, "l1": "l1"}},
+        {"name": "fusion", "trains": ("fusion",), "scope": "model",
+         "loss": {"bce": 1.0, "l1": "l1"}, "starts_from": "fusion_from_branches",
+         "monitor": "fusion"},
+    ),
+    # The black-box twin: every parameter, BCE on its head's logits.
+    "black_box": (
+        {"name": "black_box", "trains": ("all",), "scope": "model", "loss": {"bce": 1.0},
+         "monitor": "fusion"},
+    ),
+}
+
+_ROW_KEYS = {"name", "kind", "trains", "scope", "loss", "epochs", "optimizer", "starts_from",
+             "monitor"}
+
+
+def stage_names() -> set[str]:
+    """Every stage name of every schedule (the keys ``train.epochs`` may hold)."""
+    return {row["name"] for rows in SCHEDULES.values() for row in rows}
+
+
+def build_schedule(name: str, defaults: Defaults) -> tuple[Stage, ...]:
+    """The rows of schedule ``name`` with every setting filled in."""
+    if name not in SCHEDULES:
+        raise StageError(f"unknown schedule {name!r}: expected one of {', '.join(SCHEDULES)}")
+    return tuple(resolve_stage(row, defaults) for row in SCHEDULES[name])
+
+
+def resolve_stage(row: Mapping, defaults: Defaults) -> Stage:
+    """One row (a dict as in ``SCHEDULES``) -> a ``Stage`` with concrete settings."""
+    where = f"stage {row.get('name', '?')!r}"
+    unknown = set(row) - _ROW_KEYS
+    if unknown:
+        raise StageError(f"{where}: unknown key {sorted(unknown)[0]!r} "
+                         f"(expected one of {', '.join(sorted(_ROW_KEYS))})")
+    kind = _choice(row.get("kind", "epochs"), KINDS, where, "kind")
+    if kind == "projection":
+        return Stage(name=row["name"], kind=kind)
+    trains = tuple(row.get("trains", ()))
+    for group in trains:
+        _choice(group, GROUPS, where, "trains")
+    scope = _choice(row.get("scope", "branches"), SCOPES, where, "scope")
+    loss = {}
+    for term, weight in row.get("loss", {}).items():
+        _choice(term, TERMS[scope], where, f"loss term ({scope} scope)")
+        if isinstance(weight, str):
+            if weight not in defaults.weights:
+                raise StageError(f"{where}: loss weight {weight!r} is not a key of [loss]")
+            weight = defaults.weights[weight]
+        loss[term] = float(weight)
+    overrides = row.get("optimizer", {})
+    optimizer = {}
+    for group in trains:
+        own = overrides.get(group, {})
+        optimizer[group] = GroupSettings(
+            lr=float(own.get("lr", defaults.lr * defaults.lr_scale.get(group, 1.0))),
+            weight_decay=float(own.get("weight_decay", defaults.weight_decay)))
+    return Stage(
+        name=row["name"], kind=kind, trains=trains, scope=scope, loss=loss,
+        epochs=int(row.get("epochs", defaults.epochs.get(row["name"], 0))),
+        optimizer=optimizer,
+        starts_from=_choice(row.get("starts_from", "previous"), STARTS, where, "starts_from"),
+        monitor=_choice(row.get("monitor", "branches"), MONITORS, where, "monitor"),
+    )
+
+
+def _choice(value, allowed, where: str, what: str):
+    if value not in allowed:
+        raise StageError(f"{where}: {what} {value!r} is not one of {', '.join(allowed)}")
+    return value
 
 
 def parameter_group(name: str) -> str:

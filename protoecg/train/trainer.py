@@ -13,7 +13,7 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +23,22 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from protoecg import __version__
-from protoecg.catalog.projection import project_branch
 from protoecg.model import build_model
 from protoecg.model.protoecgnet import ProtoECGNet
-from protoecg.train import losses
 from protoecg.train.config import Config
 from protoecg.train.data import PreparedData
 from protoecg.train.metrics import macro_auroc
+from protoecg.train.objective import LossContext, stage_loss
 from protoecg.train.predict import autocast, predict
+from protoecg.train.projection import project_branch
 from protoecg.train.run import RUN_FORMAT, RunError, save_torch, write_json
-from protoecg.train.stages import BLACK_BOX_STAGES, PROTOTYPE_STAGES, Stage, parameter_group
+from protoecg.train.stages import Stage, parameter_group
+
+# What a stage may start from besides the model as the previous stage left it.
+STARTING_POINTS = {
+    "previous": lambda model: None,
+    "fusion_from_branches": lambda model: model.init_fusion_from_branches(),
+}
 
 
 @dataclass
@@ -55,13 +61,6 @@ class Distributed:
         return cls(dist.get_rank(), dist.get_world_size())
 
 
-@dataclass
-class LossContext:
-    pos_weight: torch.Tensor  # over the run's labels
-    branch_pos_weight: dict[str, torch.Tensor] = field(default_factory=dict)
-    contrastive: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -77,43 +76,11 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def stage_loss(stage: Stage, model, logits, outputs, y, ctx: LossContext, config: Config):
-    """(total loss, {term: value}) for one batch of ``stage``."""
-    w = config.loss
-    terms: dict[str, torch.Tensor] = {}
-    if stage.loss in ("fusion", "black_box"):
-        terms["bce"] = losses.bce(logits.float(), y, ctx.pos_weight)
-        if stage.loss == "fusion":
-            terms["l1"] = w.l1 * losses.l1(model.fusion.weight)
-        return sum(terms.values()), terms
-    total = 0.0
-    for name, out in outputs.items():
-        branch = model.branches[name]
-        y_branch = y[:, model.branch_label_index(name)]
-        bce = losses.bce(out.logits.float(), y_branch, ctx.branch_pos_weight[name])
-        parts = {"bce": bce}
-        if stage.loss == "prototype":
-            identity = branch.class_identity().to(y.device)
-            sims = out.similarities.float()
-            cosine = losses.prototype_cosine(branch.prototypes.float())  # shared by two terms
-            pos, neg = ctx.contrastive[name]
-            parts["clustering"] = w.clustering * losses.clustering(sims, identity, y_branch)
-            parts["separation"] = w.separation * losses.separation(sims, identity, y_branch)
-            parts["diversity"] = w.diversity * losses.diversity(cosine)
-            parts["contrastive"] = w.contrastive * losses.contrastive(cosine, pos, neg)
-        else:  # classifier
-            off_class = 1 - branch.class_identity().T.to(y.device)
-            parts["l1"] = w.l1 * losses.l1(branch.classifier.weight, off_class)
-        for key, value in parts.items():
-            terms[key] = terms.get(key, 0.0) + value
-            total = total + value
-    return total, terms
-
-
 class Trainer:
     def __init__(self, config: Config, data: PreparedData, run_dir: str | Path, *,
                  device: str = "cpu", black_box: bool = False, progress: bool = True,
-                 dataset_name: str = "", command: list[str] | None = None):
+                 dataset_name: str = "", command: list[str] | None = None,
+                 schedule: str | None = None):
         self.config = config
         self.data = data
         self.run_dir = Path(run_dir)
@@ -121,7 +88,8 @@ class Trainer:
         self.black_box = black_box
         self.progress = progress
         self.dist = Distributed.from_environment(self.device)
-        self.stages = BLACK_BOX_STAGES if black_box else PROTOTYPE_STAGES
+        self.schedule = schedule or ("black_box" if black_box else "protoecgnet")
+        self.stages = config.schedule(self.schedule)
         self.amp = config.train.amp and self.device.type == "cuda"
         self.dataset_name = dataset_name or data.dataset.source
         self.command = command or []
@@ -129,22 +97,9 @@ class Trainer:
             torch.set_num_threads(config.train.threads)
         seed_everything(config.train.seed)
         self.model = build_model(data.label_names, config.model, black_box).to(self.device)
-        self.ctx = self._loss_context()
+        self.ctx = LossContext.from_labels(self.model, data.part("train")[1], self.device)
 
     # ----------------------------------------------------------------- set-up
-    def _loss_context(self) -> LossContext:
-        _, y_train = self.data.part("train")
-        y = torch.from_numpy(y_train.astype(np.float32))
-        ctx = LossContext(losses.positive_weights(y).to(self.device))
-        if isinstance(self.model, ProtoECGNet):
-            for name, branch in self.model.branches.items():
-                y_branch = y[:, self.model.branch_label_index(name).cpu()]
-                ctx.branch_pos_weight[name] = losses.positive_weights(y_branch).to(self.device)
-                jaccard = losses.jaccard_cooccurrence(y_branch)
-                pos, neg = losses.contrastive_targets(jaccard, branch.prototype_class.cpu())
-                ctx.contrastive[name] = (pos.to(self.device), neg.to(self.device))
-        return ctx
-
     def _write_run_files(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "checkpoints").mkdir(exist_ok=True)
@@ -155,7 +110,9 @@ class Trainer:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": self.command,
             "dataset": self.dataset_name, "root": dataset.root, "fs": dataset.fs,
             "units": dataset.units, "synthetic": dataset.synthetic,
-            "black_box": self.black_box, "label_names": self.data.label_names,
+            "black_box": self.black_box, "schedule": self.schedule,
+            "stages": [stage.name for stage in self.stages],
+            "label_names": self.data.label_names,
             "dropped_labels": self.data.dropped_labels,
             "standardizer": self.data.standardizer.to_dict() if self.data.standardizer else None,
             "split_sizes": {k: int(len(v)) for k, v in self.data.split_index.items()},
@@ -166,14 +123,19 @@ class Trainer:
         write_json(self.run_dir / "config.json", self.config.to_dict())
 
     # ------------------------------------------------------------ stage mechanics
-    def _set_trainable(self, stage: Stage) -> list[torch.nn.Parameter]:
-        params = []
+    def _optimizer(self, stage: Stage) -> torch.optim.Optimizer:
+        """Adam over the stage's groups (everything else frozen), with each group's settings;
+        groups that share settings share one optimiser parameter group."""
+        by_settings: dict = {}
         for name, param in self.model.named_parameters():
-            on = "all" in stage.trains or parameter_group(name) in stage.trains
+            group = "all" if "all" in stage.trains else parameter_group(name)
+            on = group in stage.trains
             param.requires_grad_(on)
             if on:
-                params.append(param)
-        return params
+                by_settings.setdefault(stage.optimizer[group], []).append(param)
+        return torch.optim.Adam([
+            {"params": params, "lr": settings.lr, "weight_decay": settings.weight_decay}
+            for settings, params in by_settings.items()])
 
     def _train_mode(self, stage: Stage) -> None:
         """Frozen backbones keep their batch-norm statistics (eval mode) while the rest trains."""
@@ -222,17 +184,15 @@ class Trainer:
             if stage.kind == "projection":
                 self._project(index)
                 continue
-            if stage.name == "fusion" and not resume_here:
-                self.model.init_fusion_from_branches()
+            if not resume_here:
+                STARTING_POINTS[stage.starts_from](self.model)
             self._run_stage(index, stage, state if resume_here else None,
                             start_epoch if resume_here else 0)
         return self._finish()
 
     def _run_stage(self, index: int, stage: Stage, state: dict | None, start_epoch: int) -> None:
-        epochs = self.config.train.epochs.get(stage.name, 0)
-        params = self._set_trainable(stage)
-        optimizer = torch.optim.Adam(params, lr=self.config.train.lr,
-                                     weight_decay=self.config.train.weight_decay)
+        epochs = stage.epochs
+        optimizer = self._optimizer(stage)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         best_score, best_state, bad_epochs = -math.inf, None, 0
@@ -260,8 +220,7 @@ class Trainer:
                 y = torch.from_numpy(y_train[idx].astype(np.float32)).to(self.device)
                 with autocast(self.device, self.amp):
                     logits, outputs = network(x)
-                loss, terms = stage_loss(stage, self.model, logits, outputs, y, self.ctx,
-                                         self.config)
+                loss, terms = stage_loss(stage, self.model, logits, outputs, y, self.ctx)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)

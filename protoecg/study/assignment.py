@@ -2,13 +2,15 @@
 
 Every choice is a pure function of (seed, names), via SHA-256 ranks instead of a shared random
 stream, so that the same study assigns the same way on any machine, and adding prototypes or
-raters later never reorders what was already there.
+raters later never reorders what was already there. ``assign`` applies a plan to a study.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
+
+from protoecg.study.store import ReviewStore, StoreError, Study
 
 
 def rank(*parts: object) -> str:
@@ -49,3 +51,33 @@ def queue_order(rater: str, items: list[tuple[str, str]], seed: int, shuffle: bo
         return [p for p, _ in sorted(items, key=lambda item: (item[1], item[0]))]
     return [p for p, _ in sorted(items, key=lambda item: (rank(seed, rater, "group", item[1]),
                                                           rank(seed, rater, item[0])))]
+
+
+def assign(store: ReviewStore, study: Study, k: int | None = None) -> dict:
+    """(Re)assign the study's prototypes to its raters, K each.
+
+    Assignments that already have an answer are kept; the others are planned afresh, so adding a
+    rater spreads the unrated work without touching anything rated.
+    """
+    k = k or study.protocol.raters_per_prototype
+    if k < 1:
+        raise StoreError("raters per prototype must be at least 1")
+    raters = [r for r in store.reviewers(study) if r.role == "rater"]
+    if not raters:
+        raise StoreError(f"study {study.name!r} has no raters; add some with "
+                         "`protoecg study add-reviewer --role rater`")
+    pks = {p.prototype_id: p.pk for p in store.prototypes(study)}
+    rater_ids = {r.name: r.id for r in raters}
+    names = {r.id: r.name for r in raters}
+    existing = {(names.get(a.reviewer_id), a.prototype_id): a.id
+                for a in store.assignments(study)}
+    answered = store.answered_pairs(study)
+    fixed = {pair for pair in existing if pair in answered}
+    wanted = plan_assignment(list(pks), list(rater_ids), k, study.protocol.seed, fixed)
+    remove = [aid for pair, aid in existing.items() if pair not in wanted]
+    add = sorted(((name, pks[pid]) for name, pid in wanted if (name, pid) not in existing))
+    store.replace_assignments(study, remove, [(rater_ids[name], pk) for name, pk in add],
+                              {"k": k, "added": len(add), "removed": len(remove)})
+    return {"raters_per_prototype": min(k, len(raters)), "raters": len(raters),
+            "assignments": len(wanted), "added": len(add), "removed": len(remove),
+            "kept": len(existing) - len(remove)}

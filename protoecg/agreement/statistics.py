@@ -1,18 +1,26 @@
-"""Inter-rater agreement for ordinal ratings from several raters with missing answers.
+"""Inter-rater agreement for ordinal ratings from several raters with missing answers, and
+the one registry of the statistics a report gives (``STATISTICS``).
 
 Each statistic takes a (units x raters) matrix of answers (NaN where a rater gave none; units are
 prototypes) and says which definition it follows. A statistic that is undefined for the data
 raises ``Undefined`` with the reason; ``with_ci`` turns that into ``{"value": null, "reason"}``
-(never 0 or NaN). Confidence intervals: percentile bootstrap over units (prototypes), seeded.
+(never 0 or NaN). Confidence intervals: percentile bootstrap over units (prototypes), seeded;
+each registry entry carries its vectorised bootstrap form (``bootstrap.py``) beside its point
+function, so a new statistic is one entry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import combinations
 
 import krippendorff
 import numpy as np
 from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss_kappa
+
+from protoecg.agreement import bootstrap
+from protoecg.agreement.scale import category_counts, disagreement_weights
 
 
 class Undefined(ValueError):
@@ -23,12 +31,6 @@ def _finite(value: float, reason: str) -> float:
     if value is None or not np.isfinite(value):
         raise Undefined(reason)
     return float(value)
-
-
-def category_counts(matrix: np.ndarray, values: list[int]) -> np.ndarray:
-    """(units, categories): how many answers each unit got in each scale category."""
-    m = np.asarray(matrix)
-    return np.stack([(m == v).sum(axis=1) for v in values], axis=1).astype(float)
 
 
 def krippendorff_alpha(matrix: np.ndarray, values: list[int], level: str) -> float:
@@ -97,17 +99,6 @@ def icc(matrix: np.ndarray) -> dict[str, float]:
     return {key: float(v) for key, v in out.items()}
 
 
-def _weights(values: list[int], kind: str) -> np.ndarray:
-    """Disagreement weights between categories by their position on the scale (as
-    scikit-learn does; for a gapless protocol scale, position and value agree)."""
-    q = len(values)
-    if kind == "none":
-        return 1.0 - np.eye(q)
-    position = np.arange(q, dtype=float)
-    d = np.abs(position[:, None] - position[None, :]) / max(q - 1, 1)
-    return d if kind == "linear" else d**2
-
-
 def cohen_kappa(a: np.ndarray, b: np.ndarray, values: list[int], weights: str = "none") -> float:
     """Cohen's kappa of two raters, unweighted, linear or quadratic (Cohen 1968), as
     scikit-learn's ``cohen_kappa_score`` defines it (checked in the tests)."""
@@ -120,7 +111,7 @@ def cohen_kappa(a: np.ndarray, b: np.ndarray, values: list[int], weights: str = 
     if total < 2:
         raise Undefined("fewer than two prototypes rated by both raters")
     expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / total
-    w = _weights(values, weights)
+    w = disagreement_weights(values, weights)
     denominator = (w * expected).sum()
     if denominator == 0:
         raise Undefined("no variation in the two raters' answers")
@@ -149,7 +140,7 @@ def gwet_ac(matrix: np.ndarray, values: list[int], weights: str = "none") -> flo
     ed., ch. 2-3)."""
     m = np.asarray(matrix, dtype=float)
     q = len(values)
-    w = 1.0 - _weights(values, weights)  # agreement weights: 1 on the diagonal
+    w = 1.0 - disagreement_weights(values, weights)  # agreement weights: 1 on the diagonal
     counts = category_counts(m, values)  # r_ik
     r = counts.sum(axis=1)
     rated = r >= 1
@@ -182,77 +173,107 @@ def percent_agreement(matrix: np.ndarray, tolerance: int = 0) -> float:
     return agree / pairs
 
 
-STATISTICS = {
-    # key in summary.json -> (function of (matrix, values), definition)
-    "krippendorff_alpha_ordinal": (lambda m, v: krippendorff_alpha(m, v, "ordinal"),
-                                   "Krippendorff's alpha, ordinal metric (Krippendorff 2011)"),
-    "krippendorff_alpha_interval": (lambda m, v: krippendorff_alpha(m, v, "interval"),
-                                    "Krippendorff's alpha, interval metric (sensitivity)"),
-    "fleiss_kappa": (fleiss_kappa, "Fleiss' kappa (Fleiss 1971), units with the modal n"),
-    "icc2_1": (lambda m, v: icc(m)["icc2_1"], "ICC(2,1), two-way random, absolute, single "
-                                               "(Shrout & Fleiss 1979), complete cases"),
-    "icc2_k": (lambda m, v: icc(m)["icc2_k"], "ICC(2,k), two-way random, absolute, mean of k"),
-    "icc3_k": (lambda m, v: icc(m)["icc3_k"], "ICC(3,k), two-way mixed, consistency, mean of k"),
-    "weighted_kappa_linear": (lambda m, v: mean_pairwise_kappa(m, v, "linear"),
-                              "mean pairwise Cohen's kappa, linear weights"),
-    "weighted_kappa_quadratic": (lambda m, v: mean_pairwise_kappa(m, v, "quadratic"),
-                                 "mean pairwise Cohen's kappa, quadratic weights"),
-    "gwet_ac1": (lambda m, v: gwet_ac(m, v, "none"), "Gwet's AC1 (Gwet 2014)"),
-    "gwet_ac2": (lambda m, v: gwet_ac(m, v, "quadratic"),
-                 "Gwet's AC2, quadratic weights (Gwet 2014)"),
-    "percent_agreement": (lambda m, v: percent_agreement(m, 0),
-                          "share of rater pairs with the same answer"),
-    "within_one_agreement": (lambda m, v: percent_agreement(m, 1),
-                             "share of rater pairs within one point"),
-}
+@dataclass(frozen=True)
+class Statistic:
+    """One entry of the registry: its key in ``summary.json``, the definition it follows (as
+    the report prints it), its value on a (units x raters) matrix (``point(matrix, values)``,
+    raising ``Undefined``) and its vectorised bootstrap (``resampled(matrix, values, W)`` ->
+    (R,) values, NaN where undefined; ``W`` is ``bootstrap.multiplicity``)."""
+    name: str
+    definition: str
+    point: Callable[[np.ndarray, list[int]], float]
+    resampled: Callable[[np.ndarray, list[int], np.ndarray], np.ndarray]
 
 
-def with_ci(statistic, matrix: np.ndarray, values: list[int], indices: np.ndarray,
-            level: float = 0.95) -> dict:
-    """{"value", "ci": [low, high]} with a percentile bootstrap over units (``indices``:
-    (R, n_units) resamples drawn once per question); null with "reason" when undefined."""
+STATISTICS: dict[str, Statistic] = {s.name: s for s in (
+    Statistic("krippendorff_alpha_ordinal",
+              "Krippendorff's alpha, ordinal metric (Krippendorff 2011)",
+              lambda m, v: krippendorff_alpha(m, v, "ordinal"),
+              lambda m, v, w: bootstrap.krippendorff(m, v, w, "ordinal")),
+    Statistic("krippendorff_alpha_interval",
+              "Krippendorff's alpha, interval metric (sensitivity)",
+              lambda m, v: krippendorff_alpha(m, v, "interval"),
+              lambda m, v, w: bootstrap.krippendorff(m, v, w, "interval")),
+    Statistic("fleiss_kappa", "Fleiss' kappa (Fleiss 1971), units with the modal n",
+              fleiss_kappa, bootstrap.fleiss),
+    Statistic("icc2_1", "ICC(2,1), two-way random, absolute, single (Shrout & Fleiss 1979), "
+                        "complete cases",
+              lambda m, v: icc(m)["icc2_1"], lambda m, v, w: bootstrap.icc(m, w)["icc2_1"]),
+    Statistic("icc2_k", "ICC(2,k), two-way random, absolute, mean of k",
+              lambda m, v: icc(m)["icc2_k"], lambda m, v, w: bootstrap.icc(m, w)["icc2_k"]),
+    Statistic("icc3_k", "ICC(3,k), two-way mixed, consistency, mean of k",
+              lambda m, v: icc(m)["icc3_k"], lambda m, v, w: bootstrap.icc(m, w)["icc3_k"]),
+    Statistic("weighted_kappa_linear", "mean pairwise Cohen's kappa, linear weights",
+              lambda m, v: mean_pairwise_kappa(m, v, "linear"),
+              lambda m, v, w: bootstrap.pairwise_kappa(m, v, w, "linear")),
+    Statistic("weighted_kappa_quadratic", "mean pairwise Cohen's kappa, quadratic weights",
+              lambda m, v: mean_pairwise_kappa(m, v, "quadratic"),
+              lambda m, v, w: bootstrap.pairwise_kappa(m, v, w, "quadratic")),
+    Statistic("gwet_ac1", "Gwet's AC1 (Gwet 2014)",
+              lambda m, v: gwet_ac(m, v, "none"),
+              lambda m, v, w: bootstrap.gwet(m, v, w, "none")),
+    Statistic("gwet_ac2", "Gwet's AC2, quadratic weights (Gwet 2014)",
+              lambda m, v: gwet_ac(m, v, "quadratic"),
+              lambda m, v, w: bootstrap.gwet(m, v, w, "quadratic")),
+    Statistic("percent_agreement", "share of rater pairs with the same answer",
+              lambda m, v: percent_agreement(m, 0),
+              lambda m, v, w: bootstrap.percent(m, w, 0)),
+    Statistic("within_one_agreement", "share of rater pairs within one point",
+              lambda m, v: percent_agreement(m, 1),
+              lambda m, v, w: bootstrap.percent(m, w, 1)),
+)}
+
+
+def statistic(name: str) -> Statistic:
+    """The registry entry ``name``; KeyError naming the known ones."""
     try:
-        value = statistic(matrix, values)
+        return STATISTICS[name]
+    except KeyError:
+        raise KeyError(f"unknown statistic {name!r} (known: {', '.join(STATISTICS)})") from None
+
+
+def bootstrap_samples(matrix: np.ndarray, values: list[int], indices: np.ndarray,
+                      keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """(R,) resampled values of each statistic in ``keys`` (NaN where undefined in a
+    resample), all R resamples (``indices``: (R, n_units)) in one vectorised pass each."""
+    m = np.asarray(matrix, dtype=float)
+    w = bootstrap.multiplicity(indices, len(m))
+    return {key: statistic(key).resampled(m, values, w) for key in keys}
+
+
+def with_ci(point: Callable[[np.ndarray, list[int]], float], matrix: np.ndarray,
+            values: list[int], indices: np.ndarray, level: float = 0.95) -> dict:
+    """{"value", "ci": [low, high]} with a percentile bootstrap over units (``indices``:
+    (R, n_units) resamples drawn once per question), one evaluation per resample (the
+    reference the vectorised ``statistics_with_ci`` is tested against); null with "reason"
+    when undefined."""
+    try:
+        value = point(matrix, values)
     except Undefined as exc:
         return {"value": None, "ci": [None, None], "reason": str(exc)}
     samples = []
     for idx in indices:
         try:
-            samples.append(statistic(matrix[idx], values))
+            samples.append(point(matrix[idx], values))
         except Undefined:
             continue
-    samples = np.asarray(samples, dtype=float)
-    samples = samples[np.isfinite(samples)]
-    if samples.size < 0.5 * len(indices):
-        return {"value": value, "ci": [None, None],
-                "reason": f"CI: only {samples.size} of {len(indices)} resamples defined"}
-    alpha = (1 - level) / 2
-    low, high = np.quantile(samples, [alpha, 1 - alpha])
-    return {"value": value, "ci": [float(low), float(high)]}
+    return bootstrap.percentile_ci(value, np.asarray(samples, dtype=float), len(indices),
+                                   level)
 
 
 def statistics_with_ci(matrix: np.ndarray, values: list[int], indices: np.ndarray,
                        keys: tuple[str, ...] = tuple(STATISTICS), level: float = 0.95
                        ) -> dict[str, dict]:
     """``with_ci`` for several statistics at once, bootstrapped in one vectorised pass
-    (``bootstrap.py``; equal to the per-resample loop, see its tests)."""
-    from protoecg.review.bootstrap import bootstrap
-
-    samples = bootstrap(matrix, values, indices, keys) if len(indices) else {}
+    (equal to the per-resample loop, see ``tests/test_bootstrap.py``)."""
+    samples = bootstrap_samples(matrix, values, indices, keys) if len(indices) else {}
     out = {}
-    alpha = (1 - level) / 2
     for key in keys:
         try:
-            value = STATISTICS[key][0](matrix, values)
+            value = statistic(key).point(matrix, values)
         except Undefined as exc:
             out[key] = {"value": None, "ci": [None, None], "reason": str(exc)}
             continue
-        finite = samples.get(key, np.array([]))
-        finite = finite[np.isfinite(finite)]
-        if finite.size < 0.5 * max(len(indices), 1):
-            out[key] = {"value": value, "ci": [None, None],
-                        "reason": f"CI: only {finite.size} of {len(indices)} resamples defined"}
-            continue
-        low, high = np.quantile(finite, [alpha, 1 - alpha])
-        out[key] = {"value": value, "ci": [float(low), float(high)]}
+        out[key] = bootstrap.percentile_ci(value, samples.get(key, np.array([])),
+                                           len(indices), level)
     return out

@@ -1,11 +1,13 @@
-"""Vectorised bootstrap of the agreement statistics.
+"""Vectorised bootstrap machinery for the agreement statistics.
 
-Every statistic in ``agreement.py`` is a function of sums over prototypes (units) of per-unit
+Every statistic in ``statistics.py`` is a function of sums over prototypes (units) of per-unit
 quantities (category counts, coincidences, rater-pair confusions, ANOVA sums). A bootstrap
 resample is a multiplicity vector over units, so all R resamples are one matrix product
 ``W (R x n) @ features (n x f)``: 1,000 resamples cost about as much as a few evaluations of the
-statistic. ``tests/test_bootstrap.py`` checks each against the per-resample loop.
-NaN marks a resample where the statistic is undefined.
+statistic. Each function below takes ``(matrix, values, W)`` and returns the (R,) resampled
+values, NaN where the statistic is undefined in a resample; ``statistics.py`` pairs each with
+its point function in the registry. ``tests/test_bootstrap.py`` checks each against the
+per-resample loop.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from itertools import combinations
 
 import numpy as np
 
-from protoecg.review.agreement import _weights, category_counts
+from protoecg.agreement.scale import category_counts, disagreement_weights
 
 
 def multiplicity(indices: np.ndarray, n: int) -> np.ndarray:
@@ -105,7 +107,7 @@ def icc(m: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
 def pairwise_kappa(m: np.ndarray, values: list[int], w: np.ndarray, kind: str) -> np.ndarray:
     q = len(values)
     scale = np.asarray(values, float)
-    weights = _weights(values, kind).ravel()
+    weights = disagreement_weights(values, kind).ravel()
     total_kappa = np.zeros(len(w))
     defined = np.zeros(len(w))
     for i, j in combinations(range(m.shape[1]), 2):
@@ -134,7 +136,7 @@ def pairwise_kappa(m: np.ndarray, values: list[int], w: np.ndarray, kind: str) -
 
 def gwet(m: np.ndarray, values: list[int], w: np.ndarray, kind: str) -> np.ndarray:
     q = len(values)
-    agree = 1.0 - _weights(values, kind)
+    agree = 1.0 - disagreement_weights(values, kind)
     c = category_counts(m, values)
     r = c.sum(axis=1)
     pair, rated = r >= 2, r >= 1
@@ -160,35 +162,14 @@ def percent(m: np.ndarray, w: np.ndarray, tolerance: int) -> np.ndarray:
     return np.where(w @ pairs > 0, share, np.nan)
 
 
-def bootstrap(matrix: np.ndarray, values: list[int], indices: np.ndarray,
-              keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """(R,) samples of each requested statistic (NaN where undefined in a resample)."""
-    m = np.asarray(matrix, dtype=float)
-    w = multiplicity(indices, len(m))
-    out: dict[str, np.ndarray] = {}
-    icc_values = None
-    for key in keys:
-        if key == "krippendorff_alpha_ordinal":
-            out[key] = krippendorff(m, values, w, "ordinal")
-        elif key == "krippendorff_alpha_interval":
-            out[key] = krippendorff(m, values, w, "interval")
-        elif key == "fleiss_kappa":
-            out[key] = fleiss(m, values, w)
-        elif key.startswith("icc"):
-            icc_values = icc_values or icc(m, w)
-            out[key] = icc_values[key]
-        elif key == "weighted_kappa_linear":
-            out[key] = pairwise_kappa(m, values, w, "linear")
-        elif key == "weighted_kappa_quadratic":
-            out[key] = pairwise_kappa(m, values, w, "quadratic")
-        elif key == "gwet_ac1":
-            out[key] = gwet(m, values, w, "none")
-        elif key == "gwet_ac2":
-            out[key] = gwet(m, values, w, "quadratic")
-        elif key == "percent_agreement":
-            out[key] = percent(m, w, 0)
-        elif key == "within_one_agreement":
-            out[key] = percent(m, w, 1)
-        else:
-            raise KeyError(key)
-    return out
+def percentile_ci(value: float, samples: np.ndarray, n_resamples: int, level: float) -> dict:
+    """{"value", "ci": [low, high]} from the resampled values (the finite ones); the CI is
+    null, with the reason, when fewer than half of the resamples are defined."""
+    finite = np.asarray(samples, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size < 0.5 * max(n_resamples, 1):
+        return {"value": value, "ci": [None, None],
+                "reason": f"CI: only {finite.size} of {n_resamples} resamples defined"}
+    alpha = (1 - level) / 2
+    low, high = np.quantile(finite, [alpha, 1 - alpha])
+    return {"value": value, "ci": [float(low), float(high)]}

@@ -1,4 +1,4 @@
-"""What the researcher pages show: progress per rater and class, disagreements, downloads.
+"""The researcher tables: progress per rater and class, disagreements, the ratings CSV.
 
 Pure functions over the store (the Streamlit pages only render their results).
 """
@@ -9,14 +9,13 @@ import io
 
 import pandas as pd
 
-from protoecg.review.ratings import current_answers, queue
-from protoecg.review.store import ReviewStore, Study
-
-CARD_COLUMNS = ("prototype_id", "branch", "class_code", "class_description")
+from protoecg.study.answers import current_answers, queue
+from protoecg.study.ratings_csv import export_ratings
+from protoecg.study.store import ReviewStore, Study
 
 
 def rater_progress(study_status: dict) -> pd.DataFrame:
-    """One row per rater (assigned, complete, fraction) from ``ratings.status``'s result,
+    """One row per rater (assigned, complete, fraction) from ``answers.status``'s result,
     which the caller has already computed."""
     rows = [{"rater": name, "assigned": p["assigned"], "complete": p["complete"],
              "fraction": p["complete"] / p["assigned"] if p["assigned"] else 0.0}
@@ -73,8 +72,7 @@ def disagreements(store: ReviewStore, study: Study, min_spread: int = 2) -> pd.D
 
 
 def ratings_csv_bytes(store: ReviewStore, study: Study) -> bytes:
-    from protoecg.review.ratings import export_ratings
-
+    """The ratings CSV (as ``protoecg study export-ratings`` writes it), for a download."""
     buffer = io.StringIO()
     export_ratings(store, study, buffer)
     return buffer.getvalue().encode()

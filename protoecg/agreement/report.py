@@ -1,4 +1,4 @@
-"""Study reports: the statistics of ``agreement.py`` per question, branch and class, rater
+"""Study reports: the statistics of ``statistics.py`` per question, branch and class, rater
 summaries, flags, widest disagreements; written as ``ratings.csv``, ``summary.json`` and a
 self-contained ``report.html`` (charts inlined as SVG, no network needed to open it)."""
 
@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 
 from protoecg import __version__
-from protoecg.review import agreement
-from protoecg.review.ratings import current_answers, export_ratings, status
-from protoecg.review.store import ReviewStore, Study
+from protoecg.agreement.formatting import format_statistic
+from protoecg.agreement.statistics import STATISTICS, statistics_with_ci
+from protoecg.study.answers import current_answers, status
+from protoecg.study.ratings_csv import export_ratings
+from protoecg.study.store import ReviewStore, Study
 
 BRANCH_STATISTICS = ("krippendorff_alpha_ordinal", "percent_agreement", "within_one_agreement")
 
@@ -35,18 +37,17 @@ def _matrix(answers: pd.DataFrame, question: str, prototypes: list[str]
 
 
 def _statistics(matrix: np.ndarray, values: list[int], indices: np.ndarray,
-                keys=tuple(agreement.STATISTICS)) -> dict:
-    return agreement.statistics_with_ci(matrix, values, indices, tuple(keys))
+                keys=tuple(STATISTICS)) -> dict:
+    return statistics_with_ci(matrix, values, indices, tuple(keys))
 
 
 def summarize_study(store: ReviewStore, study: Study, n_resamples: int = 1000,
                     seed: int = 42) -> dict:
     """Everything ``summary.json`` holds (JSON-ready)."""
     answers = current_answers(store, study)
-    meta = pd.DataFrame(store.db.execute(
-        "SELECT prototype_id, branch, class_code FROM prototypes WHERE study_id = ? "
-        "ORDER BY position", [study.id]).fetchall(),
-        columns=["prototype_id", "branch", "class_code"])
+    meta = pd.DataFrame([(p.prototype_id, p.branch, p.class_code)
+                         for p in store.prototypes(study)],
+                        columns=["prototype_id", "branch", "class_code"])
     prototypes = list(meta["prototype_id"])
     rng = np.random.default_rng(seed)
     summary: dict = {
@@ -55,7 +56,7 @@ def summarize_study(store: ReviewStore, study: Study, n_resamples: int = 1000,
         "protocol": study.protocol.to_dict(), "completion": status(store, study),
         "bootstrap": {"resamples": n_resamples, "seed": seed, "unit": "prototype",
                       "method": "percentile"},
-        "definitions": {k: d for k, (_, d) in agreement.STATISTICS.items()},
+        "definitions": {key: s.definition for key, s in STATISTICS.items()},
         "questions": {}, "by_branch": {}, "by_class": {}, "raters": {}, "flags": {},
         "widest_disagreement": [],
     }
@@ -166,14 +167,6 @@ def _charts(summary: dict, questions) -> list[tuple[str, str]]:
     return out
 
 
-def _fmt(stat: dict) -> str:
-    if stat.get("value") is None:
-        return f"— <span class=reason>({html.escape(stat.get('reason', 'undefined'))})</span>"
-    low, high = stat["ci"]
-    ci = f"{low:.3f} – {high:.3f}" if low is not None else html.escape(stat.get("reason", ""))
-    return f"{stat['value']:.3f} <span class=ci>[{ci}]</span>"
-
-
 def render_html(summary: dict, study: Study) -> str:
     questions = study.protocol.questions
     parts = [f"<h1>Prototype review report: {html.escape(summary['study'])}</h1>",
@@ -192,8 +185,9 @@ def render_html(summary: dict, study: Study) -> str:
     header = "".join(f"<th>{html.escape(q.id)}</th>" for q in questions)
     rows = "".join(
         f"<tr><td>{html.escape(summary['definitions'][key])}</td>"
-        + "".join(f"<td>{_fmt(summary['questions'][q.id][key])}</td>" for q in questions)
-        + "</tr>" for key in agreement.STATISTICS)
+        + "".join(f"<td>{format_statistic(summary['questions'][q.id][key], 'html')}</td>"
+                  for q in questions)
+        + "</tr>" for key in STATISTICS)
     counts = "".join(f"<td>{summary['questions'][q.id]['n_prototypes']} prototypes, "
                      f"{summary['questions'][q.id]['n_raters']} raters, "
                      f"{summary['questions'][q.id]['n_answers']} answers</td>"
@@ -206,8 +200,8 @@ def render_html(summary: dict, study: Study) -> str:
     branch_rows = "".join(
         f"<tr><td>{html.escape(branch)}</td>" + "".join(
             f"<td>mean {parts_[q.id]['mean']:.2f} (n={parts_[q.id]['n_answers']}); α "
-            f"{_fmt(parts_[q.id]['krippendorff_alpha_ordinal'])}</td>" if q.id in parts_
-            else "<td>—</td>" for q in questions) + "</tr>"
+            f"{format_statistic(parts_[q.id]['krippendorff_alpha_ordinal'], 'html')}</td>"
+            if q.id in parts_ else "<td>—</td>" for q in questions) + "</tr>"
         for branch, parts_ in summary["by_branch"].items())
     parts.append(f"<h2>By branch</h2><table><tr><th>branch</th>{header}</tr>{branch_rows}"
                  "</table>")

@@ -11,12 +11,10 @@ import torch
 
 from protoecg.catalog.reader import read_catalog
 from protoecg.data import labels as label_table
-from protoecg.data import load_dataset
-from protoecg.data.preprocess import LeadStandardizer, highpass
+from protoecg.data.preprocess import highpass
 from protoecg.ecgplot import Window, save_png, twelve_lead_chart
 from protoecg.model.protoecgnet import ProtoECGNet
-from protoecg.train.data import prepare
-from protoecg.train.run import RunError, load_model, write_json
+from protoecg.train.run import RunError, load_model, open_run_data, write_json
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
@@ -29,12 +27,8 @@ def explain_record(run_dir: str | Path, record_id: str, threshold: float = 0.5,
     model, meta, config = load_model(run_dir, device)
     if not isinstance(model, ProtoECGNet):
         raise RunError(f"{run_dir}: a black-box run has no prototypes to explain with")
-    dataset = load_dataset(meta["dataset"], meta["root"], meta["fs"], progress=False)
-    position = dataset.index_of(record_id)
-    standardizer = (LeadStandardizer.from_dict(meta["standardizer"])
-                    if meta["standardizer"] else None)
-    data = prepare(dataset.subset([position]), config.data, meta["label_names"], standardizer,
-                   require_splits=False)
+    data = open_run_data(meta, config, record_id=record_id)
+    dataset, position = data.dataset, 0  # the record alone
     model.eval()
     x = torch.from_numpy(data.signals).to(device)
     logits, outputs = model(x)

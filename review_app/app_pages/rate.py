@@ -1,15 +1,15 @@
-"""The rating card: one prototype at a time, answers saved as revisions."""
+"""Page (raters): the rating card, one prototype at a time, answers saved as revisions."""
 
 from __future__ import annotations
 
 import json
 
+import common
 import streamlit as st
 
 from protoecg.errors import ProtoECGError
-from protoecg.review import ratings
-from protoecg.review.cards import cached_card_charts, prefetch
-from screens import common
+from protoecg.study import answers as study_answers
+from protoecg.study.cards import cached_card_charts, prefetch
 
 # 1-5 answers the first unanswered question on the card, Enter saves and moves on, Left goes
 # back: clinicians rate dozens of cards, the mouse should be optional.
@@ -65,7 +65,7 @@ def _move(delta: int, total: int) -> None:
 def _save(prototype_id: str, total: int) -> None:
     user = common.current_user()
     with common.open_store() as store:
-        study = store.study(user["study"])
+        study = common.current_study(store)
         answers = {}
         for question_id, key in _keys(prototype_id, study).items():
             if key in st.session_state and st.session_state[key] is not None:
@@ -77,7 +77,7 @@ def _save(prototype_id: str, total: int) -> None:
                                           + " and ".join(missing) + " (or Skip).")
             return
         try:
-            ratings.save_answers(store, common.reviewer_of(user), prototype_id, answers)
+            study_answers.save_answers(store, common.reviewer_of(user), prototype_id, answers)
         except ProtoECGError as exc:
             st.session_state["notice"] = ("error", str(exc))
             return
@@ -90,8 +90,8 @@ def render() -> None:
     reviewer = common.reviewer_of(user)
     try:
         with common.open_store() as store:
-            study = store.study(user["study"])
-            items = ratings.queue(store, reviewer)
+            study = common.current_study(store)
+            items = study_answers.queue(store, reviewer)
             if not items:
                 st.info("No prototypes are assigned to you in this study yet. "
                         "Ask the study's researcher to run `protoecg study assign`.")
@@ -101,8 +101,8 @@ def render() -> None:
                     (i for i, item in enumerate(items) if not item.complete), 0)
             cursor = min(st.session_state["cursor"], len(items) - 1)
             item = items[cursor]
-            card = ratings.card(store, reviewer, item.prototype_id)
-            upcoming = (ratings.card(store, reviewer, items[cursor + 1].prototype_id)
+            card = study_answers.card(store, reviewer, item.prototype_id)
+            upcoming = (study_answers.card(store, reviewer, items[cursor + 1].prototype_id)
                         if cursor + 1 < len(items) else None)
     except ProtoECGError as exc:
         common.show_error(exc)
@@ -163,3 +163,6 @@ def render() -> None:
                     args=(item.prototype_id, len(items)), key="save")
         st.caption("Keys: 1–5 answer the next open question · Enter saves · ← goes back")
     st.iframe(KEYBOARD, height=1)
+
+
+render()

@@ -1,11 +1,11 @@
-"""Sign in with the access code from `protoecg study add-reviewer`."""
+"""Page: sign in with the access code from `protoecg study add-reviewer`."""
 
 from __future__ import annotations
 
+import common
 import streamlit as st
 
-from protoecg.review.store import AuthError
-from screens import common
+from protoecg.study.store import AuthError
 
 
 def _throttle_key() -> str:
@@ -30,3 +30,6 @@ def render() -> None:
                 return
         common.sign_in(study.name, reviewer)
         st.rerun()
+
+
+render()

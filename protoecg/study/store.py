@@ -1,6 +1,9 @@
 """The review store: one SQLite database (through sqlite-utils) holding studies, reviewers,
 prototype snapshots, assignments, answers (append-only revisions) and an audit log.
 
+This is the only module of protoecg that runs SQL: everything else (assignment, answers, CSV,
+researcher tables, reports, the app) calls the public methods below.
+
 Every write is one ``BEGIN IMMEDIATE`` transaction (the write lock is taken up front, so
 concurrent writers queue on the busy timeout instead of failing), records itself in the audit
 log, and leaves the database unchanged when it raises. WAL journal mode lets readers (the app)
@@ -9,13 +12,12 @@ read while a writer writes.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import io
 import json
-import secrets
 import sqlite3
 import time
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,14 +27,15 @@ from sqlite_utils import Database
 
 from protoecg.catalog.reader import Catalog
 from protoecg.errors import ProtoECGError
-from protoecg.review.protocol import Protocol
-from protoecg.review.schema import MIGRATIONS
+from protoecg.study.codes import code_prefix, hash_code, new_code, new_salt
+from protoecg.study.protocol import Protocol
+from protoecg.study.schema import MIGRATIONS
 
 ROLES = ("rater", "researcher")
+# kind of answer -> its table (ratings hold scale values, flags 1/0, comments text)
 ANSWER_TABLES = {"rating": "ratings", "flag": "flags", "comment": "comments"}
 # columns a blinded rater never sees (model scores)
 MODEL_SCORE_COLUMNS = ("similarity", "catalog_similarity")
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes get read aloud
 BUSY_TIMEOUT_S = 30.0
 
 
@@ -61,25 +64,50 @@ class Reviewer:
     role: str
 
 
+@dataclass(frozen=True)
+class StudyPrototype:
+    """A prototype of a study (its snapshot row is read with ``prototype_snapshot``)."""
+    pk: int
+    prototype_id: str
+    branch: str
+    class_code: str
+    position: int
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: int
+    reviewer_id: int
+    reviewer: str
+    prototype_pk: int
+    prototype_id: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One validated answer to write: ``kind`` is a key of ``ANSWER_TABLES``; ``answered_at``
+    keeps an imported answer's original time (None: now)."""
+    kind: str
+    question: str
+    value: int | str
+    answered_at: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """The current (latest) revision of one answer."""
+    kind: str
+    reviewer_id: int
+    reviewer: str
+    prototype_id: str
+    question: str
+    value: int | str
+    revision: int
+    answered_at: str
+
+
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{time.time_ns() % 10**9:09d}Z"
-
-
-def hash_code(code: str, salt: str) -> str:
-    """scrypt of the normalised code: slow to brute-force, salted per reviewer."""
-    normal = code.strip().upper().replace("-", "").replace(" ", "")
-    return hashlib.scrypt(normal.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1,
-                          dklen=32).hex()
-
-
-def new_code() -> str:
-    """``XXXX-XXXX-XXXX`` from an unambiguous alphabet (about 60 bits)."""
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
-    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
-
-
-def code_prefix(code: str) -> str:
-    return code.strip().upper().replace("-", "").replace(" ", "")[:4]
 
 
 class ReviewStore:
@@ -223,12 +251,12 @@ class ReviewStore:
         if self._match_code(code) is not None:
             raise AuthError("this access code is already in use; choose another")
         with self._write("cli", "add_reviewer", study.id, {"name": name, "role": role}):
-            reviewer = self.insert_reviewer(study.id, name, role, code)
+            reviewer = self._insert_reviewer(study.id, name, role, code)
         return reviewer, code
 
-    def insert_reviewer(self, study_id: int, name: str, role: str, code: str) -> Reviewer:
+    def _insert_reviewer(self, study_id: int, name: str, role: str, code: str) -> Reviewer:
         """The reviewer row with its salted code hash (inside the caller's transaction)."""
-        salt = secrets.token_hex(16)
+        salt = new_salt()
         reviewer_id = self.db["reviewers"].insert({
             "study_id": study_id, "name": name, "role": role,
             "code_prefix": code_prefix(code), "code_salt": salt,
@@ -275,13 +303,15 @@ class ReviewStore:
         study = _study(self.db["studies"].get(row["study_id"]))
         return study, Reviewer(row["id"], row["study_id"], row["name"], row["role"])
 
-    # ------------------------------------------------------------- signals, rows
-    def signal(self, study: Study, signal_index: int) -> np.ndarray:
-        row = self.db.execute("SELECT npy FROM signals WHERE study_id = ? AND signal_index = ?",
-                              [study.id, int(signal_index)]).fetchone()
-        if row is None:
-            raise StoreError(f"study {study.name!r} holds no signal {signal_index}")
-        return np.load(io.BytesIO(row[0]))
+    # ---------------------------------------------------- prototypes, signals
+    def prototypes(self, study: Study) -> list[StudyPrototype]:
+        """The study's prototypes in catalog order."""
+        return [StudyPrototype(*row) for row in self.db.execute(
+            "SELECT id, prototype_id, branch, class_code, position FROM prototypes"
+            " WHERE study_id = ? ORDER BY position", [study.id]).fetchall()]
+
+    def count_prototypes(self, study: Study) -> int:
+        return self.db["prototypes"].count_where("study_id = ?", [study.id])
 
     def prototype_pk(self, study: Study, prototype_id: str) -> int:
         row = self.db.execute("SELECT id FROM prototypes WHERE study_id = ? AND prototype_id = ?",
@@ -289,6 +319,143 @@ class ReviewStore:
         if row is None:
             raise StoreError(f"study {study.name!r} has no prototype {prototype_id!r}")
         return row[0]
+
+    def prototype_snapshot(self, prototype_pk: int) -> dict:
+        """The catalog row of a prototype as the study froze it (with its ``neighbours``)."""
+        return json.loads(self.db["prototypes"].get(prototype_pk)["row_json"])
+
+    def signal(self, study: Study, signal_index: int) -> np.ndarray:
+        row = self.db.execute("SELECT npy FROM signals WHERE study_id = ? AND signal_index = ?",
+                              [study.id, int(signal_index)]).fetchone()
+        if row is None:
+            raise StoreError(f"study {study.name!r} holds no signal {signal_index}")
+        return np.load(io.BytesIO(row[0]))
+
+    # ------------------------------------------------------------- assignments
+    def assignments(self, study: Study) -> list[Assignment]:
+        return [Assignment(*row) for row in self.db.execute(
+            "SELECT a.id, a.reviewer_id, r.name, a.prototype_pk, p.prototype_id"
+            " FROM assignments a JOIN reviewers r ON r.id = a.reviewer_id"
+            " JOIN prototypes p ON p.id = a.prototype_pk WHERE a.study_id = ? ORDER BY a.id",
+            [study.id]).fetchall()]
+
+    def count_assignments(self, study: Study) -> int:
+        return self.db["assignments"].count_where("study_id = ?", [study.id])
+
+    def assigned_prototypes(self, reviewer: Reviewer) -> list[StudyPrototype]:
+        """The prototypes assigned to a reviewer (in no particular order)."""
+        return [StudyPrototype(*row) for row in self.db.execute(
+            "SELECT p.id, p.prototype_id, p.branch, p.class_code, p.position FROM assignments a"
+            " JOIN prototypes p ON p.id = a.prototype_pk WHERE a.reviewer_id = ?",
+            [reviewer.id]).fetchall()]
+
+    def is_assigned(self, reviewer: Reviewer, prototype_pk: int) -> bool:
+        return bool(self.db["assignments"].count_where(
+            "reviewer_id = ? AND prototype_pk = ?", [reviewer.id, prototype_pk]))
+
+    def replace_assignments(self, study: Study, remove: Iterable[int],
+                            add: Iterable[tuple[int, int]], detail: dict) -> None:
+        """Delete the assignments ``remove`` (ids) and add ``add`` ((reviewer id, prototype
+        pk) pairs, in this order), as one transaction."""
+        with self._write("cli", "assign", study.id, detail):
+            for assignment_id in remove:
+                self.db.execute("DELETE FROM assignments WHERE id = ?", [assignment_id])
+            self.db["assignments"].insert_all(
+                {"study_id": study.id, "reviewer_id": reviewer_id, "prototype_pk": pk,
+                 "created_at": now()} for reviewer_id, pk in add)
+
+    # ----------------------------------------------------------------- answers
+    def answered_pairs(self, study: Study) -> set[tuple[str, str]]:
+        """(reviewer name, prototype_id) of every pair with any answer, even a cleared one."""
+        rows = self.db.execute(
+            "SELECT DISTINCT r.name, p.prototype_id FROM ("
+            " SELECT reviewer_id, prototype_pk FROM ratings WHERE study_id = :s UNION"
+            " SELECT reviewer_id, prototype_pk FROM flags WHERE study_id = :s UNION"
+            " SELECT reviewer_id, prototype_pk FROM comments WHERE study_id = :s) a"
+            " JOIN reviewers r ON r.id = a.reviewer_id JOIN prototypes p ON p.id = a.prototype_pk",
+            {"s": study.id}).fetchall()
+        return {(name, pid) for name, pid in rows}
+
+    def latest_answers(self, of: Study | Reviewer) -> list[StoredAnswer]:
+        """The latest revision of every answer of a study (all its reviewers) or of one
+        reviewer, ratings first, then flags, then comments; cleared flags and empty comments
+        included."""
+        where, params = (("reviewer_id = :r", {"r": of.id}) if isinstance(of, Reviewer)
+                         else ("study_id = :s", {"s": of.id}))
+        out = []
+        for kind, table in ANSWER_TABLES.items():
+            rows = self.db.execute(
+                f"SELECT t.reviewer_id, r.name, p.prototype_id, t.question, t.value,"
+                f" t.revision, t.created_at FROM {table} t JOIN (SELECT reviewer_id,"
+                f" prototype_pk, question, MAX(revision) AS revision FROM {table} WHERE {where}"
+                f" GROUP BY reviewer_id, prototype_pk, question) m"
+                f" USING (reviewer_id, prototype_pk, question, revision)"
+                f" JOIN reviewers r ON r.id = t.reviewer_id"
+                f" JOIN prototypes p ON p.id = t.prototype_pk", params).fetchall()
+            out.extend(StoredAnswer(kind, *row) for row in rows)
+        return out
+
+    def write_answers(self, study: Study, reviewer: Reviewer, prototype_pk: int,
+                      answers: Iterable[Answer], source: str, detail: dict) -> int:
+        """Write one reviewer's validated answers to one prototype as one transaction: a new
+        revision for each answer that differs from the current one. Returns how many."""
+        with self._write(f"reviewer:{reviewer.id}", "save_answers", study.id, detail):
+            return self._write_revisions(study.id, reviewer.id, prototype_pk, answers, source)
+
+    def import_batch(self, study: Study, new_raters: dict[str, str],
+                     new_assignments: dict[str, list[int]],
+                     answers: Iterable[tuple[str, int, list[Answer]]], detail: dict) -> int:
+        """One all-or-nothing import: add raters (name -> access code), assign them
+        (name -> prototype pks), then write answers ((reviewer name, prototype pk, answers),
+        as revisions where they differ from the current ones, ``source`` "import").
+        Returns how many revisions were written."""
+        written = 0
+        with self._write("cli", "import_ratings", study.id, detail):
+            ids = {r.name: r.id for r in self.reviewers(study)}
+            for name, code in new_raters.items():
+                ids[name] = self._insert_reviewer(study.id, name, "rater", code).id
+                for pk in new_assignments.get(name, []):
+                    self.db["assignments"].insert({"study_id": study.id,
+                                                   "reviewer_id": ids[name],
+                                                   "prototype_pk": pk, "created_at": now()})
+            for name, pk, batch in answers:
+                written += self._write_revisions(study.id, ids[name], pk, batch, "import")
+        return written
+
+    def _write_revisions(self, study_id: int, reviewer_id: int, pk: int,
+                         answers: Iterable[Answer], source: str) -> int:
+        """Insert a new revision for each answer that differs from the current one (inside
+        the caller's transaction). An unset flag or empty comment is no answer."""
+        written = 0
+        for answer in answers:
+            table = ANSWER_TABLES[answer.kind]
+            current = self.db.execute(
+                f"SELECT value, revision FROM {table} WHERE reviewer_id = ? AND prototype_pk = ?"
+                f" AND question = ? ORDER BY revision DESC LIMIT 1",
+                [reviewer_id, pk, answer.question]).fetchone()
+            if current is None and table != "ratings" and answer.value in (0, ""):
+                continue
+            if current is not None and current[0] == answer.value:
+                continue
+            self.db.execute(
+                f"INSERT INTO {table} (study_id, reviewer_id, prototype_pk, question, value,"
+                f" revision, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [study_id, reviewer_id, pk, answer.question, answer.value,
+                 (current[1] + 1) if current else 1, source, answer.answered_at or now()])
+            written += 1
+        return written
+
+    # ------------------------------------------------------------------- audit
+    def audit_log(self, study: Study | None = None) -> list[dict]:
+        """Audit rows (id, at, study_id, actor, action, detail as a dict), oldest first; of
+        one study, or all (including logins and study creation) when ``study`` is None."""
+        where, params = ("study_id = ?", [study.id]) if study is not None else (None, None)
+        return [{**row, "detail": json.loads(row["detail"] or "{}")}
+                for row in self.db["audit"].rows_where(where, params, order_by="id")]
+
+    def last_change(self) -> int:
+        """The id of the latest audit row: it grows with every write (a cache key)."""
+        return self.db.execute("SELECT COALESCE(MAX(id), 0) FROM audit").fetchone()[0]
 
 
 def _study(row: dict) -> Study:

@@ -1,4 +1,5 @@
-"""Session and database helpers shared by the screens."""
+"""Session and database helpers shared by the pages (imported as ``common``: Streamlit puts
+the app's folder on ``sys.path``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from protoecg.errors import ProtoECGError
-from protoecg.review.store import Reviewer, ReviewStore
+from protoecg.study.store import Reviewer, ReviewStore, Study
 
 
 def database_path() -> str | None:
@@ -42,6 +43,11 @@ def sign_out() -> None:
 
 def reviewer_of(user: dict) -> Reviewer:
     return Reviewer(user["id"], user["study_id"], user["name"], user["role"])
+
+
+def current_study(store: ReviewStore) -> Study:
+    """The study of the signed-in reviewer."""
+    return store.study(current_user()["study"])
 
 
 def show_error(exc: ProtoECGError) -> None:

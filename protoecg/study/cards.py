@@ -6,7 +6,7 @@ import threading
 from collections import OrderedDict
 
 from protoecg.ecgplot import Window, twelve_lead_chart, window_chart
-from protoecg.review.store import ReviewStore, Study
+from protoecg.study.store import ReviewStore, Study
 
 
 def card_charts(store: ReviewStore, study: Study, row: dict, n_neighbours: int = 3) -> dict:

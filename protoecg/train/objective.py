@@ -1,0 +1,105 @@
+"""A stage's loss, assembled from its row: each term named there is looked up here.
+
+Two registries, one per scope of ``stages.py``: branch terms are computed on each branch's
+outputs and labels and summed over branches; model terms on the final logits. Terms are added
+in the order the stage row lists them and reported under their own names in ``metrics.jsonl``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import torch
+
+from protoecg.model.protoecgnet import ProtoECGNet
+from protoecg.train import losses
+from protoecg.train.stages import Stage
+
+
+@dataclass
+class LossContext:
+    """What the loss needs from the training labels, computed once per run."""
+
+    pos_weight: torch.Tensor  # over the run's labels
+    branch_pos_weight: dict[str, torch.Tensor] = field(default_factory=dict)
+    contrastive: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+
+    @classmethod
+    def from_labels(cls, model, y_train: np.ndarray, device: torch.device) -> LossContext:
+        y = torch.from_numpy(y_train.astype(np.float32))
+        ctx = cls(losses.positive_weights(y).to(device))
+        if isinstance(model, ProtoECGNet):
+            for name, branch in model.branches.items():
+                y_branch = y[:, model.branch_label_index(name).cpu()]
+                ctx.branch_pos_weight[name] = losses.positive_weights(y_branch).to(device)
+                jaccard = losses.jaccard_cooccurrence(y_branch)
+                pos, neg = losses.contrastive_targets(jaccard, branch.prototype_class.cpu())
+                ctx.contrastive[name] = (pos.to(device), neg.to(device))
+        return ctx
+
+
+class BranchBatch:
+    """One branch's view of a batch; shared intermediates are computed once."""
+
+    def __init__(self, model, name: str, output, y: torch.Tensor, ctx: LossContext):
+        self.name = name
+        self.branch = model.branches[name]
+        self.output = output
+        self.y = y[:, model.branch_label_index(name)]
+        self.ctx = ctx
+
+    @cached_property
+    def identity(self) -> torch.Tensor:
+        return self.branch.class_identity().to(self.y.device)
+
+    @cached_property
+    def similarities(self) -> torch.Tensor:
+        return self.output.similarities.float()
+
+    @cached_property
+    def cosine(self) -> torch.Tensor:  # shared by diversity and contrastive
+        return losses.prototype_cosine(self.branch.prototypes.float())
+
+
+@dataclass
+class ModelBatch:
+    model: torch.nn.Module
+    logits: torch.Tensor
+    y: torch.Tensor
+    ctx: LossContext
+
+
+BRANCH_TERMS: dict[str, Callable[[BranchBatch], torch.Tensor]] = {
+    "bce": lambda b: losses.bce(b.output.logits.float(), b.y, b.ctx.branch_pos_weight[b.name]),
+    "clustering": lambda b: losses.clustering(b.similarities, b.identity, b.y),
+    "separation": lambda b: losses.separation(b.similarities, b.identity, b.y),
+    "diversity": lambda b: losses.diversity(b.cosine),
+    "contrastive": lambda b: losses.contrastive(b.cosine, *b.ctx.contrastive[b.name]),
+    # ProtoPNet's last-layer rule: only connections from other classes' prototypes
+    "l1": lambda b: losses.l1(b.branch.classifier.weight, 1 - b.identity.T),
+}
+MODEL_TERMS: dict[str, Callable[[ModelBatch], torch.Tensor]] = {
+    "bce": lambda m: losses.bce(m.logits.float(), m.y, m.ctx.pos_weight),
+    "l1": lambda m: losses.l1(m.model.fusion.weight),
+}
+
+
+def stage_loss(stage: Stage, model, logits: torch.Tensor, outputs: dict, y: torch.Tensor,
+               ctx: LossContext) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """(total loss, {term: weighted value}) for one batch of ``stage``."""
+    if stage.scope == "model":
+        batch = ModelBatch(model, logits, y, ctx)
+        terms = {term: weight * MODEL_TERMS[term](batch) for term, weight in stage.loss.items()}
+        return sum(terms.values()), terms
+    terms: dict[str, torch.Tensor] = {}
+    total = 0.0
+    for name, output in outputs.items():
+        batch = BranchBatch(model, name, output, y, ctx)
+        for term, weight in stage.loss.items():
+            value = weight * BRANCH_TERMS[term](batch)
+            terms[term] = terms.get(term, 0.0) + value
+            total = total + value
+    return total, terms

@@ -1,0 +1,49 @@
+"""Page (researchers): how far the study has come, per rater and per class."""
+
+from __future__ import annotations
+
+import altair as alt
+import common
+import streamlit as st
+
+from protoecg.errors import ProtoECGError
+from protoecg.study import tables
+from protoecg.study.answers import status
+
+
+def render() -> None:
+    try:
+        with common.open_store() as store:
+            study = common.current_study(store)
+            summary = status(store, study)
+            per_rater = tables.rater_progress(summary)
+            per_class = tables.class_progress(store, study)
+    except ProtoECGError as exc:
+        common.show_error(exc)
+        return
+    st.title(f"Study {study.name}")
+    st.caption(f"protocol {study.protocol.id} · {study.protocol.title}")
+    if summary["prototypes"] == 0:
+        st.info("This study holds no prototypes.")
+        return
+    cols = st.columns(5)
+    cols[0].metric("Prototypes", summary["prototypes"])
+    cols[1].metric("Raters", summary["raters"])
+    cols[2].metric("Assignments", summary["assignments"])
+    cols[3].metric("Ratings", summary["ratings"])
+    cols[4].metric("Complete", f"{summary['complete']:.0%}")
+    if summary["assignments"] == 0:
+        st.info("No assignments yet: run `protoecg study assign`.")
+        return
+    st.subheader("Per rater")
+    st.dataframe(per_rater, hide_index=True, key="per_rater")
+    st.subheader("Per class")
+    chart = alt.Chart(per_class).mark_bar().encode(
+        x=alt.X("fraction:Q", title="complete", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("class_code:N", sort="x", title=None),
+        tooltip=["class_code", "prototypes", "assignments", "complete"])
+    st.altair_chart(chart, width="stretch")
+    st.dataframe(per_class, hide_index=True, key="per_class")
+
+
+render()

@@ -1,5 +1,0 @@
-"""Page script (st.Page): renders screens.researcher.disagreements."""
-
-from screens import researcher
-
-researcher.disagreements()

@@ -1,0 +1,1 @@
+"""Study protocols (TOML) shipped with protoecg as package data; format in README.md."""
