@@ -78,6 +78,15 @@ COMMANDS: tuple[Command, ...] = (
             "export a study's current answers as long-form CSV (reviewer,prototype_id,question,"
             "answer,answered_at); flags as questions best/bad with answer 1, comments as "
             "comment"),
+    Command(("prune",), "prune",
+            "select prototypes by a rule over a study's ratings (bad, best, mean(Q), n(Q), "
+            "purity …) and disable or replace them in a new run folder; --dry-run lists them"),
+    Command(("retrain",), "retrain",
+            "retrain a pruned run's branch classifiers and fusion layer (prototypes and "
+            "backbones stay), early stopping on validation"),
+    Command(("compare",), "compare",
+            "compare two runs on the test fold: macro AUROC before/after and the difference "
+            "with a paired bootstrap 95% CI, per branch and per class"),
     Command(("review", "serve"), "review_serve",
             "start the review app (Streamlit) for the studies in a review database"),
     Command(("report",), "report",

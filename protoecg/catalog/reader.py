@@ -28,6 +28,12 @@ PROTOTYPE_COLUMNS = (
     "source_report", "source_fold", "window_start", "window_end", "window_start_s",
     "window_end_s", "fs", "units", "similarity", "signal_index", "model_sha256",
 )
+# written since pruning exists; filled with these defaults when reading an older catalog
+OPTIONAL_COLUMNS = {
+    "active": 1,  # 0: disabled after review (no influence on any prediction)
+    "revision": 1,  # 2, 3 ...: the prototype's window was replaced after review
+    "purity": float("nan"),  # share of its k most similar training records with its class
+}
 NEIGHBOUR_COLUMNS = ("prototype_id", "rank", "record_id", "window_start", "window_end",
                      "similarity", "signal_index")
 
@@ -74,6 +80,9 @@ def read_catalog(path: str | Path) -> Catalog:
         missing = [c for c in columns if c not in table.columns]
         if missing:
             raise CatalogError(f"{path / name}: missing column(s) {', '.join(missing)}")
+    for column, default in OPTIONAL_COLUMNS.items():
+        if column not in prototypes.columns:
+            prototypes[column] = default
     signals = np.load(path / "signals.npy", mmap_mode="r")
     top = int(max([*prototypes["signal_index"], *neighbours["signal_index"]], default=-1))
     if signals.ndim != 3 or signals.shape[0] <= top:

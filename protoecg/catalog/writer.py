@@ -10,12 +10,19 @@ import numpy as np
 import pandas as pd
 
 from protoecg import __version__
-from protoecg.catalog.reader import CATALOG_FORMAT, NEIGHBOUR_COLUMNS, PROTOTYPE_COLUMNS
+from protoecg.catalog.reader import (
+    CATALOG_FORMAT,
+    NEIGHBOUR_COLUMNS,
+    OPTIONAL_COLUMNS,
+    PROTOTYPE_COLUMNS,
+)
 from protoecg.data import labels as label_table
 from protoecg.data.preprocess import highpass
 from protoecg.model.protoecgnet import ProtoECGNet
 from protoecg.train.projection import project_branch
 from protoecg.train.run import RunError, load_model, model_sha256, open_run_data, write_json
+
+PURITY_K = 6  # ProtoPNet's pruning neighbourhood
 
 
 def write_catalog(run_dir: str | Path, device: str = "cpu", n_neighbours: int = 5) -> Path:
@@ -42,7 +49,8 @@ def write_catalog(run_dir: str | Path, device: str = "cpu", n_neighbours: int = 
     for name, branch in model.branches.items():
         y_branch = y_train[:, model.branch_label_index(name).cpu().numpy()]
         result = project_branch(branch, x_train, y_branch, config.train.eval_batch_size,
-                                device, n_neighbours=n_neighbours, replace=False)
+                                device, n_neighbours=n_neighbours, replace=False,
+                                purity_k=PURITY_K)
         start, end = result.sample_window(result.window, n_samples)
         for i, pid in enumerate(branch.prototype_ids):
             position = int(train_ids[result.record[i]])
@@ -64,6 +72,8 @@ def write_catalog(run_dir: str | Path, device: str = "cpu", n_neighbours: int = 
                 "similarity": projected.get(pid, float(result.similarity[i])),
                 "catalog_similarity": float(result.similarity[i]),
                 "signal_index": signal_index(position), "model_sha256": sha,
+                "active": int(branch.active[i]), "revision": int(branch.revision[i]),
+                "purity": float(result.purity[i]),
             })
             n_start, n_end = result.sample_window(result.neighbour_window[i], n_samples)
             for rank, record in enumerate(result.neighbour_record[i]):
@@ -85,7 +95,7 @@ def write_catalog(run_dir: str | Path, device: str = "cpu", n_neighbours: int = 
     raw = np.asarray(dataset.signals[positions], dtype=np.float32)
     display = highpass(raw, fs, config.data.highpass_hz) if config.data.highpass_hz else raw
     np.save(out / "signals.npy", display)
-    columns = [*PROTOTYPE_COLUMNS, "catalog_similarity"]
+    columns = [*PROTOTYPE_COLUMNS, "catalog_similarity", *OPTIONAL_COLUMNS]
     pd.DataFrame(rows, columns=columns).to_csv(out / "prototypes.csv", index=False,
                                                lineterminator="\n")
     pd.DataFrame(neighbour_rows, columns=list(NEIGHBOUR_COLUMNS)).to_csv(
@@ -98,7 +108,8 @@ def write_catalog(run_dir: str | Path, device: str = "cpu", n_neighbours: int = 
         "n_samples": n_samples, "leads": list(dataset.lead_names),
         "n_prototypes": len(rows),
         "per_branch": {name: b.n_prototypes for name, b in model.branches.items()},
-        "n_signals": len(positions), "n_neighbours": n_neighbours,
+        "n_signals": len(positions), "n_neighbours": n_neighbours, "purity_k": PURITY_K,
+        "n_active": int(sum(r["active"] for r in rows)),
         "signal_preprocessing": (f"{config.data.highpass_hz} Hz first-order Butterworth "
                                  "high-pass, zero phase" if config.data.highpass_hz else "none"),
         "similarity": config.model.similarity,

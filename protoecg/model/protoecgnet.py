@@ -74,6 +74,27 @@ class ProtoECGNet(nn.Module):
             self.fusion.weight[rows, cols] = branch.classifier.weight
             offset += branch.n_prototypes
 
+    @torch.no_grad()
+    def disable(self, prototype_ids: list[str]) -> None:
+        """Disable prototypes by id: masked in their branch, zero classifier and fusion weights.
+        They keep their place (and id), so the model's shapes and the catalog stay aligned."""
+        ids = self.prototype_ids
+        unknown = [p for p in prototype_ids if p not in ids]
+        if unknown:
+            raise KeyError(f"no prototype {unknown[0]!r} in this model")
+        offset = 0
+        for branch in self.branches.values():
+            own = [i for i, pid in enumerate(branch.prototype_ids) if pid in prototype_ids]
+            if own:
+                branch.disable(own)
+                self.fusion.weight[:, [offset + i for i in own]] = 0.0
+            offset += branch.n_prototypes
+
+    @property
+    def active(self) -> torch.Tensor:
+        """(P,) 1 for prototypes in use, 0 for disabled ones, in fusion-column order."""
+        return torch.cat([b.active for b in self.branches.values()])
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, BranchOutput]]:
         outputs = {name: branch(x) for name, branch in self.branches.items()}
         similarities = torch.cat([o.similarities for o in outputs.values()], dim=1)

@@ -76,10 +76,36 @@ class PrototypeBranch(nn.Module):
         # prototype j belongs to class j // k
         self.register_buffer(
             "prototype_class", torch.arange(n_classes).repeat_interleave(prototypes_per_class))
+        # 1 = in use, 0 = disabled after review: a disabled prototype's similarity is zeroed
+        # before the classifier and fusion layer, so it has exactly no influence on any output
+        self.register_buffer("active", torch.ones(n_prototypes))
+        # 1 for the prototype as first projected; +1 each time review replaces its window, so
+        # a replaced prototype is a new catalog row (``morphology/IRBBB/07@2``)
+        self.register_buffer("revision", torch.ones(n_prototypes, dtype=torch.long))
         self.classifier = nn.Linear(n_prototypes, n_classes, bias=False)
         self.reset_classifier()
-        self.prototype_ids = [f"{name}/{code}/{k:02d}" for code in class_codes
-                              for k in range(prototypes_per_class)]
+        self.base_ids = [f"{name}/{code}/{k:02d}" for code in class_codes
+                         for k in range(prototypes_per_class)]
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # weights saved before prototypes could be disabled have no `active`: all in use
+        state_dict.setdefault(prefix + "active", torch.ones(self.prototypes.shape[0]))
+        state_dict.setdefault(prefix + "revision",
+                              torch.ones(self.prototypes.shape[0], dtype=torch.long))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    @torch.no_grad()
+    def disable(self, index: list[int]) -> None:
+        """Take prototypes out of every decision: mask them and zero their classifier weights
+        (the fusion layer's columns are the model's to zero)."""
+        self.active[index] = 0.0
+        self.classifier.weight[:, index] = 0.0
+
+    @property
+    def prototype_ids(self) -> list[str]:
+        """Stable ids: ``branch/CLASS/NN``, with ``@R`` from the second revision on."""
+        return [base if int(r) == 1 else f"{base}@{int(r)}"
+                for base, r in zip(self.base_ids, self.revision.tolist(), strict=True)]
 
     @property
     def n_prototypes(self) -> int:
@@ -112,5 +138,5 @@ class PrototypeBranch(nn.Module):
         with torch.autocast(device_type=z.device.type, enabled=False):
             similarity_map = window_similarity(z.float(), self.prototypes.float(),
                                                self.similarity)
-        similarities = similarity_map.amax(dim=2)
+        similarities = similarity_map.amax(dim=2) * self.active
         return BranchOutput(similarities, self.classifier(similarities), similarity_map, z)

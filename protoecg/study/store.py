@@ -35,7 +35,7 @@ ROLES = ("rater", "researcher")
 # kind of answer -> its table (ratings hold scale values, flags 1/0, comments text)
 ANSWER_TABLES = {"rating": "ratings", "flag": "flags", "comment": "comments"}
 # columns a blinded rater never sees (model scores)
-MODEL_SCORE_COLUMNS = ("similarity", "catalog_similarity")
+MODEL_SCORE_COLUMNS = ("similarity", "catalog_similarity", "purity")
 BUSY_TIMEOUT_S = 30.0
 
 

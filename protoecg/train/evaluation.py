@@ -84,24 +84,29 @@ def evaluate_scores(labels: np.ndarray, scores: np.ndarray, label_names: list[st
     return result
 
 
+def fold_predictions(run_dir: str | Path, fold: int = 10, device: str = "cpu"):
+    """(truth, predictions, label names, run meta) of a completed run on ``fold``."""
+    model, meta, config = load_model(run_dir, device)
+    data = open_run_data(meta, config)
+    index = np.flatnonzero(data.dataset.folds == fold)
+    if len(index) == 0:
+        raise DataError(f"{meta['dataset']}: fold {fold} has no records "
+                        f"(folds present: {sorted(set(data.dataset.folds.tolist()))})")
+    pred = predict(model, data.signals[index], config.train.eval_batch_size, device)
+    return data.labels[index], pred, data.label_names, meta
+
+
 def evaluate_run(run_dir: str | Path, fold: int = 10, n_resamples: int = 1000,
                  device: str = "cpu", seed: int = 42) -> dict:
     """Evaluate a completed run on ``fold``; writes ``evaluation.json`` (fold 10) or
     ``evaluation_fold<N>.json`` into the run folder and returns the figures."""
     run_dir = Path(run_dir)
-    model, meta, config = load_model(run_dir, device)
-    data = open_run_data(meta, config)
-    dataset = data.dataset
-    index = np.flatnonzero(dataset.folds == fold)
-    if len(index) == 0:
-        raise DataError(f"{meta['dataset']}: fold {fold} has no records "
-                        f"(folds present: {sorted(set(dataset.folds.tolist()))})")
-    pred = predict(model, data.signals[index], config.train.eval_batch_size, device)
-    y = data.labels[index]
+    y, pred, label_names, meta = fold_predictions(run_dir, fold, device)
+    index = np.arange(len(y))
     result = {"run": str(run_dir), "model": "black_box" if meta["black_box"] else "protoecgnet",
               "dataset": meta["dataset"], "fold": fold, "n_records": int(len(index)),
               "seed": seed,
-              **evaluate_scores(y, pred.fusion, data.label_names, n_resamples, seed)}
+              **evaluate_scores(y, pred.fusion, label_names, n_resamples, seed)}
     if pred.branches is not None:
         branch_only = macro_auroc_with_ci(y, pred.branches, n_resamples, seed)
         result["branch_classifiers"] = {"macro_auroc": branch_only["value"],

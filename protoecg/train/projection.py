@@ -32,6 +32,7 @@ class BranchProjection:
     neighbour_similarity: np.ndarray  # (P, k) (to the projected prototype)
     steps: int  # prototype length in latent steps
     latent_length: int  # latent steps per ECG (1 for the pooled rhythm branch)
+    purity: np.ndarray | None = None  # (P,) when asked for (``purity_k``)
 
     def sample_window(self, latent_step: np.ndarray, n_samples: int) -> tuple[np.ndarray,
                                                                                np.ndarray]:
@@ -43,44 +44,59 @@ class BranchProjection:
 
 
 @torch.no_grad()
-def _best_windows(branch: PrototypeBranch, signals: np.ndarray, eligible: torch.Tensor,
-                  batch_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(P, N) best similarity per prototype and record (-inf where not eligible), and window."""
+def _best_windows(branch: PrototypeBranch, signals: np.ndarray, batch_size: int,
+                  device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(P, N) best similarity of each prototype in each record, and the window where it is."""
     n = len(signals)
-    best = torch.full((branch.n_prototypes, n), float("-inf"))
+    best = torch.empty((branch.n_prototypes, n))
     where = torch.zeros((branch.n_prototypes, n), dtype=torch.long)
     for start in range(0, n, batch_size):
         x = torch.from_numpy(np.ascontiguousarray(signals[start:start + batch_size])).to(device)
         z = branch.latent(x).float()
         similarity = window_similarity(z, branch.prototypes.float(), branch.similarity)
         value, window = similarity.max(dim=2)  # (B, P)
-        value = value.cpu().masked_fill(~eligible[start:start + batch_size], float("-inf"))
-        best[:, start:start + len(x)] = value.T
+        best[:, start:start + len(x)] = value.cpu().T
         where[:, start:start + len(x)] = window.cpu().T
     return best, where
+
+
+def _eligible(branch: PrototypeBranch, labels: np.ndarray) -> torch.Tensor:
+    """(N, P): the record carries the prototype's class."""
+    identity = branch.class_identity()  # (P, C)
+    return (torch.from_numpy(np.asarray(labels, dtype=np.float32)) @ identity.T) > 0
+
+
+def _purity(raw_best: torch.Tensor, eligible: torch.Tensor, k: int) -> np.ndarray:
+    """ProtoPNet's purity: the share of a prototype's k most similar training records (best
+    window each, among ALL training records) that carry its class."""
+    k = min(k, raw_best.shape[1])
+    nearest = raw_best.topk(k, dim=1).indices  # (P, k)
+    return eligible.T.gather(1, nearest).float().mean(dim=1).numpy()
 
 
 @torch.no_grad()
 def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndarray,
                    batch_size: int = 64, device: torch.device | str = "cpu",
-                   n_neighbours: int = 5, replace: bool = True) -> BranchProjection:
+                   n_neighbours: int = 5, replace: bool = True,
+                   purity_k: int = 0) -> BranchProjection:
     """Project ``branch``'s prototypes onto ``signals`` (N, 12, T) with branch labels (N, C).
 
     ``replace``: write the projected latents into the prototypes (the projection stage); with
     False only report where each prototype sits (the catalog of an already projected model).
     ``n_neighbours=0`` skips the neighbour ranking (and, with ``replace``, the second pass over
-    the data it needs): the training stage only needs the projection itself.
+    the data it needs): the training stage only needs the projection itself. ``purity_k > 0``
+    also reports each prototype's purity over its ``purity_k`` most similar training records.
     """
     device = torch.device(device)
     was_training = branch.training
     branch.eval()
-    identity = branch.class_identity()  # (P, C)
-    eligible = (torch.from_numpy(np.asarray(labels, dtype=np.float32)) @ identity.T) > 0  # (N, P)
+    eligible = _eligible(branch, labels)  # (N, P)
     orphan = (~eligible.any(dim=0)).nonzero().flatten().tolist()
     if orphan:
         names = ", ".join(branch.prototype_ids[i] for i in orphan[:3])
         raise DataError(f"projection: no training ECG carries the class of prototype(s) {names}")
-    best, where = _best_windows(branch, signals, eligible, batch_size, device)
+    raw, where = _best_windows(branch, signals, batch_size, device)
+    best = raw.masked_fill(~eligible.T, float("-inf"))
     similarity, record = best.max(dim=1)
     window = where.gather(1, record[:, None]).squeeze(1)
     latent_length = None
@@ -96,8 +112,9 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
         # z[rows] (P, D, T') -> the prototype's window (P, D, L)
         windows = torch.gather(z[rows], 2, offsets[:, None, :].expand(-1, z.shape[1], -1))
         branch.prototypes.data.copy_(windows.to(branch.prototypes.dtype))
-        if n_neighbours > 0:  # neighbours are ranked by similarity to the prototype as it is now
-            best, where = _best_windows(branch, signals, eligible, batch_size, device)
+        if n_neighbours > 0 or purity_k > 0:  # ranked by similarity to the prototype as it is now
+            raw, where = _best_windows(branch, signals, batch_size, device)
+            best = raw.masked_fill(~eligible.T, float("-inf"))
     others = best.clone()
     others[torch.arange(len(record)), record] = float("-inf")
     k = min(max(n_neighbours, 0), others.shape[1])
@@ -114,4 +131,67 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
         neighbour_record.numpy(), neighbour_window.numpy(),
         neighbour_similarity.masked_fill(missing, float("nan")).numpy(),
         branch.prototype_steps, latent_length,
+        _purity(raw, eligible, purity_k) if purity_k > 0 else None,
     )
+
+
+@dataclass
+class Replacement:
+    """Where ``reproject`` put one prototype (record index into the projected set)."""
+
+    prototype: int  # index in the branch
+    record: int
+    window: int  # first latent step
+    similarity: float  # of the prototype before replacement to its new window
+
+
+@torch.no_grad()
+def reproject(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndarray,
+              targets: list[int], excluded_records: set[int],
+              taken: dict[int, list[tuple[int, int]]], batch_size: int = 64,
+              device: torch.device | str = "cpu") -> list[Replacement]:
+    """Re-project the ``targets`` prototypes onto the best window that is still allowed: from a
+    record carrying the prototype's class, not in ``excluded_records``, and not overlapping a
+    window in ``taken`` (record -> [(first latent step, steps)], the windows other prototypes
+    use). Targets are placed in order, each one's new window joining ``taken`` (R3-ProtoPNet's
+    "next best real patch" after a rejection)."""
+    device = torch.device(device)
+    was_training = branch.training
+    branch.eval()
+    steps = branch.prototype_steps
+    eligible = _eligible(branch, labels)[:, targets].T.clone()  # (T, N)
+    if excluded_records:
+        eligible[:, sorted(excluded_records)] = False
+    prototypes = branch.prototypes[targets].float()
+    tables, latents = [], {}
+    for start in range(0, len(signals), batch_size):
+        x = torch.from_numpy(np.ascontiguousarray(signals[start:start + batch_size])).to(device)
+        z = branch.latent(x).float()
+        tables.append(window_similarity(z, prototypes, branch.similarity).cpu())  # (B, T, W)
+    table = torch.cat(tables).permute(1, 0, 2).clone()  # (T, N, W)
+    n_windows = table.shape[2]
+    table[~eligible] = float("-inf")
+    taken = {r: list(w) for r, w in taken.items()}
+    placed = []
+    for row, target in enumerate(targets):
+        scores = table[row].clone()
+        for record, spans in taken.items():
+            for first, length in spans:  # windows [w, w+steps) overlapping [first, first+length)
+                low, high = max(first - steps + 1, 0), min(first + length, n_windows)
+                scores[record, low:high] = float("-inf")
+        flat = int(scores.argmax())
+        record, window = divmod(flat, n_windows)
+        value = float(scores[record, window])
+        if not np.isfinite(value):
+            raise DataError(f"replace: no allowed training window left for prototype "
+                            f"{branch.prototype_ids[target]} (every record of its class is "
+                            "excluded or its windows are taken)")
+        placed.append(Replacement(target, record, window, value))
+        taken.setdefault(record, []).append((window, steps))
+        if record not in latents:
+            x = torch.from_numpy(np.ascontiguousarray(signals[record:record + 1])).to(device)
+            latents[record] = branch.latent(x).float()[0]
+        new = latents[record][:, window:window + steps]
+        branch.prototypes.data[target] = new.to(branch.prototypes.dtype)
+    branch.train(was_training)
+    return placed

@@ -88,6 +88,14 @@ SCHEDULES: dict[str, tuple[dict, ...]] = {
          "loss": {"bce": 1.0, "l1": "l1"}, "starts_from": "fusion_from_branches",
          "monitor": "fusion"},
     ),
+    # After review (protoecg retrain): the prototypes stay as pruned/replaced; the branch
+    # classifiers and then the fusion layer learn again on the training folds.
+    "retrain": (
+        {"name": "classifier", "trains": ("classifier",), "loss": {"bce": 1.0, "l1": "l1"}},
+        {"name": "fusion", "trains": ("fusion",), "scope": "model",
+         "loss": {"bce": 1.0, "l1": "l1"}, "starts_from": "fusion_from_branches",
+         "monitor": "fusion"},
+    ),
     # The black-box twin: every parameter, BCE on its head's logits.
     "black_box": (
         {"name": "black_box", "trains": ("all",), "scope": "model", "loss": {"bce": 1.0},

@@ -80,7 +80,8 @@ class Trainer:
     def __init__(self, config: Config, data: PreparedData, run_dir: str | Path, *,
                  device: str = "cpu", black_box: bool = False, progress: bool = True,
                  dataset_name: str = "", command: list[str] | None = None,
-                 schedule: str | None = None):
+                 schedule: str | None = None, initial_state: dict | None = None,
+                 extra_meta: dict | None = None):
         self.config = config
         self.data = data
         self.run_dir = Path(run_dir)
@@ -96,7 +97,11 @@ class Trainer:
         if config.train.threads:
             torch.set_num_threads(config.train.threads)
         seed_everything(config.train.seed)
-        self.model = build_model(data.label_names, config.model, black_box).to(self.device)
+        self.model = build_model(data.label_names, config.model, black_box)
+        if initial_state is not None:  # e.g. a pruned model whose last layers retrain
+            self.model.load_state_dict(initial_state)
+        self.model.to(self.device)
+        self.extra_meta = extra_meta or {}
         self.ctx = LossContext.from_labels(self.model, data.part("train")[1], self.device)
 
     # ----------------------------------------------------------------- set-up
@@ -118,6 +123,7 @@ class Trainer:
             "split_sizes": {k: int(len(v)) for k, v in self.data.split_index.items()},
             "n_prototypes": getattr(self.model, "n_prototypes", 0),
             "device": str(self.device), "world_size": self.dist.world_size,
+            **self.extra_meta,
         }
         write_json(self.run_dir / "run.json", meta)
         write_json(self.run_dir / "config.json", self.config.to_dict())

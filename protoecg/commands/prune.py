@@ -1,0 +1,63 @@
+"""``protoecg prune``: select prototypes by a rule over a study's ratings; disable or replace
+them in a new run folder (``--dry-run``: only list what the rule selects)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from protoecg.prune.pruning import ACTIONS, apply_pruning, plan_pruning
+from protoecg.train.run import RunError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", required=True, help="projected run folder the study rated")
+    parser.add_argument("--db", required=True, help="review database (SQLite file)")
+    parser.add_argument("--study", required=True, help="study name in the database")
+    parser.add_argument("--rule", required=True,
+                        help="which prototypes to act on, e.g. \"bad >= 2 or "
+                             "(mean(representativeness) < 2.5 and n(representativeness) >= 3)\""
+                             " (values: bad, best, purity, mean/median/min/max/n(QUESTION))")
+    parser.add_argument("--action", required=True, choices=ACTIONS,
+                        help="disable: no influence on any prediction, id kept; replace: "
+                             "re-project onto the next-best allowed window (new revision)")
+    parser.add_argument("--out", help="the pruned run folder to write (not with --dry-run)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="list what the rule selects, per class, with the answers; write "
+                             "nothing")
+    parser.add_argument("--allow-empty-class", action="store_true",
+                        help="allow disabling the last active prototype of a class")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda, cuda:N or auto (default cpu; replace projects)")
+    parser.add_argument("--json", action="store_true", help="print the plan/record as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.dry_run and not args.out:
+        raise RunError("--out: the pruned run folder to write is required (or pass --dry-run)")
+    plan = plan_pruning(args.run, args.db, args.study, args.rule, args.action,
+                        allow_empty_class=args.allow_empty_class, device=args.device)
+    if args.dry_run:
+        if args.json:
+            print(json.dumps({**plan.to_dict(), "evidence": plan.evidence}, indent=2))
+            return 0
+        total = sum(c["prototypes"] for c in plan.per_class.values())
+        print(f"rule selects {len(plan.selected)} of {total} prototypes "
+              f"({len(plan.selected) / max(total, 1):.0%}) for --action {plan.action}")
+        for code, counts in sorted(plan.per_class.items()):
+            if counts["selected"]:
+                print(f"  {code:8s} {counts['selected']} of {counts['prototypes']} "
+                      f"(active after: {counts['active_after']})")
+        for pid in plan.selected:
+            e = plan.evidence[pid]
+            answers = ", ".join(f"{q}={v}" for q, v in e["answers"].items())
+            print(f"  {pid}: bad {e['bad']}, best {e['best']}, {answers}")
+        return 0
+    record = apply_pruning(plan, args.out, args.device)
+    if args.json:
+        print(json.dumps(record, indent=2))
+    else:
+        print(f"{args.action}d {len(record['selected'])} prototypes "
+              f"({record['n_active']} of {record['n_prototypes']} active) -> {args.out}; "
+              f"next: protoecg retrain --run {args.out}")
+    return 0

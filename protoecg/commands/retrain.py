@@ -1,0 +1,21 @@
+"""``protoecg retrain``: retrain a pruned run's branch classifiers and fusion layer."""
+
+from __future__ import annotations
+
+import argparse
+
+from protoecg.prune.pruning import retrain
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", required=True, help="pruned run folder made by `protoecg prune`")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda, cuda:N or auto (default cpu)")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def run(args: argparse.Namespace) -> int:
+    retrain(args.run, args.device, progress=not args.quiet)
+    print(f"retrained the last layers of {args.run}; compare with its source: protoecg compare "
+          f"SOURCE_RUN {args.run}")
+    return 0

@@ -1,0 +1,257 @@
+"""From a study's ratings to a pruned run: select prototypes with a rule, disable or replace
+them, write the new run folder with its lineage (``pruning.json``), and retrain its last layers.
+
+``disable`` (CaBRNet's habit): the prototype keeps its place and id, its similarity is masked
+and its classifier and fusion weights are zero, so it has no influence on any prediction.
+``replace`` (R3-ProtoPNet's next-best patch): the prototype is re-projected onto the best
+training window that is not from a record a rater rejected (the selected prototypes' source
+records), not a window another prototype of its branch uses, and not overlapping one; it becomes
+a new revision (``morphology/IRBBB/07@2``) so that its old ratings are never read as its new.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from protoecg import __version__
+from protoecg.catalog.reader import Catalog, read_catalog
+from protoecg.model.protoecgnet import ProtoECGNet
+from protoecg.prune.rules import Evidence, evaluate, parse_rule, uses_purity
+from protoecg.study.answers import current_answers
+from protoecg.study.store import ReviewStore, Study
+from protoecg.train.projection import reproject
+from protoecg.train.run import (
+    RunError,
+    load_model,
+    model_sha256,
+    open_run_data,
+    read_run,
+    save_torch,
+    write_json,
+)
+from protoecg.train.trainer import Trainer
+
+ACTIONS = ("disable", "replace")
+FLAGS = ("bad", "best")
+
+
+@dataclass
+class Plan:
+    """What a rule selects in a study, before anything is changed."""
+
+    run: Path
+    study: str
+    rule: str
+    action: str
+    selected: list[str]  # prototype ids (catalog ids, with revisions)
+    evidence: dict[str, dict]  # id -> the answers that decided it
+    per_class: dict[str, dict]  # class -> {prototypes, active, selected, active_after}
+
+    def to_dict(self) -> dict:
+        return {"source_run": str(self.run), "study": self.study, "rule": self.rule,
+                "action": self.action, "selected": self.selected,
+                "per_class": self.per_class}
+
+
+def _open_projected_run(run_dir: Path, device: str) -> tuple[ProtoECGNet, dict, object, Catalog]:
+    model, meta, config = load_model(run_dir, device)
+    if not isinstance(model, ProtoECGNet):
+        raise RunError(f"{run_dir}: a black-box run has no prototypes to prune")
+    if not (run_dir / "catalog" / "catalog.json").is_file():
+        raise RunError(f"{run_dir}: not projected (no catalog/); run `protoecg project --run "
+                       f"{run_dir}` and rate that catalog first")
+    catalog = read_catalog(run_dir / "catalog")
+    if catalog.meta.get("model_sha256") != model_sha256(run_dir):
+        raise RunError(f"{run_dir / 'catalog'}: made from another model.pt than the run's; "
+                       "re-run `protoecg project`")
+    return model, meta, config, catalog
+
+
+def _open_study(db: Path, name: str) -> tuple[ReviewStore, Study]:
+    if not db.is_file():
+        raise RunError(f"{db}: no such review database")
+    store = ReviewStore(db)
+    try:
+        return store, store.study(name)
+    except BaseException:
+        store.close()
+        raise
+
+
+def evidence_of(store: ReviewStore, study: Study, catalog: Catalog) -> dict[str, Evidence]:
+    """Each prototype's flags, answers per question and purity."""
+    questions = [q.id for q in study.protocol.questions]
+    answers = current_answers(store, study)
+    purity = dict(zip(catalog.prototypes["prototype_id"], catalog.prototypes["purity"],
+                      strict=True))
+    out = {}
+    for pid in catalog.prototypes["prototype_id"]:
+        mine = answers[answers["prototype_id"] == pid]
+        flags = Counter(mine.loc[mine["question"].isin(FLAGS), "question"])
+        per_question = {q: tuple(float(v) for v in mine.loc[mine["question"] == q, "answer"])
+                        for q in questions}
+        out[pid] = Evidence(bad=flags["bad"], best=flags["best"], answers=per_question,
+                            purity=float(purity[pid]))
+    return out
+
+
+def plan_pruning(run_dir: str | Path, db: str | Path, study_name: str, rule: str,
+                 action: str, *, allow_empty_class: bool = False,
+                 device: str = "cpu") -> Plan:
+    """What ``rule`` selects, checked against the run, its catalog and the study; changes
+    nothing."""
+    run_dir, db = Path(run_dir), Path(db)
+    if action not in ACTIONS:
+        raise RunError(f"--action {action!r}: expected one of {', '.join(ACTIONS)}")
+    model, _, _, catalog = _open_projected_run(run_dir, device)
+    store, study = _open_study(db, study_name)
+    try:
+        if study.catalog_meta.get("model_sha256") != catalog.meta["model_sha256"]:
+            raise RunError(f"study {study_name!r} rated another model "
+                           f"({str(study.catalog_meta.get('model_sha256'))[:12]}…) than "
+                           f"{run_dir} ({catalog.meta['model_sha256'][:12]}…)")
+        tree = parse_rule(rule, [q.id for q in study.protocol.questions])
+        if uses_purity(tree) and catalog.prototypes["purity"].isna().all():
+            raise RunError(f"{run_dir / 'catalog'}: has no purity column (written before "
+                           "pruning existed); re-run `protoecg project`")
+        evidence = evidence_of(store, study, catalog)
+    finally:
+        store.close()
+    table = catalog.prototypes.set_index("prototype_id")
+    rated = set(evidence)
+    selected = [pid for pid in catalog.prototypes["prototype_id"]
+                if pid in rated and int(table.at[pid, "active"]) == 1
+                and evaluate(tree, evidence[pid])]
+    per_class: dict[str, dict] = {}
+    for pid, row in table.iterrows():
+        counts = per_class.setdefault(row["class_code"], {
+            "branch": row["branch"], "prototypes": 0, "active": 0, "selected": 0})
+        counts["prototypes"] += 1
+        counts["active"] += int(row["active"])
+        counts["selected"] += pid in selected
+    for counts in per_class.values():
+        removed = counts["selected"] if action == "disable" else 0
+        counts["active_after"] = counts["active"] - removed
+    emptied = sorted(c for c, n in per_class.items() if n["active"] and not n["active_after"])
+    if emptied and not allow_empty_class:
+        raise RunError(f"the rule would disable every prototype of class(es) "
+                       f"{', '.join(emptied)}; pass --allow-empty-class to allow it, or use "
+                       "--action replace")
+    chosen = {pid: {"bad": evidence[pid].bad, "best": evidence[pid].best,
+                    "answers": {q: list(v) for q, v in evidence[pid].answers.items()},
+                    "purity": None if np.isnan(evidence[pid].purity) else evidence[pid].purity}
+              for pid in selected}
+    return Plan(run_dir, study_name, rule, action, selected, chosen, per_class)
+
+
+def apply_pruning(plan: Plan, out: str | Path, device: str = "cpu") -> dict:
+    """Write the pruned run ``out`` (run.json, config.json, model.pt, pruning.json); returns
+    the pruning record. ``out`` must not exist yet."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RunError(f"{out}: already exists; choose a new --out for the pruned run")
+    model, meta, config, catalog = _open_projected_run(plan.run, device)
+    prototypes: dict[str, dict] = {}
+    if plan.action == "disable":
+        model.disable(plan.selected)
+        for pid in plan.selected:
+            prototypes[pid] = {"action": "disable", **plan.evidence[pid]}
+    else:
+        prototypes = _replace(model, meta, config, catalog, plan, device)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(plan.run / "config.json", out / "config.json")
+    save_torch(out / "model.pt", model.state_dict())
+    write_json(out / "run.json", {
+        **meta, "status": "pruned", "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "protoecg_version": __version__, "command": ["protoecg", *sys.argv[1:]],
+        "source_run": str(plan.run.resolve()), "pruning": "pruning.json"})
+    record = {**plan.to_dict(), "source_model_sha256": catalog.meta["model_sha256"],
+              "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "prototypes": prototypes,
+              "n_prototypes": int(model.n_prototypes), "n_active": int(model.active.sum())}
+    write_json(out / "pruning.json", record)
+    return record
+
+
+def _replace(model: ProtoECGNet, meta: dict, config, catalog: Catalog, plan: Plan,
+             device: str) -> dict[str, dict]:
+    data = open_run_data(meta, config)
+    x_train, y_train = data.part("train")
+    train_ids = data.split_index["train"]
+    position = {data.dataset.record_ids[p]: i for i, p in enumerate(train_ids)}
+    table = catalog.prototypes.set_index("prototype_id")
+    rejected = {position[r] for r in table.loc[plan.selected, "source_record_id"]
+                if r in position}
+    n_samples = data.dataset.n_samples
+    done: dict[str, dict] = {}
+    for name, branch in model.branches.items():
+        ids = branch.prototype_ids
+        targets = [i for i, pid in enumerate(ids) if pid in plan.selected]
+        if not targets:
+            continue
+        with torch.no_grad():
+            latent_length = branch.latent(torch.from_numpy(x_train[:1]).to(device)).shape[2]
+        scale = latent_length / n_samples
+        taken: dict[int, list[tuple[int, int]]] = {}
+        for i, pid in enumerate(ids):  # every other prototype's window stays its own
+            row = table.loc[pid]
+            if i in targets or row["source_record_id"] not in position:
+                continue
+            taken.setdefault(position[row["source_record_id"]], []).append(
+                (int(round(row["window_start"] * scale)), branch.prototype_steps))
+        y_branch = y_train[:, model.branch_label_index(name).cpu().numpy()]
+        old = {i: ids[i] for i in targets}
+        placed = reproject(branch, x_train, y_branch, targets, rejected, taken,
+                           config.train.eval_batch_size, device)
+        for step in placed:
+            branch.revision[step.prototype] += 1
+            start = int(round(step.window / scale))
+            end = min(int(round((step.window + branch.prototype_steps) / scale)), n_samples)
+            record_id = data.dataset.record_ids[train_ids[step.record]]
+            done[old[step.prototype]] = {
+                "action": "replace", **plan.evidence[old[step.prototype]],
+                "new_id": branch.prototype_ids[step.prototype],
+                "old_window": {"record_id": str(table.at[old[step.prototype],
+                                                         "source_record_id"]),
+                               "window_start": int(table.at[old[step.prototype],
+                                                            "window_start"]),
+                               "window_end": int(table.at[old[step.prototype], "window_end"])},
+                "new_window": {"record_id": str(record_id), "window_start": start,
+                               "window_end": end, "similarity": step.similarity}}
+    return done
+
+
+def retrain(run_dir: str | Path, device: str = "cpu", progress: bool = True) -> dict:
+    """Retrain a pruned run's branch classifiers and fusion layer (the ``retrain`` schedule:
+    prototypes and backbones stay as they are) on the training folds, early stopping on
+    validation, seeded as ``train``; the run folder becomes complete."""
+    run_dir = Path(run_dir)
+    meta, config = read_run(run_dir)
+    if "source_run" not in meta or not (run_dir / "pruning.json").is_file():
+        raise RunError(f"{run_dir}: not a pruned run (no pruning.json); make one with "
+                       "`protoecg prune`")
+    if meta["status"] == "complete":
+        raise RunError(f"{run_dir}: already retrained (status complete)")
+    model, meta, config = load_model(run_dir, "cpu")
+    state = model.state_dict()
+    data = open_run_data(meta, config, progress=progress)
+    lineage = {k: meta[k] for k in ("source_run", "pruning")}
+    trainer = Trainer(config, data, run_dir, device=device, progress=progress,
+                      dataset_name=meta["dataset"], command=["protoecg", *sys.argv[1:]],
+                      schedule="retrain", initial_state=state, extra_meta=lineage)
+    return trainer.fit()
+
+
+def read_pruning(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / "pruning.json"
+    if not path.is_file():
+        raise RunError(f"{run_dir}: no pruning.json (not made by `protoecg prune`)")
+    return json.loads(path.read_text())

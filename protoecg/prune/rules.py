@@ -1,0 +1,334 @@
+"""Prune rules: a small expression language over a prototype's review evidence, parsed safely
+(a tokenizer and a recursive-descent parser; never ``eval``).
+
+    rule        := or
+    or          := and ("or" and)*
+    and         := not ("and" not)*
+    not         := "not" not | comparison | "(" rule ")"
+    comparison  := value ("<" | "<=" | ">" | ">=" | "==" | "!=") value
+    value       := NUMBER | "bad" | "best" | "purity" | FUNCTION "(" QUESTION ")" | "(" value ")"
+    NUMBER      := 2, 2.5, .5, 1e-3 (no sign: every value here is >= 0)
+    FUNCTION    := "mean" | "median" | "min" | "max" | "n"
+
+``bad`` / ``best``: how many raters set that flag on the prototype; ``mean(Q)``, ``median(Q)``,
+``min(Q)``, ``max(Q)``: of the raters' current answers to question ``Q`` (a protocol question
+id), undefined when nobody answered; ``n(Q)``: how many raters answered ``Q``; ``purity``: the
+share of the prototype's k most similar training records that carry its class (the catalog's
+ProtoPNet-style model-side rule). A comparison with an undefined value is false. Example::
+
+    bad >= 2 or (mean(representativeness) < 2.5 and n(representativeness) >= 3)
+
+Every error names the column (1-based) of the rule where it was found.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from protoecg.errors import ProtoECGError
+
+COUNTS = ("bad", "best")
+MODEL_VALUES = ("purity",)
+FUNCTIONS = ("mean", "median", "min", "max", "n")
+OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
+KEYWORDS = ("and", "or", "not")
+_TOKEN = re.compile(r"\s*(?:(?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
+                    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+                    r"|(?P<op><=|>=|==|!=|<|>)|(?P<paren>[()]))")
+
+
+class RuleError(ProtoECGError):
+    """A prune rule that does not parse or names an unknown question."""
+
+    def __init__(self, rule: str, column: int, problem: str):
+        self.rule, self.column, self.problem = rule, column, problem
+        super().__init__(f"rule {rule!r}, column {column}: {problem}")
+
+
+# ----------------------------------------------------------------------------- the tree
+@dataclass(frozen=True)
+class Number:
+    value: float
+
+
+@dataclass(frozen=True)
+class Count:  # bad / best
+    flag: str
+
+
+@dataclass(frozen=True)
+class ModelValue:  # purity
+    name: str
+
+
+@dataclass(frozen=True)
+class Aggregate:  # mean(Q) ...
+    function: str
+    question: str
+    column: int = field(default=0, compare=False)  # where the question id stands (errors)
+
+
+@dataclass(frozen=True)
+class Compare:
+    op: str
+    left: object
+    right: object
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: object
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: str  # and / or
+    operands: tuple
+
+
+Value = Number | Count | ModelValue | Aggregate
+Condition = Compare | Not | BoolOp
+
+
+# ---------------------------------------------------------------------------- parsing
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # number name op paren end
+    text: str
+    column: int
+
+
+def _tokens(rule: str) -> list[_Token]:
+    out, position = [], 0
+    while position < len(rule):
+        if rule[position:].strip() == "":
+            break
+        match = _TOKEN.match(rule, position)
+        if not match or match.end() == position:
+            column = position + len(rule[position:]) - len(rule[position:].lstrip()) + 1
+            raise RuleError(rule, column, f"unexpected character {rule[column - 1]!r}")
+        kind = match.lastgroup
+        start = match.start(kind)
+        out.append(_Token(kind, match.group(kind), start + 1))
+        position = match.end()
+    out.append(_Token("end", "", len(rule) + 1))
+    return out
+
+
+class _Parser:
+    def __init__(self, rule: str):
+        self.rule = rule
+        self.tokens = _tokens(rule)
+        self.at = 0
+
+    @property
+    def token(self) -> _Token:
+        return self.tokens[self.at]
+
+    def fail(self, problem: str, token: _Token | None = None):
+        token = token or self.token
+        raise RuleError(self.rule, token.column, problem)
+
+    def take(self, kind: str, text: str | None = None) -> _Token:
+        token = self.token
+        if token.kind != kind or (text is not None and token.text != text):
+            wanted = repr(text) if text else kind
+            found = "the end of the rule" if token.kind == "end" else repr(token.text)
+            self.fail(f"expected {wanted}, found {found}")
+        self.at += 1
+        return token
+
+    def is_(self, kind: str, text: str | None = None) -> bool:
+        return self.token.kind == kind and (text is None or self.token.text == text)
+
+    # rule := or
+    def rule_(self) -> Condition:
+        node = self.or_()
+        if not self.is_("end"):
+            self.fail(f"expected 'and', 'or' or the end of the rule, found {self.token.text!r}")
+        return node
+
+    def or_(self) -> Condition:
+        operands = [self.and_()]
+        while self.is_("name", "or"):
+            self.at += 1
+            operands.append(self.and_())
+        return operands[0] if len(operands) == 1 else BoolOp("or", tuple(operands))
+
+    def and_(self) -> Condition:
+        operands = [self.not_()]
+        while self.is_("name", "and"):
+            self.at += 1
+            operands.append(self.not_())
+        return operands[0] if len(operands) == 1 else BoolOp("and", tuple(operands))
+
+    def not_(self) -> Condition:
+        if self.is_("name", "not"):
+            self.at += 1
+            return Not(self.not_())
+        if self.is_("paren", "("):
+            # "(" opens a condition or a value: try the condition first; if both readings
+            # fail, report the one that got further into the rule
+            saved = self.at
+            self.at += 1
+            try:
+                inner = self.or_()
+                self.take("paren", ")")
+            except RuleError as exc:
+                as_condition = exc
+            else:
+                if not self.is_("op"):
+                    return inner
+                as_condition = None
+            self.at = saved
+            try:
+                return self.comparison()
+            except RuleError as as_value:
+                if as_condition is not None and as_condition.column > as_value.column:
+                    raise as_condition from None
+                raise
+        return self.comparison()
+
+    def comparison(self) -> Compare:
+        left = self.value()
+        if not self.is_("op"):
+            found = "the end of the rule" if self.is_("end") else repr(self.token.text)
+            self.fail(f"expected a comparison (<, <=, >, >=, ==, !=) after a value, "
+                      f"found {found}")
+        op = self.take("op").text
+        return Compare(op, left, self.value())
+
+    def value(self) -> Value:
+        token = self.token
+        if token.kind == "number":
+            self.at += 1
+            return Number(float(token.text))
+        if token.kind == "paren" and token.text == "(":
+            self.at += 1
+            inner = self.value()
+            self.take("paren", ")")
+            return inner
+        if token.kind != "name":
+            found = "the end of the rule" if token.kind == "end" else repr(token.text)
+            self.fail(f"expected a number, bad, best, purity or mean/median/min/max/n(question),"
+                      f" found {found}")
+        self.at += 1
+        if token.text in COUNTS:
+            return Count(token.text)
+        if token.text in MODEL_VALUES:
+            return ModelValue(token.text)
+        if token.text in FUNCTIONS:
+            self.take("paren", "(")
+            question = self.take("name")
+            if question.text in (*KEYWORDS, *COUNTS, *MODEL_VALUES, *FUNCTIONS):
+                self.fail(f"expected a question id, found {question.text!r}", question)
+            self.take("paren", ")")
+            return Aggregate(token.text, question.text, question.column)
+        if token.text in KEYWORDS:
+            self.fail(f"expected a value, found {token.text!r}", token)
+        self.fail(f"unknown name {token.text!r} (values: bad, best, purity, "
+                  f"{'/'.join(FUNCTIONS)}(question))", token)
+
+
+def parse_rule(rule: str, questions: list[str] | None = None) -> Condition:
+    """The rule's tree; with ``questions`` (the protocol's question ids) every ``f(Q)`` must
+    name one of them."""
+    if not rule.strip():
+        raise RuleError(rule, 1, "the rule is empty")
+    tree = _Parser(rule).rule_()
+    if questions is not None:
+        for node in _walk(tree):
+            if isinstance(node, Aggregate) and node.question not in questions:
+                raise RuleError(rule, node.column,
+                                f"unknown question {node.question!r} (this study asks: "
+                                f"{', '.join(questions)})")
+    return tree
+
+
+def _walk(node):
+    yield node
+    if isinstance(node, Compare):
+        yield from _walk(node.left)
+        yield from _walk(node.right)
+    elif isinstance(node, Not):
+        yield from _walk(node.operand)
+    elif isinstance(node, BoolOp):
+        for operand in node.operands:
+            yield from _walk(operand)
+
+
+def questions_used(tree: Condition) -> set[str]:
+    return {n.question for n in _walk(tree) if isinstance(n, Aggregate)}
+
+
+def uses_purity(tree: Condition) -> bool:
+    return any(isinstance(n, ModelValue) for n in _walk(tree))
+
+
+# ------------------------------------------------------------------------- evaluation
+@dataclass(frozen=True)
+class Evidence:
+    """What is known about one prototype: flag counts, answers per question, purity."""
+
+    bad: int = 0
+    best: int = 0
+    answers: Mapping[str, tuple[float, ...]] = None  # question -> the raters' answers
+    purity: float = math.nan
+
+    def value(self, node: Value) -> float:
+        if isinstance(node, Number):
+            return node.value
+        if isinstance(node, Count):
+            return float(getattr(self, node.flag))
+        if isinstance(node, ModelValue):
+            return float(self.purity)
+        values = sorted((self.answers or {}).get(node.question, ()))
+        if node.function == "n":
+            return float(len(values))
+        if not values:
+            return math.nan
+        if node.function == "mean":
+            return sum(values) / len(values)
+        if node.function == "min":
+            return values[0]
+        if node.function == "max":
+            return values[-1]
+        middle = len(values) // 2  # median
+        return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
+_COMPARE = {"<": float.__lt__, "<=": float.__le__, ">": float.__gt__, ">=": float.__ge__,
+            "==": float.__eq__, "!=": float.__ne__}
+
+
+def evaluate(tree: Condition, evidence: Evidence) -> bool:
+    """Whether the rule selects a prototype with this evidence."""
+    if isinstance(tree, Compare):
+        left, right = evidence.value(tree.left), evidence.value(tree.right)
+        if math.isnan(left) or math.isnan(right):
+            return False  # undefined (nobody answered): no comparison holds
+        return _COMPARE[tree.op](left, right)
+    if isinstance(tree, Not):
+        return not evaluate(tree.operand, evidence)
+    results = (evaluate(operand, evidence) for operand in tree.operands)
+    return all(results) if tree.op == "and" else any(results)
+
+
+def to_text(tree) -> str:
+    """The canonical text of a tree (fully parenthesised), which parses back to it."""
+    if isinstance(tree, Number):
+        return repr(tree.value)
+    if isinstance(tree, Count):
+        return tree.flag
+    if isinstance(tree, ModelValue):
+        return tree.name
+    if isinstance(tree, Aggregate):
+        return f"{tree.function}({tree.question})"
+    if isinstance(tree, Compare):
+        return f"{to_text(tree.left)} {tree.op} {to_text(tree.right)}"
+    if isinstance(tree, Not):
+        return f"not ({to_text(tree.operand)})"
+    return f" {tree.op} ".join(f"({to_text(o)})" for o in tree.operands)

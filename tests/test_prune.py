@@ -1,0 +1,270 @@
+"""Pruning on a real (tiny, seeded) run: disabled prototypes have no influence, replaced ones
+move to an allowed window and become new revisions, retraining is reproducible, compare pairs
+its resamples, and bad input changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from protoecg.catalog.reader import read_catalog
+from protoecg.cli import main
+from protoecg.data import labels as label_table
+from protoecg.model import build_model
+from protoecg.prune.pruning import plan_pruning
+from protoecg.resources import protocol_path
+from protoecg.study.assignment import assign
+from protoecg.study.protocol import load_protocol
+from protoecg.study.ratings_csv import import_ratings
+from protoecg.study.store import ReviewStore
+from protoecg.train.config import load_config
+from protoecg.train.projection import reproject
+from protoecg.train.run import load_model
+
+pytestmark = pytest.mark.slow
+RULE = "bad >= 2"
+
+
+# ------------------------------------------------------------------ model-level facts
+def test_a_disabled_prototype_has_no_influence_on_any_output():
+    torch.manual_seed(0)
+    model = build_model(label_table.all_codes(), load_config("tiny").model).eval()
+    x = torch.randn(4, 12, 1000)
+    target = "morphology/IRBBB/01"
+    model.disable([target])
+    branch = model.branches["morphology"]
+    index = branch.prototype_ids.index(target)
+    offset = sum(b.n_prototypes for name, b in model.branches.items()
+                 if list(model.branches).index(name) < list(model.branches).index("morphology"))
+    assert branch.active[index] == 0 and torch.all(branch.classifier.weight[:, index] == 0)
+    assert torch.all(model.fusion.weight[:, offset + index] == 0)
+    with torch.no_grad():
+        before_logits, before = model(x)
+        branch.prototypes[index] = torch.randn_like(branch.prototypes[index]) * 10
+        after_logits, after = model(x)
+    assert torch.equal(before_logits, after_logits)
+    for name in before:
+        assert torch.equal(before[name].logits, after[name].logits)
+    assert torch.all(after["morphology"].similarities[:, index] == 0)
+    # and a prototype in use does move the outputs when it changes (the check can fail)
+    with torch.no_grad():
+        branch.prototypes[index + 1] = torch.randn_like(branch.prototypes[index + 1]) * 10
+        moved, _ = model(x)
+    assert not torch.equal(before_logits, moved)
+
+
+def test_weights_saved_before_pruning_existed_still_load():
+    model = build_model(label_table.all_codes(), load_config("tiny").model)
+    old = {k: v for k, v in model.state_dict().items()
+           if not k.endswith((".active", ".revision"))}
+    again = build_model(label_table.all_codes(), load_config("tiny").model)
+    again.load_state_dict(old)
+    assert bool(again.active.all()) and again.prototype_ids == model.prototype_ids
+
+
+def test_replace_never_picks_an_excluded_record_or_an_overlapping_window():
+    torch.manual_seed(1)
+    model = build_model(label_table.all_codes(), load_config("tiny").model).eval()
+    branch = model.branches["morphology"]
+    rng = np.random.default_rng(0)
+    signals = rng.standard_normal((12, 12, 1000)).astype(np.float32)
+    labels = np.ones((12, len(branch.class_codes)), dtype=np.uint8)  # every record eligible
+    targets = [0, 1, 2]
+    with torch.no_grad():
+        table = torch.stack([
+            torch.nn.functional.cosine_similarity(  # unconstrained best record of target 0
+                branch.latent(torch.from_numpy(signals[i:i + 1]))[0].mean(1),
+                branch.prototypes[0].mean(1), dim=0) for i in range(12)])
+    favourite = int(table.argmax())
+    excluded = {favourite, 3}
+    taken = {5: [(10, 3)], 6: [(0, 32)]}  # record 6 wholly taken
+    placed = reproject(branch, signals, labels, targets, excluded, taken)
+    assert [p.prototype for p in placed] == targets
+    spans = {r: list(w) for r, w in taken.items()}
+    for p in placed:
+        assert p.record not in excluded
+        for first, length in spans.get(p.record, []):
+            assert p.window + branch.prototype_steps <= first or first + length <= p.window
+        spans.setdefault(p.record, []).append((p.window, branch.prototype_steps))
+    # the new prototype is exactly the latent of its window
+    p = placed[0]
+    with torch.no_grad():
+        z = branch.latent(torch.from_numpy(signals[p.record:p.record + 1]))[0]
+    assert torch.allclose(branch.prototypes[0], z[:, p.window:p.window + 3])
+
+
+# ------------------------------------------------------------- the loop on a real run
+@pytest.fixture(scope="module")
+def projected(tmp_path_factory):
+    """A seeded tiny ProtoECGNet trained on the synthetic set, projected, and a study of it
+    whose imported answers flag 3 prototypes bad (two raters each), one in each of three classes
+    that keep another prototype."""
+    root = tmp_path_factory.mktemp("prune")
+    run = root / "run"
+    assert main(["train", "--dataset", "synthetic", "--preset", "tiny", "--out", str(run),
+                 "--epochs", "1", "--quiet"]) == 0
+    assert main(["project", "--run", str(run)]) == 0
+    catalog = read_catalog(run / "catalog")
+    db = root / "review.db"
+    ids = list(catalog.prototypes["prototype_id"])
+    flagged = [i for i in ids if i.startswith("morphology/") and i.endswith("/00")][:3]
+    rows = []
+    for rater in ("Dr A", "Dr B", "Dr C"):
+        for pid in ids:
+            bad = pid in flagged and rater != "Dr C"
+            rows += [(rater, pid, "representativeness", 1 if bad else 4),
+                     (rater, pid, "clarity", 2 if bad else 4)]
+            if bad:
+                rows.append((rater, pid, "bad", 1))
+    csv = root / "answers.csv"
+    pd.DataFrame(rows, columns=["reviewer", "prototype_id", "question", "answer"]).to_csv(
+        csv, index=False)
+    with ReviewStore(db) as store:
+        study = store.create_study("round1", load_protocol(protocol_path()), catalog)
+        import_ratings(store, study, csv, create_reviewers=True)
+        assign(store, study, 3)
+    return root, run, db, flagged
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _snapshot(*paths: Path) -> dict:
+    return {str(f): _digest(f) for p in paths for f in sorted(Path(p).rglob("*"))
+            if f.is_file()} if paths else {}
+
+
+def test_dry_run_lists_the_selection_and_writes_nothing(projected, capsys):
+    root, run, db, flagged = projected
+    before = _snapshot(run, db.parent)
+    assert main(["prune", "--run", str(run), "--db", str(db), "--study", "round1", "--rule",
+                 RULE, "--action", "disable", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"rule selects 3 of {len(read_catalog(run / 'catalog').prototypes)}" in out
+    for pid in flagged:
+        assert f"{pid}: bad 2, best 0, representativeness=[1.0, 1.0, 4.0]" in out
+    assert _snapshot(run, db.parent) == before
+
+
+def test_disable_retrain_compare(projected, tmp_path, capsys):
+    root, run, db, flagged = projected
+    pruned = tmp_path / "pruned"
+    assert main(["prune", "--run", str(run), "--db", str(db), "--study", "round1", "--rule",
+                 RULE, "--action", "disable", "--out", str(pruned)]) == 0
+    record = json.loads((pruned / "pruning.json").read_text())
+    assert record["selected"] == flagged and record["action"] == "disable"
+    assert record["source_run"] == str(run.resolve()) and record["rule"] == RULE
+    assert record["prototypes"][flagged[0]]["bad"] == 2
+    assert record["prototypes"][flagged[0]]["answers"]["representativeness"] == [1.0, 1.0, 4.0]
+    code = flagged[0].split("/")[1]
+    assert record["per_class"][code]["selected"] >= 1
+    assert record["n_active"] == record["n_prototypes"] - 3
+    assert main(["retrain", "--run", str(pruned), "--quiet"]) == 0
+    model, meta, _ = load_model(pruned)
+    assert meta["status"] == "complete" and meta["schedule"] == "retrain"
+    assert meta["source_run"] == str(run.resolve())
+    for pid in flagged:  # still disabled after retraining, weights still exactly zero
+        branch = model.branches[pid.split("/")[0]]
+        i = branch.prototype_ids.index(pid)
+        assert branch.active[i] == 0 and torch.all(branch.classifier.weight[:, i] == 0)
+    off = [i for i, a in enumerate(model.active.tolist()) if a == 0]
+    assert torch.all(model.fusion.weight[:, off] == 0)
+    capsys.readouterr()
+    assert main(["compare", str(run), str(pruned), "--json", "--resamples", "200"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for key in ("before", "after", "delta", "delta_ci", "per_class", "per_branch"):
+        assert key in result
+    assert result["delta"] == pytest.approx(result["after"] - result["before"])
+    assert result["delta_ci"][0] <= result["delta_ci"][1]
+    assert result["per_class"][code]["prototypes_changed"] >= 1
+    # same seed, same pruned and retrained model
+    again = tmp_path / "again"
+    assert main(["prune", "--run", str(run), "--db", str(db), "--study", "round1", "--rule",
+                 RULE, "--action", "disable", "--out", str(again)]) == 0
+    assert main(["retrain", "--run", str(again), "--quiet"]) == 0
+    first = torch.load(pruned / "model.pt")
+    second = torch.load(again / "model.pt")
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_replace_makes_new_revisions_on_allowed_windows(projected, tmp_path):
+    root, run, db, flagged = projected
+    replaced = tmp_path / "replaced"
+    assert main(["prune", "--run", str(run), "--db", str(db), "--study", "round1", "--rule",
+                 RULE, "--action", "replace", "--out", str(replaced)]) == 0
+    record = json.loads((replaced / "pruning.json").read_text())
+    old = read_catalog(run / "catalog").prototypes.set_index("prototype_id")
+    rejected = set(old.loc[flagged, "source_record_id"])
+    for pid in flagged:
+        entry = record["prototypes"][pid]
+        assert entry["new_id"] == f"{pid}@2"
+        assert entry["new_window"]["record_id"] not in rejected
+    assert record["n_active"] == record["n_prototypes"]  # a class keeps its count
+    assert main(["retrain", "--run", str(replaced), "--quiet"]) == 0
+    assert main(["project", "--run", str(replaced)]) == 0
+    new = read_catalog(replaced / "catalog").prototypes.set_index("prototype_id")
+    assert {f"{pid}@2" for pid in flagged} <= set(new.index)
+    assert not set(flagged) & set(new.index)
+    kept = [pid for pid in old.index if pid not in flagged]
+    assert set(kept) <= set(new.index)  # unchanged prototypes keep their ids ...
+    same = new.loc[kept, ["source_record_id", "window_start"]]
+    assert same.equals(old.loc[kept, ["source_record_id", "window_start"]])  # ... and windows
+    for pid in flagged:
+        row = new.loc[f"{pid}@2"]
+        assert row["source_record_id"] == record["prototypes"][pid]["new_window"]["record_id"]
+        assert int(row["revision"]) == 2
+
+
+@pytest.mark.parametrize("change, message", [
+    (["--rule", "mean(warmth) < 2"], "unknown question 'warmth' (this study asks: "
+                                     "representativeness, clarity)"),
+    (["--rule", "bad >="], "column 7: expected a number"),
+    (["--study", "nope"], "nope"),
+    (["--db", "{root}/missing.db"], "missing.db: no such review database"),
+    (["--run", "{root}/unprojected"], "not projected (no catalog/)"),
+    (["--run", "{root}/other"], "rated another model"),
+    (["--out", "{root}/run"], "already exists"),
+    (["--rule", "bad >= 0"], "would disable every prototype of class(es)"),
+])
+def test_bad_input_is_one_line_and_changes_nothing(projected, change, message, capsys):
+    root, run, db, flagged = projected
+    if not (root / "unprojected").exists():
+        shutil.copytree(run, root / "unprojected", ignore=shutil.ignore_patterns("catalog"))
+        assert main(["train", "--dataset", "synthetic", "--preset", "tiny", "--out",
+                     str(root / "other"), "--epochs", "1", "--quiet", "--config",
+                     str(_seed_config(root))]) == 0
+        assert main(["project", "--run", str(root / "other")]) == 0
+    args = {"--run": str(run), "--db": str(db), "--study": "round1", "--rule": RULE,
+            "--action": "disable", "--out": str(root / "never")}
+    args.update(dict(zip(change[::2], [c.format(root=root) for c in change[1::2]],
+                         strict=True)))
+    before = _snapshot(root)
+    capsys.readouterr()
+    assert main(["prune", *[x for kv in args.items() for x in kv]]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("protoecg: error: ") and err.count("\n") == 1
+    assert message in err
+    assert _snapshot(root) == before
+    assert not (root / "never").exists()
+
+
+def _seed_config(root: Path) -> Path:
+    path = root / "seed7.toml"
+    path.write_text("[train]\nseed = 7\n")
+    return path
+
+
+def test_plan_is_the_same_object_the_command_uses(projected):
+    root, run, db, flagged = projected
+    plan = plan_pruning(run, db, "round1", RULE, "disable")
+    assert plan.selected == flagged
+    assert all(plan.per_class[c]["active_after"] >= 1 for c in plan.per_class
+               if plan.per_class[c]["active"])
