@@ -195,11 +195,19 @@ def test_disable_retrain_compare(projected, tmp_path, capsys):
     assert all(torch.equal(first[k], second[k]) for k in first)
 
 
-def test_replace_makes_new_revisions_on_allowed_windows(projected, tmp_path):
+@pytest.fixture(scope="module")
+def replaced(projected, tmp_path_factory):
     root, run, db, flagged = projected
-    replaced = tmp_path / "replaced"
+    out = tmp_path_factory.mktemp("replace") / "replaced"
     assert main(["prune", "--run", str(run), "--db", str(db), "--study", "round1", "--rule",
-                 RULE, "--action", "replace", "--out", str(replaced)]) == 0
+                 RULE, "--action", "replace", "--out", str(out)]) == 0
+    assert main(["retrain", "--run", str(out), "--quiet"]) == 0
+    assert main(["project", "--run", str(out)]) == 0
+    return out
+
+
+def test_replace_makes_new_revisions_on_allowed_windows(projected, replaced):
+    root, run, db, flagged = projected
     record = json.loads((replaced / "pruning.json").read_text())
     old = read_catalog(run / "catalog").prototypes.set_index("prototype_id")
     rejected = set(old.loc[flagged, "source_record_id"])
@@ -208,8 +216,6 @@ def test_replace_makes_new_revisions_on_allowed_windows(projected, tmp_path):
         assert entry["new_id"] == f"{pid}@2"
         assert entry["new_window"]["record_id"] not in rejected
     assert record["n_active"] == record["n_prototypes"]  # a class keeps its count
-    assert main(["retrain", "--run", str(replaced), "--quiet"]) == 0
-    assert main(["project", "--run", str(replaced)]) == 0
     new = read_catalog(replaced / "catalog").prototypes.set_index("prototype_id")
     assert {f"{pid}@2" for pid in flagged} <= set(new.index)
     assert not set(flagged) & set(new.index)
@@ -221,6 +227,50 @@ def test_replace_makes_new_revisions_on_allowed_windows(projected, tmp_path):
         row = new.loc[f"{pid}@2"]
         assert row["source_record_id"] == record["prototypes"][pid]["new_window"]["record_id"]
         assert int(row["revision"]) == 2
+
+
+def test_round_two_rates_the_new_revisions_and_the_report_sets_the_rounds_side_by_side(
+        projected, replaced, tmp_path, capsys):
+    root, run, db, flagged = projected
+    work = tmp_path / "review.db"
+    shutil.copy(db, work)
+    catalog = str(replaced / "catalog")
+    assert main(["study", "create", "--db", str(work), "--protocol", str(protocol_path()),
+                 "--catalog", catalog, "--name", "round2", "--previous", "round1"]) == 0
+    assert "(next round of 'round1'): 3 prototypes" in capsys.readouterr().out
+    with ReviewStore(work) as store:
+        study = store.study("round2")
+        ids = [p.prototype_id for p in store.prototypes(study)]
+        assert ids == [f"{pid}@2" for pid in flagged]
+        assert study.previous_id == store.study("round1").id
+    rows = [(rater, pid, question, 4) for rater in ("Dr A", "Dr B") for pid in ids
+            for question in ("representativeness", "clarity")]
+    answers = tmp_path / "round2.csv"
+    pd.DataFrame(rows, columns=["reviewer", "prototype_id", "question", "answer"]).to_csv(
+        answers, index=False)
+    assert main(["study", "import-ratings", "--db", str(work), "--study", "round2", "--csv",
+                 str(answers), "--create-reviewers"]) == 0
+    assert main(["report", "--db", str(work), "--study", "round2", "--out",
+                 str(tmp_path / "report"), "--resamples", "50"]) == 0
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    rounds = summary["rounds"]
+    assert rounds["previous_study"] == "round1"
+    first = rounds["prototypes"][0]
+    assert (first["prototype_id"], first["previous_id"]) == (f"{flagged[0]}@2", flagged[0])
+    assert first["questions"]["representativeness"]["previous_answers"] == [1.0, 1.0, 4.0]
+    assert first["questions"]["representativeness"]["current_answers"] == [4.0, 4.0]
+    assert first["bad"] == {"previous": 2, "current": 0}
+    change = rounds["questions"]["representativeness"]
+    assert change["matched_prototypes"] == 3 and change["mean_change_matched"] == pytest.approx(2)
+    html_text = (tmp_path / "report" / "report.html").read_text()
+    assert "This round beside round1" in html_text and f"{flagged[0]}@2" in html_text
+    # all again on request; and nothing new to rate is refused
+    assert main(["study", "create", "--db", str(work), "--protocol", str(protocol_path()),
+                 "--catalog", catalog, "--name", "round2-all", "--previous", "round1",
+                 "--all-prototypes"]) == 0
+    assert main(["study", "create", "--db", str(work), "--protocol", str(protocol_path()),
+                 "--catalog", catalog, "--name", "round3", "--previous", "round2-all"]) == 2
+    assert "nothing new to rate" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("change, message", [

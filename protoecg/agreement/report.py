@@ -19,6 +19,7 @@ from protoecg.agreement.formatting import format_statistic
 from protoecg.agreement.statistics import STATISTICS, statistics_with_ci
 from protoecg.study.answers import current_answers, status
 from protoecg.study.ratings_csv import export_ratings
+from protoecg.study.rounds import counterparts
 from protoecg.study.store import ReviewStore, Study
 
 BRANCH_STATISTICS = ("krippendorff_alpha_ordinal", "percent_agreement", "within_one_agreement")
@@ -42,8 +43,9 @@ def _statistics(matrix: np.ndarray, values: list[int], indices: np.ndarray,
 
 
 def summarize_study(store: ReviewStore, study: Study, n_resamples: int = 1000,
-                    seed: int = 42) -> dict:
-    """Everything ``summary.json`` holds (JSON-ready)."""
+                    seed: int = 42, with_rounds: bool = True) -> dict:
+    """Everything ``summary.json`` holds (JSON-ready); for a later round also ``rounds``, the
+    comparison with the previous round."""
     answers = current_answers(store, study)
     meta = pd.DataFrame([(p.prototype_id, p.branch, p.class_code)
                          for p in store.prototypes(study)],
@@ -126,7 +128,96 @@ def summarize_study(store: ReviewStore, study: Study, n_resamples: int = 1000,
             "n_prototypes": int(rows["prototype_id"].nunique()),
             "prototypes": rows.groupby("prototype_id").size().sort_values(
                 ascending=False).to_dict()}
+    if with_rounds and study.previous_id is not None:
+        summary["rounds"] = compare_rounds(store, study, summary, answers, n_resamples, seed)
     return summary
+
+
+ROUND_STATISTICS = ("krippendorff_alpha_ordinal", "percent_agreement")
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def compare_rounds(store: ReviewStore, study: Study, summary: dict, answers: pd.DataFrame,
+                   n_resamples: int, seed: int) -> dict:
+    """This round beside the previous one: per question the mean rating and agreement of each
+    round, the mean change over the prototypes that continue an earlier one; per prototype its
+    answers in both rounds (researchers only: raters never see this)."""
+    previous = store.study_by_id(study.previous_id)
+    before = summarize_study(store, previous, n_resamples, seed, with_rounds=False)
+    earlier = current_answers(store, previous)
+    pairs = counterparts(store, study)
+
+    def answers_of(frame: pd.DataFrame, pid: str | None, question: str) -> list[float]:
+        if pid is None:
+            return []
+        rows = frame[(frame["prototype_id"] == pid) & (frame["question"] == question)]
+        return [float(v) for v in rows["answer"]]
+
+    questions = [q.id for q in study.protocol.questions]
+    prototypes = []
+    for pid, old in pairs.items():
+        entry = {"prototype_id": pid, "previous_id": old, "questions": {}, "bad": {
+            "previous": len(answers_of(earlier, old, "bad")),
+            "current": len(answers_of(answers, pid, "bad"))}}
+        for q in questions:
+            was, now = answers_of(earlier, old, q), answers_of(answers, pid, q)
+            entry["questions"][q] = {"previous_answers": was, "current_answers": now,
+                                     "previous_mean": _mean(was), "current_mean": _mean(now)}
+        prototypes.append(entry)
+    per_question = {}
+    for q in questions:
+        changes = [p["questions"][q]["current_mean"] - p["questions"][q]["previous_mean"]
+                   for p in prototypes if p["questions"][q]["current_mean"] is not None
+                   and p["questions"][q]["previous_mean"] is not None]
+        per_question[q] = {
+            "previous": {"mean": before["questions"][q]["mean"],
+                         **{k: before["questions"][q][k] for k in ROUND_STATISTICS}},
+            "current": {"mean": summary["questions"][q]["mean"],
+                        **{k: summary["questions"][q][k] for k in ROUND_STATISTICS}},
+            "matched_prototypes": len(changes),
+            "mean_change_matched": float(np.mean(changes)) if changes else None,
+        }
+    return {"previous_study": previous.name, "questions": per_question,
+            "prototypes": prototypes}
+
+
+def _rounds_html(rounds: dict, questions) -> str:
+    head = "".join(f"<th>{html.escape(q.id)}</th>" for q in questions)
+
+    def cell(side: dict) -> str:
+        mean = "—" if side["mean"] is None else f"{side['mean']:.2f}"
+        return (f"mean {mean}; α {format_statistic(side['krippendorff_alpha_ordinal'], 'html')}"
+                f"; agreement {format_statistic(side['percent_agreement'], 'html')}")
+
+    rows = "".join(
+        f"<tr><td>{label}</td>" + "".join(
+            f"<td>{cell(rounds['questions'][q.id][side])}</td>" for q in questions) + "</tr>"
+        for label, side in ((html.escape(rounds["previous_study"]) + " (previous)", "previous"),
+                            ("this round", "current")))
+    def shift(entry: dict) -> str:
+        value = entry["mean_change_matched"]
+        text = "—" if value is None else f"{value:+.2f}"
+        return f"<td>{text} over {entry['matched_prototypes']} prototypes</td>"
+
+    change = "".join(shift(rounds["questions"][q.id]) for q in questions)
+    per = "".join(
+        f"<tr><td>{html.escape(p['prototype_id'])}</td>"
+        f"<td>{html.escape(p['previous_id'] or 'new')}</td>"
+        + "".join(f"<td>{_answers(p['questions'][q.id]['previous_answers'])} → "
+                  f"{_answers(p['questions'][q.id]['current_answers'])}</td>" for q in questions)
+        + f"<td>{p['bad']['previous']} → {p['bad']['current']}</td></tr>"
+        for p in rounds["prototypes"])
+    return (f"<h2>This round beside {html.escape(rounds['previous_study'])}</h2>"
+            f"<table><tr><th>round</th>{head}</tr>{rows}<tr><td>mean change on the same "
+            f"prototypes</td>{change}</tr></table><table><tr><th>prototype</th><th>continues"
+            f"</th>{head}<th>bad flags</th></tr>{per}</table>")
+
+
+def _answers(values: list[float]) -> str:
+    return ", ".join(f"{v:g}" for v in values) if values else "—"
 
 
 def _svg(chart: alt.Chart) -> str:
@@ -216,6 +307,8 @@ def render_html(summary: dict, study: Study) -> str:
                    "</tr>" for d in summary["widest_disagreement"][:20])
     parts.append("<h2>Widest disagreements</h2><table><tr><th>prototype</th><th>question</th>"
                  f"<th>spread</th><th>answers</th></tr>{wide}</table>")
+    if "rounds" in summary:
+        parts.append(_rounds_html(summary["rounds"], questions))
     style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
              "color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid "
              "#ccc;padding:4px 8px;text-align:left;vertical-align:top}.ci,.reason{color:#666;"

@@ -7,7 +7,8 @@ import argparse
 from protoecg.catalog.reader import read_catalog
 from protoecg.commands._study import add_db
 from protoecg.study.protocol import load_protocol
-from protoecg.study.store import ReviewStore
+from protoecg.study.rounds import next_round_prototypes
+from protoecg.study.store import ReviewStore, StoreError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,14 +17,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(study_protocols/protoecgnet_clinician_review.toml is the paper's)")
     parser.add_argument("--catalog", required=True, help="catalog folder (RUN/catalog)")
     parser.add_argument("--name", required=True, help="study name (unique in the database)")
+    parser.add_argument("--previous", metavar="STUDY",
+                        help="make this the next round of STUDY (same database): rate only the "
+                             "prototypes STUDY did not rate (new revisions after pruning)")
+    parser.add_argument("--all-prototypes", action="store_true",
+                        help="with --previous: rate every active prototype again")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.all_prototypes and not args.previous:
+        raise StoreError("--all-prototypes: only with --previous STUDY (a first round rates "
+                         "every prototype anyway)")
     protocol = load_protocol(args.protocol)
     catalog = read_catalog(args.catalog)
     with ReviewStore(args.db) as store:
-        study = store.create_study(args.name, protocol, catalog)
-    print(f"created study {study.name!r}: {len(catalog.prototypes)} prototypes, protocol "
+        previous = store.study(args.previous) if args.previous else None
+        chosen = (next_round_prototypes(store, previous, catalog, args.all_prototypes)
+                  if previous else None)
+        study = store.create_study(args.name, protocol, catalog, previous, chosen)
+    count = len(chosen) if chosen is not None else len(catalog.prototypes)
+    after = f" (next round of {previous.name!r})" if previous else ""
+    print(f"created study {study.name!r}{after}: {count} prototypes, protocol "
           f"{protocol.id} ({len(protocol.questions)} questions, {protocol.raters_per_prototype} "
           f"raters per prototype) in {args.db}")
     return 0

@@ -60,3 +60,9 @@ def m001_initial(db: Database) -> None:
     }, pk="id")
     db["login_failures"].create({"id": int, "at": float, "key": str}, pk="id")
     db["login_failures"].create_index(["key", "at"])
+
+
+@MIGRATIONS()
+def m002_review_rounds(db: Database) -> None:
+    # a study may be the next round of another (after pruning / replacing prototypes)
+    db["studies"].add_column("previous_study_id", int)

@@ -54,6 +54,7 @@ class Study:
     protocol: Protocol
     catalog_path: str
     catalog_meta: dict
+    previous_id: int | None = None  # the study this one is the next round of
 
 
 @dataclass(frozen=True)
@@ -185,26 +186,41 @@ class ReviewStore:
             raise
 
     # ----------------------------------------------------------------- studies
-    def create_study(self, name: str, protocol: Protocol, catalog: Catalog) -> Study:
-        """A new study rating every prototype of ``catalog`` under ``protocol``."""
+    def create_study(self, name: str, protocol: Protocol, catalog: Catalog,
+                     previous: Study | None = None,
+                     prototype_ids: list[str] | None = None) -> Study:
+        """A new study rating the prototypes of ``catalog`` (all, or ``prototype_ids``) under
+        ``protocol``; ``previous``: the study this one is the next round of."""
         name = name.strip()
         if not name:
             raise StoreError("study name is empty")
         if self.db["studies"].count_where("name = ?", [name]):
             raise StoreError(f"study {name!r} already exists in {self.path}")
+        table = catalog.prototypes
+        if prototype_ids is not None:
+            unknown = sorted(set(prototype_ids) - set(table["prototype_id"]))
+            if unknown:
+                raise StoreError(f"{catalog.path}: no prototype {unknown[0]!r}")
+            table = table[table["prototype_id"].isin(prototype_ids)]
+            if table.empty:
+                raise StoreError(f"study {name!r} would rate no prototype")
+        kept = set(table["prototype_id"])
+        rated_neighbours = catalog.neighbours[catalog.neighbours["prototype_id"].isin(kept)]
         neighbours = {pid: rows.drop(columns=["prototype_id"]).to_dict("records")
-                      for pid, rows in catalog.neighbours.groupby("prototype_id")}
-        used = set(catalog.prototypes["signal_index"]) | set(catalog.neighbours["signal_index"])
-        with self._write("cli", "create_study", None, {"name": name, "catalog":
-                                                         str(catalog.path)}):
+                      for pid, rows in rated_neighbours.groupby("prototype_id")}
+        used = set(table["signal_index"]) | set(rated_neighbours["signal_index"])
+        with self._write("cli", "create_study", None, {
+                "name": name, "catalog": str(catalog.path), "prototypes": len(table),
+                "previous": previous.name if previous else None}):
             study_id = self.db["studies"].insert({
                 "name": name, "protocol_id": protocol.id,
                 "protocol_json": json.dumps(protocol.to_dict()),
                 "catalog_path": str(catalog.path.resolve()),
                 "catalog_json": json.dumps(catalog.meta), "created_at": now(),
+                "previous_study_id": previous.id if previous else None,
             }).last_pk
             rows = []
-            for position, row in enumerate(catalog.prototypes.to_dict("records")):
+            for position, row in enumerate(table.to_dict("records")):
                 snapshot = {**row, "neighbours": neighbours.get(row["prototype_id"], [])}
                 rows.append({
                     "study_id": study_id, "prototype_id": row["prototype_id"],
@@ -230,6 +246,9 @@ class ReviewStore:
     def study_of(self, reviewer: Reviewer) -> Study:
         """The study a reviewer belongs to."""
         return _study(self.db["studies"].get(reviewer.study_id))
+
+    def study_by_id(self, study_id: int) -> Study:
+        return _study(self.db["studies"].get(study_id))
 
     def studies(self) -> list[Study]:
         return [_study(r) for r in self.db["studies"].rows_where(order_by="id")]
@@ -460,7 +479,8 @@ class ReviewStore:
 
 def _study(row: dict) -> Study:
     return Study(row["id"], row["name"], Protocol.from_dict(json.loads(row["protocol_json"])),
-                 row["catalog_path"], json.loads(row["catalog_json"] or "{}"))
+                 row["catalog_path"], json.loads(row["catalog_json"] or "{}"),
+                 row.get("previous_study_id"))
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
