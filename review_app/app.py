@@ -28,6 +28,7 @@ else:
     pages = [st.Page("app_pages/progress.py", title="Progress", default=True),
              st.Page("app_pages/agreement.py", title="Agreement"),
              st.Page("app_pages/disagreements.py", title="Disagreements"),
+             st.Page("app_pages/pruning.py", title="Prune rules"),
              st.Page("app_pages/downloads.py", title="Downloads")]
 
 if user is not None:

@@ -19,6 +19,7 @@ from protoecg.cli import main
 from protoecg.data import labels as label_table
 from protoecg.model import build_model
 from protoecg.prune.pruning import plan_pruning
+from protoecg.prune.selection import runs_from
 from protoecg.resources import protocol_path
 from protoecg.study.assignment import assign
 from protoecg.study.protocol import load_protocol
@@ -156,7 +157,7 @@ def test_dry_run_lists_the_selection_and_writes_nothing(projected, capsys):
 
 def test_disable_retrain_compare(projected, tmp_path, capsys):
     root, run, db, flagged = projected
-    pruned = tmp_path / "pruned"
+    pruned = root / "pruned-disable"  # beside the source run, where the app looks
     assert main(["prune", "--run", str(run), "--db", str(db), "--study", "round1", "--rule",
                  RULE, "--action", "disable", "--out", str(pruned)]) == 0
     record = json.loads((pruned / "pruning.json").read_text())
@@ -185,6 +186,12 @@ def test_disable_retrain_compare(projected, tmp_path, capsys):
     assert result["delta"] == pytest.approx(result["after"] - result["before"])
     assert result["delta_ci"][0] <= result["delta_ci"][1]
     assert result["per_class"][code]["prototypes_changed"] >= 1
+    assert main(["compare", str(run), str(pruned), "--save", "--resamples", "200"]) == 0
+    with ReviewStore(db) as store:
+        found = runs_from(store.study("round1"))
+    assert [(Path(r["run"]).name, r["action"], r["selected"], r["status"]) for r in found] == [
+        ("pruned-disable", "disable", 3, "complete")]
+    assert found[0]["compare"]["delta"] == pytest.approx(result["delta"])
     # same seed, same pruned and retrained model
     again = tmp_path / "again"
     assert main(["prune", "--run", str(run), "--db", str(db), "--study", "round1", "--rule",

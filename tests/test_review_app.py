@@ -240,3 +240,31 @@ def test_agreement_page(db):
     clarity = dict(zip(table["statistic"], table["clarity"], strict=True))
     assert clarity["Krippendorff's alpha, ordinal metric (Krippendorff 2011)"].startswith(
         "undefined: every answer is the same")
+
+
+def test_prune_rule_preview(db):
+    with ReviewStore(db) as store:
+        study = store.study("pilot")
+        ana, ben = store.reviewer(study, "ana"), store.reviewer(study, "ben")
+        shared = [i.prototype_id for i in answers.queue(store, ana)
+                  if i.prototype_id in {j.prototype_id for j in answers.queue(store, ben)}]
+        pid = shared[0]
+        for rater in (ana, ben):
+            answers.save_answers(store, rater, pid, {"representativeness": 1, "clarity": 2,
+                                                     "bad": True})
+    at = signed_in("rhea")
+    at.switch_page("app_pages/pruning.py").run()
+    assert at.title[0].value == "Prune rules" and not at.exception
+    at.text_input(key="prune_rule").set_value("bad >= 2 and best == 0")
+    at.button(key="FormSubmitter:rule-Preview").click().run()
+    assert not at.exception
+    assert at.text_input(key="prune_rule").value == "bad >= 2 and best == 0"
+    assert any(s.value.startswith("Selects 1 of 16 prototypes") for s in at.subheader)
+    table = at.dataframe[0].value
+    assert table["selected"].sum() == 1
+    assert pid in at.expander[0].label and "bad 2" in at.expander[0].label
+    # a rule that does not parse points at its column; nothing is selected or written
+    at.text_input(key="prune_rule").set_value("mean(warmth) < 2")
+    at.button(key="FormSubmitter:rule-Preview").click().run()
+    assert "unknown question 'warmth'" in at.error[0].value
+    assert "^ column 6" in at.code[0].value

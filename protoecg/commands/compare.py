@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from protoecg.train.comparison import compare_runs
+from protoecg.train.run import write_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu",
                         help="cpu, cuda, cuda:N or auto (default cpu)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--save", action="store_true",
+                        help="also write the figures to RUN_B/compare.json (shown in the "
+                             "review app's prune page)")
 
 
 def _f(value) -> str:
@@ -27,6 +32,8 @@ def _f(value) -> str:
 def run(args: argparse.Namespace) -> int:
     result = compare_runs(args.run_a, args.run_b, args.fold, args.resamples, args.seed,
                           args.device)
+    if args.save:
+        write_json(Path(args.run_b) / "compare.json", result)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

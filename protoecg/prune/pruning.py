@@ -15,18 +15,15 @@ import json
 import shutil
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from protoecg import __version__
 from protoecg.catalog.reader import Catalog, read_catalog
 from protoecg.model.protoecgnet import ProtoECGNet
-from protoecg.prune.rules import Evidence, evaluate, parse_rule, uses_purity
-from protoecg.study.answers import current_answers
+from protoecg.prune.selection import ACTIONS, select
 from protoecg.study.store import ReviewStore, Study
 from protoecg.train.projection import reproject
 from protoecg.train.run import (
@@ -39,9 +36,6 @@ from protoecg.train.run import (
     write_json,
 )
 from protoecg.train.trainer import Trainer
-
-ACTIONS = ("disable", "replace")
-FLAGS = ("bad", "best")
 
 
 @dataclass
@@ -87,23 +81,6 @@ def _open_study(db: Path, name: str) -> tuple[ReviewStore, Study]:
         raise
 
 
-def evidence_of(store: ReviewStore, study: Study, catalog: Catalog) -> dict[str, Evidence]:
-    """Each prototype's flags, answers per question and purity."""
-    questions = [q.id for q in study.protocol.questions]
-    answers = current_answers(store, study)
-    purity = dict(zip(catalog.prototypes["prototype_id"], catalog.prototypes["purity"],
-                      strict=True))
-    out = {}
-    for pid in catalog.prototypes["prototype_id"]:
-        mine = answers[answers["prototype_id"] == pid]
-        flags = Counter(mine.loc[mine["question"].isin(FLAGS), "question"])
-        per_question = {q: tuple(float(v) for v in mine.loc[mine["question"] == q, "answer"])
-                        for q in questions}
-        out[pid] = Evidence(bad=flags["bad"], best=flags["best"], answers=per_question,
-                            purity=float(purity[pid]))
-    return out
-
-
 def plan_pruning(run_dir: str | Path, db: str | Path, study_name: str, rule: str,
                  action: str, *, allow_empty_class: bool = False,
                  device: str = "cpu") -> Plan:
@@ -112,45 +89,18 @@ def plan_pruning(run_dir: str | Path, db: str | Path, study_name: str, rule: str
     run_dir, db = Path(run_dir), Path(db)
     if action not in ACTIONS:
         raise RunError(f"--action {action!r}: expected one of {', '.join(ACTIONS)}")
-    model, _, _, catalog = _open_projected_run(run_dir, device)
+    _, _, _, catalog = _open_projected_run(run_dir, device)
     store, study = _open_study(db, study_name)
     try:
         if study.catalog_meta.get("model_sha256") != catalog.meta["model_sha256"]:
             raise RunError(f"study {study_name!r} rated another model "
                            f"({str(study.catalog_meta.get('model_sha256'))[:12]}…) than "
                            f"{run_dir} ({catalog.meta['model_sha256'][:12]}…)")
-        tree = parse_rule(rule, [q.id for q in study.protocol.questions])
-        if uses_purity(tree) and catalog.prototypes["purity"].isna().all():
-            raise RunError(f"{run_dir / 'catalog'}: has no purity column (written before "
-                           "pruning existed); re-run `protoecg project`")
-        evidence = evidence_of(store, study, catalog)
+        selection = select(store, study, rule, action, allow_empty_class)
     finally:
         store.close()
-    table = catalog.prototypes.set_index("prototype_id")
-    rated = set(evidence)
-    selected = [pid for pid in catalog.prototypes["prototype_id"]
-                if pid in rated and int(table.at[pid, "active"]) == 1
-                and evaluate(tree, evidence[pid])]
-    per_class: dict[str, dict] = {}
-    for pid, row in table.iterrows():
-        counts = per_class.setdefault(row["class_code"], {
-            "branch": row["branch"], "prototypes": 0, "active": 0, "selected": 0})
-        counts["prototypes"] += 1
-        counts["active"] += int(row["active"])
-        counts["selected"] += pid in selected
-    for counts in per_class.values():
-        removed = counts["selected"] if action == "disable" else 0
-        counts["active_after"] = counts["active"] - removed
-    emptied = sorted(c for c, n in per_class.items() if n["active"] and not n["active_after"])
-    if emptied and not allow_empty_class:
-        raise RunError(f"the rule would disable every prototype of class(es) "
-                       f"{', '.join(emptied)}; pass --allow-empty-class to allow it, or use "
-                       "--action replace")
-    chosen = {pid: {"bad": evidence[pid].bad, "best": evidence[pid].best,
-                    "answers": {q: list(v) for q, v in evidence[pid].answers.items()},
-                    "purity": None if np.isnan(evidence[pid].purity) else evidence[pid].purity}
-              for pid in selected}
-    return Plan(run_dir, study_name, rule, action, selected, chosen, per_class)
+    return Plan(run_dir, study_name, rule, action, selection.selected, selection.evidence,
+                selection.per_class)
 
 
 def apply_pruning(plan: Plan, out: str | Path, device: str = "cpu") -> dict:

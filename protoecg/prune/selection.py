@@ -1,0 +1,119 @@
+"""What a prune rule selects in a study, from the study's own answers and catalog snapshot
+(no model, no torch: the review app previews rules with this)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from protoecg.errors import ProtoECGError
+from protoecg.prune.rules import Evidence, evaluate, parse_rule, uses_purity
+from protoecg.study.answers import current_answers
+from protoecg.study.store import ReviewStore, Study
+
+ACTIONS = ("disable", "replace")
+FLAGS = ("bad", "best")
+
+
+class SelectionError(ProtoECGError):
+    """A selection that may not be acted on (a class would lose its last prototype …)."""
+
+
+@dataclass
+class Selection:
+    study: str
+    rule: str
+    action: str
+    selected: list[str]  # prototype ids, in the study's order
+    evidence: dict[str, dict]  # selected id -> the answers that decided it
+    per_class: dict[str, dict]  # class -> {branch, prototypes, active, selected, active_after}
+
+    @property
+    def n_prototypes(self) -> int:
+        return sum(c["prototypes"] for c in self.per_class.values())
+
+
+def evidence_of(store: ReviewStore, study: Study) -> dict[str, tuple[Evidence, dict]]:
+    """Each prototype's evidence (flags, answers per question, purity) and its snapshot row."""
+    questions = [q.id for q in study.protocol.questions]
+    answers = current_answers(store, study)
+    out = {}
+    for prototype in store.prototypes(study):
+        row = store.prototype_snapshot(prototype.pk)
+        mine = answers[answers["prototype_id"] == prototype.prototype_id]
+        flags = Counter(mine.loc[mine["question"].isin(FLAGS), "question"])
+        per_question = {q: tuple(float(v) for v in mine.loc[mine["question"] == q, "answer"])
+                        for q in questions}
+        purity = row.get("purity")
+        out[prototype.prototype_id] = (Evidence(
+            bad=flags["bad"], best=flags["best"], answers=per_question,
+            purity=math.nan if purity is None else float(purity)), row)
+    return out
+
+
+def select(store: ReviewStore, study: Study, rule: str, action: str,
+           allow_empty_class: bool = False) -> Selection:
+    """The prototypes of ``study`` that ``rule`` selects for ``action``; refuses a selection
+    that would disable a class's last active prototype unless ``allow_empty_class``."""
+    if action not in ACTIONS:
+        raise SelectionError(f"action {action!r}: expected one of {', '.join(ACTIONS)}")
+    tree = parse_rule(rule, [q.id for q in study.protocol.questions])
+    evidence = evidence_of(store, study)
+    if uses_purity(tree) and all(math.isnan(e.purity) for e, _ in evidence.values()):
+        raise SelectionError(f"study {study.name!r}: its catalog has no purity (written before "
+                             "pruning existed); re-run `protoecg project` and create the study "
+                             "again, or leave purity out of the rule")
+    selected, per_class = [], {}
+    for pid, (e, row) in evidence.items():
+        active = int(row.get("active", 1)) == 1
+        chosen = active and evaluate(tree, e)
+        if chosen:
+            selected.append(pid)
+        counts = per_class.setdefault(row["class_code"], {
+            "branch": row["branch"], "prototypes": 0, "active": 0, "selected": 0})
+        counts["prototypes"] += 1
+        counts["active"] += active
+        counts["selected"] += chosen
+    for counts in per_class.values():
+        counts["active_after"] = counts["active"] - (counts["selected"]
+                                                     if action == "disable" else 0)
+    emptied = sorted(c for c, n in per_class.items() if n["active"] and not n["active_after"])
+    if emptied and not allow_empty_class:
+        raise SelectionError(f"the rule would disable every prototype of class(es) "
+                             f"{', '.join(emptied)}; pass --allow-empty-class to allow it, or "
+                             "use --action replace")
+    chosen = {pid: {"bad": evidence[pid][0].bad, "best": evidence[pid][0].best,
+                    "answers": {q: list(v) for q, v in evidence[pid][0].answers.items()},
+                    "purity": None if math.isnan(evidence[pid][0].purity)
+                    else evidence[pid][0].purity}
+              for pid in selected}
+    return Selection(study.name, rule, action, selected, chosen, per_class)
+
+
+def runs_from(study: Study) -> list[dict]:
+    """The pruned runs made from ``study`` that sit beside the run it rated (their
+    ``pruning.json`` names the study and that run), with their comparison when one was saved
+    (``protoecg compare --save``)."""
+    source = Path(study.catalog_path).parent
+    found = []
+    if not source.parent.is_dir():
+        return found
+    for path in sorted(source.parent.glob("*/pruning.json")):
+        try:
+            record = json.loads(path.read_text())
+            meta = json.loads((path.parent / "run.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if record.get("study") != study.name or Path(record.get("source_run", "")) != \
+                source.resolve():
+            continue
+        compare = path.parent / "compare.json"
+        found.append({"run": str(path.parent), "status": meta.get("status"),
+                      "action": record.get("action"), "rule": record.get("rule"),
+                      "selected": len(record.get("selected", [])),
+                      "n_prototypes": record.get("n_prototypes"),
+                      "compare": json.loads(compare.read_text()) if compare.is_file() else None})
+    return found

@@ -1,0 +1,116 @@
+"""Page (researchers): preview what a prune rule selects in this study, and the runs pruned
+from it. Applying a rule stays a command (`protoecg prune`): it trains."""
+
+from __future__ import annotations
+
+import common
+import pandas as pd
+import streamlit as st
+
+from protoecg.data import labels as label_table
+from protoecg.ecgplot import window_chart
+from protoecg.errors import ProtoECGError
+from protoecg.prune.rules import RuleError
+from protoecg.prune.selection import ACTIONS, runs_from, select
+
+THUMBNAILS = 24  # pictures drawn at most (the table lists every selected prototype)
+
+
+def _default_rule(study) -> str:
+    first = study.protocol.questions[0].id
+    return f"bad >= 2 or (mean({first}) < 2.5 and n({first}) >= 3)"
+
+
+def _show_rule_error(exc: RuleError) -> None:
+    st.error(exc.problem)
+    st.code(f"{exc.rule}\n{' ' * (exc.column - 1)}^ column {exc.column}", language=None)
+
+
+def _thumbnail(store, study, row: dict) -> dict:
+    signal = store.signal(study, int(row["signal_index"]))
+    start, end = int(row["window_start"]), int(row["window_end"])
+    whole = end - start >= signal.shape[1]
+    return window_chart(signal, int(row["fs"]), start, end, str(row["units"]),
+                        px_per_mm=0.8 if whole else 1.6, margin_s=0.0 if whole else 0.25,
+                        title=f"{row['prototype_id']} · record {row['source_record_id']}")
+
+
+def _preview(store, study, rule: str, action: str, allow_empty: bool) -> None:
+    try:
+        selection = select(store, study, rule, action, allow_empty)
+    except RuleError as exc:
+        _show_rule_error(exc)
+        return
+    except ProtoECGError as exc:
+        common.show_error(exc)
+        return
+    total = selection.n_prototypes
+    share = len(selection.selected) / total if total else 0.0
+    st.subheader(f"Selects {len(selection.selected)} of {total} prototypes ({share:.0%})")
+    per_class = pd.DataFrame([
+        {"class": code, "name": label_table.describe(code), "branch": c["branch"],
+         "prototypes": c["prototypes"], "selected": c["selected"],
+         "active after": c["active_after"]}
+        for code, c in sorted(selection.per_class.items()) if c["selected"]])
+    if per_class.empty:
+        st.info("The rule selects no prototype with the answers so far.")
+        return
+    st.dataframe(per_class, hide_index=True)
+    rows = {p.prototype_id: p for p in store.prototypes(study)}
+    for k, pid in enumerate(selection.selected):
+        evidence = selection.evidence[pid]
+        answers = "; ".join(f"{q}: {', '.join(f'{v:g}' for v in values) or '—'}"
+                            for q, values in evidence["answers"].items())
+        with st.expander(f"{pid} · bad {evidence['bad']} · best {evidence['best']} · "
+                         f"{answers}", expanded=k < 3):
+            if k < THUMBNAILS:
+                row = store.prototype_snapshot(rows[pid].pk)
+                st.vega_lite_chart(_thumbnail(store, study, row), width="content")
+            else:
+                st.caption("picture left out (only the first 24 are drawn)")
+    st.caption(f"Apply it with `protoecg prune --run RUN --db DB --study {study.name} "
+               f"--rule \"{rule}\" --action {action} --out RUN2`, then `protoecg retrain` and "
+               "`protoecg compare RUN RUN2 --save`.")
+
+
+def _runs(study) -> None:
+    runs = runs_from(study)
+    st.subheader("Runs pruned from this study")
+    if not runs:
+        st.caption("None yet beside the rated run.")
+        return
+    table = []
+    for r in runs:
+        c = r["compare"] or {}
+        ci = c.get("delta_ci")
+        table.append({
+            "run": r["run"], "status": r["status"], "action": r["action"], "rule": r["rule"],
+            "prototypes changed": f"{r['selected']} of {r['n_prototypes']}",
+            "macro AUROC before": c.get("before"), "after": c.get("after"),
+            "difference": c.get("delta"),
+            "95% CI of the difference": f"{ci[0]:+.4f} to {ci[1]:+.4f}" if ci else "—"})
+    st.dataframe(pd.DataFrame(table), hide_index=True)
+
+
+def render() -> None:
+    st.title("Prune rules")
+    st.caption("Which prototypes a rule selects from this study's current answers. Values: "
+               "bad and best (how many raters set the flag), mean / median / min / max / n of "
+               "a question, purity (share of the prototype's 6 most similar training records "
+               "with its class); comparisons, and / or / not, parentheses.")
+    try:
+        with common.open_store() as store:
+            study = common.current_study(store)
+            with st.form("rule"):
+                rule = st.text_input("Rule", value=_default_rule(study), key="prune_rule")
+                action = st.radio("Action", ACTIONS, horizontal=True, key="prune_action")
+                allow_empty = st.checkbox("Allow disabling a class's last prototype",
+                                          key="prune_allow_empty")
+                st.form_submit_button("Preview")
+            _preview(store, study, rule, action, allow_empty)
+            _runs(study)
+    except ProtoECGError as exc:
+        common.show_error(exc)
+
+
+render()
