@@ -79,7 +79,7 @@ COMMANDS: tuple[Command, ...] = (
             "answer,answered_at); flags as questions best/bad with answer 1, comments as "
             "comment"),
     Command(("prune",), "prune",
-            "select prototypes by a rule over a study's ratings (bad, best, mean(Q), n(Q), "
+            "pick prototypes by a rule over a study's ratings (bad, best, mean(Q), n(Q), "
             "purity …) and disable or replace them in a new run folder; --dry-run lists them"),
     Command(("retrain",), "retrain",
             "retrain a pruned run's branch classifiers and fusion layer (prototypes and "

@@ -334,8 +334,32 @@ def test_not_a_database(tmp_path):
 
 
 def test_schema_version_and_wal(store):
-    assert store.schema_version == 1
+    assert store.schema_version == 2
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_studies(tmp_path, catalog):
+    """Databases made before review rounds existed open, gain the column, keep everything."""
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
+
+    from protoecg.study.schema import m001_initial
+
+    path = tmp_path / "v1.db"
+    version_1 = Migrations("protoecg-review")
+    version_1()(m001_initial)
+    version_1.apply(Database(path))
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO studies (name, protocol_id, protocol_json, catalog_path, "
+                     "catalog_json) VALUES ('old', 'p', ?, 'c', '{}')",
+                     [json.dumps(load_protocol(PAPER_PROTOCOL).to_dict())])
+    with ReviewStore(path) as store:
+        assert store.schema_version == 2
+        old = store.study("old")
+        assert old.previous_id is None
+        new = store.create_study("new", load_protocol(PAPER_PROTOCOL), catalog,
+                                 previous=old)
+        assert new.previous_id == old.id
 
 
 # --------------------------------------------------------------- commands
