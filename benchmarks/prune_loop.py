@@ -30,6 +30,7 @@ import pandas as pd
 from protoecg.catalog.reader import read_catalog
 from protoecg.cli import main as protoecg
 from protoecg.resources import protocol_path
+from protoecg.study.store import ReviewStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RULE = "bad >= 2"
@@ -133,11 +134,15 @@ def main() -> None:
         if action == "replace":
             run(["project", "--run", str(pruned)])
             run(["study", "create", "--db", str(db), "--protocol", str(protocol_path()),
-                 "--catalog", str(pruned / "catalog"), "--name", "round2"])
+                 "--catalog", str(pruned / "catalog"), "--name", "round2", "--previous",
+                 "round1"])
             new = read_catalog(pruned / "catalog").prototypes
+            with ReviewStore(db) as store:
+                to_rate = [p.prototype_id for p in store.prototypes(store.study("round2"))]
             result["round2"] = {
-                "catalog": str(pruned / "catalog"), "prototypes": len(new),
-                "new_revisions": sorted(p for p in new["prototype_id"] if "@" in p)}
+                "catalog": str(pruned / "catalog"), "catalog_prototypes": len(new),
+                "new_revisions": sorted(p for p in new["prototype_id"] if "@" in p),
+                "study_round2_prototypes": len(to_rate)}
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"prune_loop_{args.preset}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")

@@ -51,7 +51,7 @@ class Plan:
     per_class: dict[str, dict]  # class -> {prototypes, active, selected, active_after}
 
     def to_dict(self) -> dict:
-        return {"source_run": str(self.run), "study": self.study, "rule": self.rule,
+        return {"source_run": str(self.run.resolve()), "study": self.study, "rule": self.rule,
                 "action": self.action, "selected": self.selected,
                 "per_class": self.per_class}
 

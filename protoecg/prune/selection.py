@@ -107,8 +107,8 @@ def runs_from(study: Study) -> list[dict]:
             meta = json.loads((path.parent / "run.json").read_text())
         except (OSError, ValueError):
             continue
-        if record.get("study") != study.name or Path(record.get("source_run", "")) != \
-                source.resolve():
+        if record.get("study") != study.name or Path(record.get("source_run", "")).resolve() \
+                != source.resolve():
             continue
         compare = path.parent / "compare.json"
         found.append({"run": str(path.parent), "status": meta.get("status"),

@@ -30,9 +30,11 @@ def _thumbnail(store, study, row: dict) -> dict:
     signal = store.signal(study, int(row["signal_index"]))
     start, end = int(row["window_start"]), int(row["window_end"])
     whole = end - start >= signal.shape[1]
+    # a title wider than its chart makes Streamlit draw an empty plot: keep it short
     return window_chart(signal, int(row["fs"]), start, end, str(row["units"]),
-                        px_per_mm=0.8 if whole else 1.6, margin_s=0.0 if whole else 0.25,
-                        title=f"{row['prototype_id']} · record {row['source_record_id']}")
+                        px_per_mm=1.2 if whole else 3.0, margin_s=0.0 if whole else 0.25,
+                        title=f"record {row['source_record_id']}, "
+                              f"{row['window_start_s']:.2f}-{row['window_end_s']:.2f} s")
 
 
 def _preview(store, study, rule: str, action: str, allow_empty: bool) -> None:
