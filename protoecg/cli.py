@@ -87,6 +87,9 @@ COMMANDS: tuple[Command, ...] = (
     Command(("compare",), "compare",
             "compare two runs on the test fold: macro AUROC before/after and the difference "
             "with a paired bootstrap 95% CI, per branch and per class"),
+    Command(("round",), "round",
+            "one step to the next review round: prune -> retrain -> project -> compare "
+            "(saved) -> the next round's study"),
     Command(("review", "serve"), "review_serve",
             "start the review app (Streamlit) for the studies in a review database"),
     Command(("report",), "report",

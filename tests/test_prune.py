@@ -325,3 +325,26 @@ def test_plan_is_the_same_object_the_command_uses(projected):
     assert plan.selected == flagged
     assert all(plan.per_class[c]["active_after"] >= 1 for c in plan.per_class
                if plan.per_class[c]["active"])
+
+
+def test_round_chains_prune_retrain_project_compare_and_the_next_study(projected, tmp_path,
+                                                                       capsys):
+    root, run, db, flagged = projected
+    work = tmp_path / "review.db"
+    shutil.copy(db, work)
+    out = tmp_path / "next"
+    base = ["round", "--run", str(run), "--db", str(work), "--study", "round1", "--rule", RULE,
+            "--action", "disable", "--out", str(out), "--quiet"]
+    assert main([*base, "--next-study", "round1"]) == 2  # a taken name: refused up front
+    assert "already exists" in capsys.readouterr().err and not out.exists()
+    assert main([*base, "--next-study", "round2"]) == 0
+    printed = capsys.readouterr().out
+    assert "difference" in printed and "rates" in printed
+    compare = json.loads((out / "compare.json").read_text())
+    assert compare["delta"] == pytest.approx(compare["after"] - compare["before"])
+    assert (out / "catalog" / "catalog.json").is_file()
+    with ReviewStore(work) as store:
+        study = store.study("round2")
+        assert study.previous_id == store.study("round1").id
+        rated = {p.prototype_id for p in store.prototypes(study)}
+    assert rated and not rated & set(flagged)  # disabled prototypes are not rated again

@@ -1,0 +1,59 @@
+"""``protoecg round``: the whole step from one review round to the next, in one command:
+prune -> retrain -> project -> compare (saved) -> the next round's study."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from protoecg.catalog.reader import read_catalog
+from protoecg.catalog.writer import write_catalog
+from protoecg.prune.pruning import ACTIONS, apply_pruning, plan_pruning, retrain
+from protoecg.study.rounds import next_round_prototypes
+from protoecg.study.store import ReviewStore, StoreError
+from protoecg.train.comparison import compare_runs
+from protoecg.train.run import write_json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", required=True, help="projected run folder the study rated")
+    parser.add_argument("--db", required=True, help="review database (SQLite file)")
+    parser.add_argument("--study", required=True, help="the study whose ratings are acted on")
+    parser.add_argument("--rule", required=True, help="prune rule (see `protoecg prune`)")
+    parser.add_argument("--action", required=True, choices=ACTIONS,
+                        help="disable or replace the prototypes the rule selects")
+    parser.add_argument("--out", required=True, help="the new run folder to write")
+    parser.add_argument("--next-study", required=True,
+                        help="name of the next round's study (rates the new revisions)")
+    parser.add_argument("--allow-empty-class", action="store_true",
+                        help="allow disabling the last active prototype of a class")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda, cuda:N or auto (default cpu)")
+    parser.add_argument("--quiet", action="store_true", help="no training progress output")
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = plan_pruning(args.run, args.db, args.study, args.rule, args.action,
+                        allow_empty_class=args.allow_empty_class, device=args.device)
+    with ReviewStore(args.db) as store:  # refuse a taken name before anything trains
+        taken = {s.name for s in store.studies()}
+    if args.next_study in taken:
+        raise StoreError(f"study {args.next_study!r} already exists in {args.db}")
+    record = apply_pruning(plan, args.out, args.device)
+    print(f"{args.action}: {len(record['selected'])} of {record['n_prototypes']} prototypes "
+          f"-> {args.out}")
+    retrain(args.out, args.device, progress=not args.quiet)
+    catalog = read_catalog(write_catalog(args.out, args.device))
+    result = compare_runs(args.run, args.out, device=args.device)
+    write_json(Path(args.out) / "compare.json", result)
+    low, high = result["delta_ci"]
+    print(f"test macro AUROC {result['before']:.4f} -> {result['after']:.4f}, difference "
+          f"{result['delta']:+.4f} (95% CI {low:+.4f} to {high:+.4f})")
+    with ReviewStore(args.db) as store:
+        previous = store.study(args.study)
+        chosen = next_round_prototypes(store, previous, catalog,
+                                       include_all=args.action == "disable")
+        store.create_study(args.next_study, previous.protocol, catalog, previous, chosen)
+    print(f"study {args.next_study!r} (next round of {args.study!r}) rates {len(chosen)} "
+          "prototypes; add raters with `protoecg study add-reviewer` and `study assign`")
+    return 0
