@@ -4,7 +4,9 @@ of the prototypes -> prune (disable, and replace) -> retrain -> compare -> round
 No clinicians rated these prototypes: the answers are a SIMULATED panel of three raters that
 follows the model-side purity rule (the lowest-purity prototypes, ties by lower similarity at
 projection, are rated 1-2 and flagged bad by two of the three raters; the rest 3-5). The figures
-measure what pruning and retraining cost the model, not what clinicians think.
+measure what pruning and retraining cost the model, not what clinicians think. A control arm
+prunes nothing and retrains the same way: the pruned arms are compared with it too (paired), so
+the effect of pruning is told apart from the effect of retraining the last layers.
 
     python benchmarks/prune_loop.py --dataset ludb --root ../shared/data/ludb \
         --preset ludb --out data/prune-ludb
@@ -34,6 +36,10 @@ from protoecg.study.store import ReviewStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RULE = "bad >= 2"
+# the control arm: the same prune + retrain with a rule that selects nothing, so that the
+# effect of retraining the last layers is told apart from the effect of pruning
+ARMS = {"disable": (RULE, "disable"), "replace": (RULE, "replace"),
+        "control": ("bad > 1000", "disable")}
 
 
 def simulated_answers(catalog_dir: Path, fraction: float, seed: int) -> pd.DataFrame:
@@ -77,6 +83,9 @@ def main() -> None:
                         help="share of prototypes the simulated panel flags (default 0.15)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--config", help="TOML overriding the preset (e.g. threads)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep arms already pruned, retrained and compared (their "
+                             "compare.json exists)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -103,23 +112,24 @@ def main() -> None:
     result = {"dataset": args.dataset, "root": args.root, "preset": args.preset,
               "source_run": str(source), "rule": RULE, "simulated_panel": True,
               "fraction_flagged_target": args.fraction, "actions": {}, "timings": timings}
-    for action in ("disable", "replace"):
+    path = RESULTS / f"prune_loop_{args.preset}.json"
+    earlier = json.loads(path.read_text()).get("actions", {}) if path.is_file() else {}
+    for action, (rule, how) in ARMS.items():
         pruned = out / f"pruned-{action}"
-        if pruned.exists():
-            shutil.rmtree(pruned)
-        started = time.perf_counter()
-        run(["prune", "--run", str(source), "--db", str(db), "--study", "round1", "--rule",
-             RULE, "--action", action, "--out", str(pruned)])
-        run(["retrain", "--run", str(pruned), "--quiet"])
-        seconds = round(time.perf_counter() - started, 1)
         compare_path = pruned / "compare.json"
-        buffer = io.StringIO()
-        with contextlib.redirect_stdout(buffer):
-            run(["compare", str(source), str(pruned), "--json"])
-        compare_path.write_text(buffer.getvalue())
-        figures = json.loads(buffer.getvalue())
+        seconds = earlier.get(action, {}).get("prune_and_retrain_s")  # of a reused arm
+        if not (args.reuse and compare_path.is_file()):
+            if pruned.exists():
+                shutil.rmtree(pruned)
+            started = time.perf_counter()
+            run(["prune", "--run", str(source), "--db", str(db), "--study", "round1",
+                 "--rule", rule, "--action", how, "--out", str(pruned)])
+            run(["retrain", "--run", str(pruned), "--quiet"])
+            seconds = round(time.perf_counter() - started, 1)
+            run(["compare", str(source), str(pruned), "--save"])
+        figures = json.loads(compare_path.read_text())
         record = json.loads((pruned / "pruning.json").read_text())
-        result["actions"][action] = {
+        result["actions"][action] = {"rule": rule, "action": how,
             "selected": record["selected"], "n_selected": len(record["selected"]),
             "n_prototypes": record["n_prototypes"], "n_active": record["n_active"],
             "share_selected": len(record["selected"]) / record["n_prototypes"],
@@ -132,7 +142,8 @@ def main() -> None:
                                 if v["prototypes_changed"]},
         }
         if action == "replace":
-            run(["project", "--run", str(pruned)])
+            if not (pruned / "catalog" / "catalog.json").is_file():
+                run(["project", "--run", str(pruned)])
             run(["study", "create", "--db", str(db), "--protocol", str(protocol_path()),
                  "--catalog", str(pruned / "catalog"), "--name", "round2", "--previous",
                  "round1"])
@@ -143,14 +154,27 @@ def main() -> None:
                 "catalog": str(pruned / "catalog"), "catalog_prototypes": len(new),
                 "new_revisions": sorted(p for p in new["prototype_id"] if "@" in p),
                 "study_round2_prototypes": len(to_rate)}
+    for action in ("disable", "replace"):  # paired: pruned arm against the control arm
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            run(["compare", str(out / "pruned-control"), str(out / f"pruned-{action}"),
+                 "--json"])
+        net = json.loads(buffer.getvalue())
+        result["actions"][action]["vs_control"] = {
+            k: net[k] for k in ("before", "after", "delta", "delta_ci")}
+        result["actions"][action]["vs_control"]["per_branch"] = {
+            b: {k: v[k] for k in ("delta", "delta_ci")} for b, v in net["per_branch"].items()}
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"prune_loop_{args.preset}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     for action, figures in result["actions"].items():
         low, high = figures["delta_ci"]
         print(f"{action}: {figures['n_selected']} of {figures['n_prototypes']} prototypes, "
               f"macro AUROC {figures['before']:.4f} -> {figures['after']:.4f}, delta "
               f"{figures['delta']:+.4f} (95% CI {low:+.4f} to {high:+.4f})")
+        if "vs_control" in figures:
+            net = figures["vs_control"]
+            print(f"  against the control arm: {net['delta']:+.4f} (95% CI "
+                  f"{net['delta_ci'][0]:+.4f} to {net['delta_ci'][1]:+.4f})")
     print(f"-> {path}")
 
 
