@@ -121,6 +121,24 @@ def test_evaluate_json(tiny_run, capsys):
     assert (tiny_run / "evaluation.json").is_file()
 
 
+def test_faithfulness_of_projection_is_measured(tiny_run, capsys):
+    """Validation AUROC just before/after projection and each prototype's cosine to the
+    window it became, per branch, in metrics.jsonl and in evaluate --json."""
+    records = [json.loads(x) for x in (tiny_run / "metrics.jsonl").read_text().splitlines()]
+    projection = next(r for r in records if r["stage"] == "projection")
+    faithfulness = projection["faithfulness"]
+    assert set(faithfulness) == {"rhythm", "morphology", "global"}
+    for figures in faithfulness.values():
+        assert set(figures) == {"val_auroc_before", "val_auroc_after", "cosine_median",
+                                "cosine_p10"}
+        assert -1 <= figures["cosine_p10"] <= figures["cosine_median"] <= 1
+        for key in ("val_auroc_before", "val_auroc_after"):
+            assert figures[key] is None or 0 <= figures[key] <= 1
+    # the last joint epoch's model is the one projected: its branch score is "before"
+    assert main(["evaluate", "--run", str(tiny_run), "--json", "--resamples", "50"]) == 0
+    assert json.loads(capsys.readouterr().out)["faithfulness"] == faithfulness
+
+
 def test_black_box_twin(tmp_path, capsys):
     out = tmp_path / "bb"
     assert train(out, "--epochs", "2", "--black-box") == 0

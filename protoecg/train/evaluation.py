@@ -8,6 +8,7 @@ statements that the run predicts, its truth whether the record carries any of th
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,20 @@ def evaluate_scores(labels: np.ndarray, scores: np.ndarray, label_names: list[st
     return result
 
 
+def projection_faithfulness(run_dir: str | Path) -> dict | None:
+    """Per branch: validation macro AUROC just before and just after projection, and the
+    median and 10th percentile of each prototype's cosine to the window it was projected onto
+    (``metrics.jsonl``; None for runs made before this was measured, and for black boxes)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return None
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        if record.get("stage") == "projection" and "faithfulness" in record:
+            return record["faithfulness"]
+    return None
+
+
 def fold_predictions(run_dir: str | Path, fold: int = 10, device: str = "cpu"):
     """(truth, predictions, label names, run meta) of a completed run on ``fold``."""
     model, meta, config = load_model(run_dir, device)
@@ -107,6 +122,9 @@ def evaluate_run(run_dir: str | Path, fold: int = 10, n_resamples: int = 1000,
               "dataset": meta["dataset"], "fold": fold, "n_records": int(len(index)),
               "seed": seed,
               **evaluate_scores(y, pred.fusion, label_names, n_resamples, seed)}
+    faithfulness = projection_faithfulness(run_dir)
+    if faithfulness is not None:
+        result["faithfulness"] = faithfulness
     if pred.branches is not None:
         branch_only = macro_auroc_with_ci(y, pred.branches, n_resamples, seed)
         result["branch_classifiers"] = {"macro_auroc": branch_only["value"],

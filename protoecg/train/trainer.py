@@ -76,6 +76,11 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def _finite(value: float) -> float | None:
+    """JSON has no NaN: a branch with no validation positive has no AUROC."""
+    return None if math.isnan(value) else float(value)
+
+
 class Trainer:
     def __init__(self, config: Config, data: PreparedData, run_dir: str | Path, *,
                  device: str = "cpu", black_box: bool = False, progress: bool = True,
@@ -261,9 +266,20 @@ class Trainer:
         if self.dist.main:
             self._checkpoint(index + 1, 0, None, None, -math.inf, None, 0)
 
+    def _branch_scores(self) -> dict[str, float]:
+        """Validation macro AUROC of each branch classifier (the branch's own labels)."""
+        x, y = self.data.part("validation")
+        pred = predict(self.model, x, self.config.train.eval_batch_size, self.device, self.amp)
+        return {name: macro_auroc(y[:, idx], pred.branches[:, idx])
+                for name in self.model.branches
+                for idx in [self.model.branch_label_index(name).cpu().numpy()]}
+
     def _project(self, index: int) -> None:
         x_train, y_train = self.data.part("train")
         report = {}
+        before = self._branch_scores()
+        latent = {name: b.prototypes.detach().flatten(1).float().clone()
+                  for name, b in self.model.branches.items()}
         for name, branch in self.model.branches.items():
             y_branch = y_train[:, self.model.branch_label_index(name).cpu().numpy()]
             result = project_branch(branch, x_train, y_branch, self.config.train.eval_batch_size,
@@ -274,11 +290,26 @@ class Trainer:
                  "record_id": self.data.dataset.record_ids[train_ids[result.record[i]]],
                  "window": int(result.window[i]), "similarity": float(result.similarity[i])}
                 for i, pid in enumerate(branch.prototype_ids)]
+        after = self._branch_scores()
+        faithfulness = {}
+        for name, branch in self.model.branches.items():
+            # how far projection moved each prototype: cosine of it to the window it became
+            cosine = torch.nn.functional.cosine_similarity(
+                latent[name], branch.prototypes.detach().flatten(1).float(), dim=1).cpu().numpy()
+            faithfulness[name] = {
+                "val_auroc_before": _finite(before[name]),
+                "val_auroc_after": _finite(after[name]),
+                "cosine_median": float(np.median(cosine)),
+                "cosine_p10": float(np.quantile(cosine, 0.1))}
         if self.dist.main:
             write_json(self.run_dir / "projection.json", report)
             with open(self.run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps({"stage": "projection", "prototypes": sum(
-                    len(v) for v in report.values())}) + "\n")
+                    len(v) for v in report.values()), "faithfulness": faithfulness}) + "\n")
+            if self.progress:
+                tqdm.write("projection: " + "; ".join(
+                    f"{b} val AUROC {v['val_auroc_before']:.3f} -> {v['val_auroc_after']:.3f}, "
+                    f"median cosine {v['cosine_median']:.2f}" for b, v in faithfulness.items()))
             self._checkpoint(index + 1, 0, None, None, -math.inf, None, 0)
 
     # ------------------------------------------------------- checkpoints / resume
