@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -58,3 +60,32 @@ def test_windows_in_samples(setting):
     start, end = result.sample_window(np.array([0, 29]), 1000)
     # 3 of 32 latent steps = 3 x 31.25 samples at 100 Hz: about 0.94 s
     assert start.tolist() == [0, 906] and end.tolist() == [94, 1000]
+
+
+def test_distinct_projection_never_puts_two_prototypes_of_a_class_in_one_record(setting):
+    """The official code lets twin prototypes land on the same window; with
+    ``distinct_records`` the later one takes its next-best record (tiny: 2 per class)."""
+    model, signals, labels = setting
+    branch_name = "morphology"
+    y = labels[:, model.branch_label_index(branch_name).numpy()]
+    results = {}
+    for distinct in (False, True):
+        branch = copy.deepcopy(model.branches[branch_name])
+        with torch.no_grad():  # every prototype of a class a twin of the class's first one
+            k = branch.n_prototypes // len(branch.class_codes)
+            for p in range(branch.n_prototypes):
+                branch.prototypes[p] = branch.prototypes[p - p % k]
+        results[distinct] = project_branch(branch, signals, y, replace=True,
+                                           distinct_records=distinct)
+        classes = branch.prototype_class.numpy()
+    pairs = [(p, q) for p in range(len(classes)) for q in range(p + 1, len(classes))
+             if classes[p] == classes[q]]
+    assert pairs  # the check has something to check
+    assert any(results[False].record[p] == results[False].record[q] for p, q in pairs)
+    eligible = y @ np.eye(y.shape[1])[classes].T > 0  # (N, P)
+    for p, q in pairs:
+        if eligible[:, p].sum() >= 2:
+            assert results[True].record[p] != results[True].record[q]
+    # the first prototype of each class keeps its best record; the twin takes the next best
+    firsts = [p for p in range(len(classes)) if p % k == 0]
+    assert all(results[True].record[p] == results[False].record[p] for p in firsts)

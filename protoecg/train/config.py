@@ -45,6 +45,9 @@ class TrainConfig:
     epochs: dict[str, int] = field(default_factory=lambda: {
         "prototypes": 10, "joint": 100, "classifier": 50, "fusion": 50, "black_box": 100})
     amp: bool = True  # mixed precision, on CUDA only
+    # projection: no two prototypes of a class from the same record (the official code allows
+    # it; off by default until the ablation on real data says it helps)
+    distinct_projection: bool = False
     num_workers: int = 0
     eval_batch_size: int = 128
     threads: int = 0  # torch CPU threads; 0 = torch's default

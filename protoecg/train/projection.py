@@ -74,11 +74,31 @@ def _purity(raw_best: torch.Tensor, eligible: torch.Tensor, k: int) -> np.ndarra
     return eligible.T.gather(1, nearest).float().mean(dim=1).numpy()
 
 
+def _distinct(best: torch.Tensor, similarity: torch.Tensor, prototype_class: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Greedy: prototypes in order of their best similarity each take their best record not
+    yet taken by a prototype of the same class."""
+    similarity, record = similarity.clone(), torch.empty(len(similarity), dtype=torch.long)
+    taken: dict[int, set[int]] = {}
+    for p in torch.argsort(similarity, descending=True, stable=True).tolist():
+        cls = int(prototype_class[p])
+        scores = best[p].clone()
+        used = sorted(taken.get(cls, ()))
+        if used:
+            scores[used] = float("-inf")
+        value, r = scores.max(dim=0)
+        if not torch.isfinite(value):  # the class has fewer records than prototypes
+            value, r = best[p].max(dim=0)
+        similarity[p], record[p] = value, r
+        taken.setdefault(cls, set()).add(int(r))
+    return similarity, record
+
+
 @torch.no_grad()
 def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndarray,
                    batch_size: int = 64, device: torch.device | str = "cpu",
                    n_neighbours: int = 5, replace: bool = True,
-                   purity_k: int = 0) -> BranchProjection:
+                   purity_k: int = 0, distinct_records: bool = False) -> BranchProjection:
     """Project ``branch``'s prototypes onto ``signals`` (N, 12, T) with branch labels (N, C).
 
     ``replace``: write the projected latents into the prototypes (the projection stage); with
@@ -86,6 +106,9 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
     ``n_neighbours=0`` skips the neighbour ranking (and, with ``replace``, the second pass over
     the data it needs): the training stage only needs the projection itself. ``purity_k > 0``
     also reports each prototype's purity over its ``purity_k`` most similar training records.
+    ``distinct_records``: two prototypes of one class never land in the same record (so never
+    on the same or an overlapping window); the official code allows it. Prototypes choose in
+    order of their best similarity, a later one taking its next-best record.
     """
     device = torch.device(device)
     was_training = branch.training
@@ -98,6 +121,8 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
     raw, where = _best_windows(branch, signals, batch_size, device)
     best = raw.masked_fill(~eligible.T, float("-inf"))
     similarity, record = best.max(dim=1)
+    if distinct_records:
+        similarity, record = _distinct(best, similarity, branch.prototype_class)
     window = where.gather(1, record[:, None]).squeeze(1)
     latent_length = None
     if replace:

@@ -283,7 +283,8 @@ class Trainer:
         for name, branch in self.model.branches.items():
             y_branch = y_train[:, self.model.branch_label_index(name).cpu().numpy()]
             result = project_branch(branch, x_train, y_branch, self.config.train.eval_batch_size,
-                                    self.device, n_neighbours=0, replace=True)
+                                    self.device, n_neighbours=0, replace=True,
+                                    distinct_records=self.config.train.distinct_projection)
             train_ids = self.data.split_index["train"]
             report[name] = [
                 {"prototype_id": pid,
