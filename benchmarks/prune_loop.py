@@ -19,8 +19,6 @@ Writes benchmarks/results/prune_loop_<preset>.json.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import shutil
 import time
@@ -33,6 +31,7 @@ from protoecg.catalog.reader import read_catalog
 from protoecg.cli import main as protoecg
 from protoecg.resources import protocol_path
 from protoecg.study.store import ReviewStore
+from protoecg.train.comparison import compare_runs
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RULE = "bad >= 2"
@@ -89,7 +88,9 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    timings = {}
+    path = RESULTS / f"prune_loop_{args.preset}.json"
+    earlier = json.loads(path.read_text()) if path.is_file() else {}
+    timings = earlier.get("timings", {}) if args.reuse else {}  # of a source trained before
     source = Path(args.run) if args.run else out / "source"
     if not (source / "catalog" / "catalog.json").is_file():
         started = time.perf_counter()
@@ -112,12 +113,10 @@ def main() -> None:
     result = {"dataset": args.dataset, "root": args.root, "preset": args.preset,
               "source_run": str(source), "rule": RULE, "simulated_panel": True,
               "fraction_flagged_target": args.fraction, "actions": {}, "timings": timings}
-    path = RESULTS / f"prune_loop_{args.preset}.json"
-    earlier = json.loads(path.read_text()).get("actions", {}) if path.is_file() else {}
     for action, (rule, how) in ARMS.items():
         pruned = out / f"pruned-{action}"
         compare_path = pruned / "compare.json"
-        seconds = earlier.get(action, {}).get("prune_and_retrain_s")  # of a reused arm
+        seconds = earlier.get("actions", {}).get(action, {}).get("prune_and_retrain_s")
         if not (args.reuse and compare_path.is_file()):
             if pruned.exists():
                 shutil.rmtree(pruned)
@@ -155,11 +154,7 @@ def main() -> None:
                 "new_revisions": sorted(p for p in new["prototype_id"] if "@" in p),
                 "study_round2_prototypes": len(to_rate)}
     for action in ("disable", "replace"):  # paired: pruned arm against the control arm
-        buffer = io.StringIO()
-        with contextlib.redirect_stdout(buffer):
-            run(["compare", str(out / "pruned-control"), str(out / f"pruned-{action}"),
-                 "--json"])
-        net = json.loads(buffer.getvalue())
+        net = compare_runs(out / "pruned-control", out / f"pruned-{action}")
         result["actions"][action]["vs_control"] = {
             k: net[k] for k in ("before", "after", "delta", "delta_ci")}
         result["actions"][action]["vs_control"]["per_branch"] = {

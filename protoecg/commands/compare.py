@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from protoecg.commands._options import add_device
 from protoecg.train.comparison import compare_runs
 from protoecg.train.run import write_json
 
@@ -17,8 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resamples", type=int, default=1000,
                         help="paired bootstrap resamples (default 1000)")
     parser.add_argument("--seed", type=int, default=42, help="bootstrap seed (default 42)")
-    parser.add_argument("--device", default="cpu",
-                        help="cpu, cuda, cuda:N or auto (default cpu)")
+    add_device(parser)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--save", action="store_true",
                         help="also write the figures to RUN_B/compare.json (shown in the "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from protoecg.commands._options import add_device
 from protoecg.train.evaluation import evaluate_run
 
 
@@ -13,8 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fold", type=int, default=10, help="fold to evaluate (default 10)")
     parser.add_argument("--resamples", type=int, default=1000,
                         help="bootstrap resamples for the CIs (default 1000)")
-    parser.add_argument("--device", default="cpu",
-                        help="cpu, cuda, cuda:N or auto (default cpu)")
+    add_device(parser)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
 
 

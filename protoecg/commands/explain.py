@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from protoecg.commands._options import add_device
 from protoecg.explain.explanation import write_explanation
 
 
@@ -16,8 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", type=int, default=3, help="prototypes per label (default 3)")
     parser.add_argument("--out", help="folder for <record>.json and <record>.png "
                         "(default RUN/explanations)")
-    parser.add_argument("--device", default="cpu",
-                        help="cpu, cuda, cuda:N or auto (default cpu)")
+    add_device(parser)
     parser.add_argument("--json", action="store_true", help="print the explanation as JSON")
 
 

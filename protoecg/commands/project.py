@@ -6,14 +6,14 @@ import argparse
 
 from protoecg.catalog.reader import read_catalog
 from protoecg.catalog.writer import write_catalog
+from protoecg.commands._options import add_device
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", required=True, help="run folder made by `protoecg train`")
     parser.add_argument("--neighbours", type=int, default=5,
                         help="nearest other training windows kept per prototype (default 5)")
-    parser.add_argument("--device", default="cpu",
-                        help="cpu, cuda, cuda:N or auto (default cpu)")
+    add_device(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,29 +6,17 @@ from __future__ import annotations
 import argparse
 import json
 
-from protoecg.prune.pruning import ACTIONS, apply_pruning, plan_pruning
+from protoecg.commands._options import add_rule_options
+from protoecg.prune.pruning import apply_pruning, plan_pruning
 from protoecg.train.run import RunError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, help="projected run folder the study rated")
-    parser.add_argument("--db", required=True, help="review database (SQLite file)")
-    parser.add_argument("--study", required=True, help="study name in the database")
-    parser.add_argument("--rule", required=True,
-                        help="which prototypes to act on, e.g. \"bad >= 2 or "
-                             "(mean(representativeness) < 2.5 and n(representativeness) >= 3)\""
-                             " (values: bad, best, purity, mean/median/min/max/n(QUESTION))")
-    parser.add_argument("--action", required=True, choices=ACTIONS,
-                        help="disable: no influence on any prediction, id kept; replace: "
-                             "re-project onto the next-best allowed window (new revision)")
+    add_rule_options(parser)
     parser.add_argument("--out", help="the pruned run folder to write (not with --dry-run)")
     parser.add_argument("--dry-run", action="store_true",
                         help="list what the rule selects, per class, with the answers; write "
                              "nothing")
-    parser.add_argument("--allow-empty-class", action="store_true",
-                        help="allow disabling the last active prototype of a class")
-    parser.add_argument("--device", default="cpu",
-                        help="cpu, cuda, cuda:N or auto (default cpu; replace projects)")
     parser.add_argument("--json", action="store_true", help="print the plan/record as JSON")
 
 
@@ -36,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.dry_run and not args.out:
         raise RunError("--out: the pruned run folder to write is required (or pass --dry-run)")
     plan = plan_pruning(args.run, args.db, args.study, args.rule, args.action,
-                        allow_empty_class=args.allow_empty_class, device=args.device)
+                        allow_empty_class=args.allow_empty_class)
     if args.dry_run:
         if args.json:
             print(json.dumps({**plan.to_dict(), "evidence": plan.evidence}, indent=2))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from protoecg.commands._options import add_device
 from protoecg.prune.pruning import retrain
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", required=True, help="pruned run folder made by `protoecg prune`")
-    parser.add_argument("--device", default="cpu",
-                        help="cpu, cuda, cuda:N or auto (default cpu)")
+    add_device(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from protoecg.catalog.reader import read_catalog
 from protoecg.catalog.writer import write_catalog
-from protoecg.prune.pruning import ACTIONS, apply_pruning, plan_pruning, retrain
+from protoecg.commands._options import add_rule_options
+from protoecg.prune.pruning import apply_pruning, plan_pruning, retrain
 from protoecg.study.rounds import next_round_prototypes
 from protoecg.study.store import ReviewStore, StoreError
 from protoecg.train.comparison import compare_runs
@@ -16,25 +17,16 @@ from protoecg.train.run import write_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, help="projected run folder the study rated")
-    parser.add_argument("--db", required=True, help="review database (SQLite file)")
-    parser.add_argument("--study", required=True, help="the study whose ratings are acted on")
-    parser.add_argument("--rule", required=True, help="prune rule (see `protoecg prune`)")
-    parser.add_argument("--action", required=True, choices=ACTIONS,
-                        help="disable or replace the prototypes the rule selects")
+    add_rule_options(parser)
     parser.add_argument("--out", required=True, help="the new run folder to write")
     parser.add_argument("--next-study", required=True,
                         help="name of the next round's study (rates the new revisions)")
-    parser.add_argument("--allow-empty-class", action="store_true",
-                        help="allow disabling the last active prototype of a class")
-    parser.add_argument("--device", default="cpu",
-                        help="cpu, cuda, cuda:N or auto (default cpu)")
     parser.add_argument("--quiet", action="store_true", help="no training progress output")
 
 
 def run(args: argparse.Namespace) -> int:
     plan = plan_pruning(args.run, args.db, args.study, args.rule, args.action,
-                        allow_empty_class=args.allow_empty_class, device=args.device)
+                        allow_empty_class=args.allow_empty_class)
     with ReviewStore(args.db) as store:  # refuse a taken name before anything trains
         taken = {s.name for s in store.studies()}
     if args.next_study in taken:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from protoecg.commands._options import add_device
 from protoecg.data import DATASETS, load_dataset
 from protoecg.train.config import load_config, preset_names
 from protoecg.train.data import prepare
@@ -20,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", required=True, help=f"one of {', '.join(preset_names())}")
     parser.add_argument("--config", help="TOML file overriding preset values")
     parser.add_argument("--out", required=True, help="run folder to create (or to --resume)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    add_device(parser)
     parser.add_argument("--epochs", type=int,
                         help="override every stage's epoch count (quick runs)")
     parser.add_argument("--black-box", action="store_true",

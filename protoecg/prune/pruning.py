@@ -23,7 +23,7 @@ import torch
 from protoecg import __version__
 from protoecg.catalog.reader import Catalog, read_catalog
 from protoecg.model.protoecgnet import ProtoECGNet
-from protoecg.prune.selection import ACTIONS, select
+from protoecg.prune.selection import Selection, select
 from protoecg.study.store import ReviewStore, Study
 from protoecg.train.projection import reproject
 from protoecg.train.run import (
@@ -39,16 +39,10 @@ from protoecg.train.trainer import Trainer
 
 
 @dataclass
-class Plan:
-    """What a rule selects in a study, before anything is changed."""
+class Plan(Selection):
+    """What a rule selects in a study, checked against the run it will change."""
 
     run: Path
-    study: str
-    rule: str
-    action: str
-    selected: list[str]  # prototype ids (catalog ids, with revisions)
-    evidence: dict[str, dict]  # id -> the answers that decided it
-    per_class: dict[str, dict]  # class -> {prototypes, active, selected, active_after}
 
     def to_dict(self) -> dict:
         return {"source_run": str(self.run.resolve()), "study": self.study, "rule": self.rule,
@@ -56,10 +50,14 @@ class Plan:
                 "per_class": self.per_class}
 
 
-def _open_projected_run(run_dir: Path, device: str) -> tuple[ProtoECGNet, dict, object, Catalog]:
-    model, meta, config = load_model(run_dir, device)
-    if not isinstance(model, ProtoECGNet):
+def _projected_catalog(run_dir: Path) -> Catalog:
+    """The run's catalog, checked to come from its model.pt (without loading the model)."""
+    meta, _ = read_run(run_dir)
+    if meta["black_box"]:
         raise RunError(f"{run_dir}: a black-box run has no prototypes to prune")
+    if not (run_dir / "model.pt").is_file():
+        raise RunError(f"{run_dir}: no model.pt (training has not finished; "
+                       "`protoecg train ... --resume` continues it)")
     if not (run_dir / "catalog" / "catalog.json").is_file():
         raise RunError(f"{run_dir}: not projected (no catalog/); run `protoecg project --run "
                        f"{run_dir}` and rate that catalog first")
@@ -67,7 +65,7 @@ def _open_projected_run(run_dir: Path, device: str) -> tuple[ProtoECGNet, dict, 
     if catalog.meta.get("model_sha256") != model_sha256(run_dir):
         raise RunError(f"{run_dir / 'catalog'}: made from another model.pt than the run's; "
                        "re-run `protoecg project`")
-    return model, meta, config, catalog
+    return catalog
 
 
 def _open_study(db: Path, name: str) -> tuple[ReviewStore, Study]:
@@ -82,14 +80,11 @@ def _open_study(db: Path, name: str) -> tuple[ReviewStore, Study]:
 
 
 def plan_pruning(run_dir: str | Path, db: str | Path, study_name: str, rule: str,
-                 action: str, *, allow_empty_class: bool = False,
-                 device: str = "cpu") -> Plan:
+                 action: str, *, allow_empty_class: bool = False) -> Plan:
     """What ``rule`` selects, checked against the run, its catalog and the study; changes
-    nothing."""
+    nothing (and loads no model)."""
     run_dir, db = Path(run_dir), Path(db)
-    if action not in ACTIONS:
-        raise RunError(f"--action {action!r}: expected one of {', '.join(ACTIONS)}")
-    _, _, _, catalog = _open_projected_run(run_dir, device)
+    catalog = _projected_catalog(run_dir)
     store, study = _open_study(db, study_name)
     try:
         if study.catalog_meta.get("model_sha256") != catalog.meta["model_sha256"]:
@@ -99,8 +94,7 @@ def plan_pruning(run_dir: str | Path, db: str | Path, study_name: str, rule: str
         selection = select(store, study, rule, action, allow_empty_class)
     finally:
         store.close()
-    return Plan(run_dir, study_name, rule, action, selection.selected, selection.evidence,
-                selection.per_class)
+    return Plan(**vars(selection), run=run_dir)
 
 
 def apply_pruning(plan: Plan, out: str | Path, device: str = "cpu") -> dict:
@@ -109,7 +103,8 @@ def apply_pruning(plan: Plan, out: str | Path, device: str = "cpu") -> dict:
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RunError(f"{out}: already exists; choose a new --out for the pruned run")
-    model, meta, config, catalog = _open_projected_run(plan.run, device)
+    catalog = _projected_catalog(plan.run)
+    model, meta, config = load_model(plan.run, device)
     prototypes: dict[str, dict] = {}
     if plan.action == "disable":
         model.disable(plan.selected)

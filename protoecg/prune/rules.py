@@ -275,7 +275,7 @@ class Evidence:
 
     bad: int = 0
     best: int = 0
-    answers: Mapping[str, tuple[float, ...]] = None  # question -> the raters' answers
+    answers: Mapping[str, tuple[float, ...]] = field(default_factory=dict)  # per question
     purity: float = math.nan
 
     def value(self, node: Value) -> float:
@@ -285,7 +285,7 @@ class Evidence:
             return float(getattr(self, node.flag))
         if isinstance(node, ModelValue):
             return float(self.purity)
-        values = sorted((self.answers or {}).get(node.question, ()))
+        values = sorted(self.answers.get(node.question, ()))
         if node.function == "n":
             return float(len(values))
         if not values:

@@ -40,10 +40,12 @@ def evidence_of(store: ReviewStore, study: Study) -> dict[str, tuple[Evidence, d
     """Each prototype's evidence (flags, answers per question, purity) and its snapshot row."""
     questions = [q.id for q in study.protocol.questions]
     answers = current_answers(store, study)
+    by_prototype = dict(tuple(answers.groupby("prototype_id", sort=False)))
+    nobody = answers.iloc[:0]
     out = {}
     for prototype in store.prototypes(study):
         row = store.prototype_snapshot(prototype.pk)
-        mine = answers[answers["prototype_id"] == prototype.prototype_id]
+        mine = by_prototype.get(prototype.prototype_id, nobody)
         flags = Counter(mine.loc[mine["question"].isin(FLAGS), "question"])
         per_question = {q: tuple(float(v) for v in mine.loc[mine["question"] == q, "answer"])
                         for q in questions}

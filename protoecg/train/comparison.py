@@ -14,14 +14,18 @@ import numpy as np
 
 from protoecg.model.protoecgnet import branch_label_sets
 from protoecg.train.evaluation import fold_predictions
-from protoecg.train.metrics import auroc_per_label, bootstrap_indices, bootstrap_macro_auroc
-from protoecg.train.run import RunError
+from protoecg.train.metrics import (
+    auroc_per_label,
+    bootstrap_indices,
+    bootstrap_macro_auroc,
+    macro_auroc,
+)
+from protoecg.train.run import RunError, read_run
 
 
 def _paired(y: np.ndarray, before: np.ndarray, after: np.ndarray, indices: np.ndarray,
             level: float = 0.95) -> dict:
-    a = np.nanmean(auroc_per_label(y, before)) if y.shape[1] else np.nan
-    b = np.nanmean(auroc_per_label(y, after)) if y.shape[1] else np.nan
+    a, b = macro_auroc(y, before), macro_auroc(y, after)
     samples_a = bootstrap_macro_auroc(y, before, indices)
     samples_b = bootstrap_macro_auroc(y, after, indices)
     keep = np.isfinite(samples_a) & np.isfinite(samples_b)
@@ -38,8 +42,16 @@ def _paired(y: np.ndarray, before: np.ndarray, after: np.ndarray, indices: np.nd
 def compare_runs(run_a: str | Path, run_b: str | Path, fold: int = 10,
                  n_resamples: int = 1000, seed: int = 42, device: str = "cpu") -> dict:
     """``after`` (run B) minus ``before`` (run A) on ``fold``, paired."""
-    y_a, pred_a, labels_a, meta_a = fold_predictions(run_a, fold, device)
-    y_b, pred_b, labels_b, meta_b = fold_predictions(run_b, fold, device)
+    y_a, pred_a, labels_a, meta_a, data = fold_predictions(run_a, fold, device)
+    meta_b, config_b = read_run(run_b)
+    _, config_a = read_run(run_a)
+    same_input = all(meta_a.get(k) == meta_b.get(k) for k in ("dataset", "root", "fs",
+                                                                 "standardizer",
+                                                                 "label_names")) \
+        and config_a.data == config_b.data
+    # the same dataset prepared the same way is loaded and preprocessed once
+    y_b, pred_b, labels_b, meta_b, _ = fold_predictions(run_b, fold, device,
+                                                        data if same_input else None)
     if (meta_a["dataset"], meta_a["root"]) != (meta_b["dataset"], meta_b["root"]) \
             or labels_a != labels_b or not np.array_equal(y_a, y_b):
         raise RunError(f"{run_b}: not comparable with {run_a} (another dataset, fold or label "

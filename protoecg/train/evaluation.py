@@ -16,6 +16,7 @@ import numpy as np
 from protoecg.data import labels as label_table
 from protoecg.errors import DataError
 from protoecg.model.protoecgnet import branch_label_sets
+from protoecg.train.data import PreparedData
 from protoecg.train.metrics import auroc_per_label, macro_auroc_with_ci
 from protoecg.train.predict import predict
 from protoecg.train.run import load_model, open_run_data, write_json
@@ -99,16 +100,19 @@ def projection_faithfulness(run_dir: str | Path) -> dict | None:
     return None
 
 
-def fold_predictions(run_dir: str | Path, fold: int = 10, device: str = "cpu"):
-    """(truth, predictions, label names, run meta) of a completed run on ``fold``."""
+def fold_predictions(run_dir: str | Path, fold: int = 10, device: str = "cpu",
+                     data: PreparedData | None = None):
+    """(truth, predictions, label names, run meta, the run's data) of a completed run on
+    ``fold``; ``data``: the run's data already opened (``open_run_data``), else opened here."""
     model, meta, config = load_model(run_dir, device)
-    data = open_run_data(meta, config)
+    if data is None:
+        data = open_run_data(meta, config)
     index = np.flatnonzero(data.dataset.folds == fold)
     if len(index) == 0:
         raise DataError(f"{meta['dataset']}: fold {fold} has no records "
                         f"(folds present: {sorted(set(data.dataset.folds.tolist()))})")
     pred = predict(model, data.signals[index], config.train.eval_batch_size, device)
-    return data.labels[index], pred, data.label_names, meta
+    return data.labels[index], pred, data.label_names, meta, data
 
 
 def evaluate_run(run_dir: str | Path, fold: int = 10, n_resamples: int = 1000,
@@ -116,10 +120,9 @@ def evaluate_run(run_dir: str | Path, fold: int = 10, n_resamples: int = 1000,
     """Evaluate a completed run on ``fold``; writes ``evaluation.json`` (fold 10) or
     ``evaluation_fold<N>.json`` into the run folder and returns the figures."""
     run_dir = Path(run_dir)
-    y, pred, label_names, meta = fold_predictions(run_dir, fold, device)
-    index = np.arange(len(y))
+    y, pred, label_names, meta, _ = fold_predictions(run_dir, fold, device)
     result = {"run": str(run_dir), "model": "black_box" if meta["black_box"] else "protoecgnet",
-              "dataset": meta["dataset"], "fold": fold, "n_records": int(len(index)),
+              "dataset": meta["dataset"], "fold": fold, "n_records": int(len(y)),
               "seed": seed,
               **evaluate_scores(y, pred.fusion, label_names, n_resamples, seed)}
     faithfulness = projection_faithfulness(run_dir)
