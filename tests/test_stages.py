@@ -58,7 +58,7 @@ def test_row_settings_override_the_defaults():
     ({"name": "x", "scope": "model", "loss": {"clustering": 1}},
      "loss term (model scope) 'clustering' is not one of bce, l1"),
     ({"name": "x", "loss": {"bce": "gamma"}}, "loss weight 'gamma' is not a key of [loss]"),
-    ({"name": "x", "kind": "push"}, "kind 'push' is not one of epochs, projection"),
+    ({"name": "x", "kind": "push"}, "kind 'push' is not one of epochs, projection, latent_init"),
     ({"name": "x", "starts_from": "imagenet"}, "starts_from 'imagenet' is not one of"),
     ({"name": "x", "lr": 1}, "stage 'x': unknown key 'lr'"),
 ])

@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="run folder to create (or to --resume)")
     add_device(parser)
     parser.add_argument("--epochs", type=int,
-                        help="override every stage's epoch count (quick runs)")
+                        help="override the epoch count of every stage the preset runs "
+                             "(quick runs; a stage the preset leaves out at 0 stays out)")
     parser.add_argument("--black-box", action="store_true",
                         help="train the black-box twin (same backbones, no prototypes)")
     parser.add_argument("--resume", action="store_true",
@@ -49,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
                            "choose another --out")
         config = load_config(args.preset, args.config)
         if args.epochs is not None:
-            config.train.epochs = {k: args.epochs for k in config.train.epochs}
+            config.train.epochs = {k: args.epochs if v > 0 else 0
+                                   for k, v in config.train.epochs.items()}
     if args.resume:  # the run's own data, labels and standardiser
         data = open_run_data(meta, config, progress=not args.quiet)
     else:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# "latent": drawn as "normal", then set by the schedule's ``latent_init`` stage to the latents
+# of random training windows of each prototype's class
+PROTOTYPE_INITS = ("normal", "uniform", "latent")
+
 
 @dataclass
 class ModelConfig:
@@ -17,8 +21,9 @@ class ModelConfig:
     prototype_steps: dict[str, int] = field(
         default_factory=lambda: {"rhythm": 1, "morphology": 3, "global": 32})
     similarity: str = "cosine"  # or "log_l2" (ProtoPNet)
-    # "normal" (official code: standard normal) or "uniform" (ProtoPNet: [0, 1), the same
-    # positive orthant as the sigmoid latent space the prototypes are projected into)
+    # "normal" (official code: standard normal), "uniform" (ProtoPNet: [0, 1), the same
+    # positive orthant as the sigmoid latent space the prototypes are projected into) or
+    # "latent" (random training windows' latents of the prototype's class; issue 11)
     prototype_init: str = "normal"
     dropout: float = 0.35
 

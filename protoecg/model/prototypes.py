@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from protoecg.model.backbone import ResNet18Backbone
+from protoecg.model.config import PROTOTYPE_INITS
 
 EPS = 1e-6
 SIMILARITIES = ("cosine", "log_l2")
@@ -43,6 +44,9 @@ class BranchOutput:
     logits: torch.Tensor  # (B, C) from the branch classifier
     similarity_map: torch.Tensor  # (B, P, W)
     latent: torch.Tensor  # (B, D, T') the add-on output
+    # (B, C) a plain linear classifier on the pooled backbone features: trained only by the
+    # optional feature pre-training stage, read by no prediction
+    feature_logits: torch.Tensor | None = None
 
 
 class PrototypeBranch(nn.Module):
@@ -69,10 +73,11 @@ class PrototypeBranch(nn.Module):
         n_classes = len(class_codes)
         n_prototypes = n_classes * prototypes_per_class
         shape = (n_prototypes, latent_dim, prototype_steps)
-        if prototype_init not in ("normal", "uniform"):
+        if prototype_init not in PROTOTYPE_INITS:
             raise ValueError(f"unknown prototype_init {prototype_init!r}")
-        self.prototypes = nn.Parameter(torch.randn(shape) if prototype_init == "normal"
-                                       else torch.rand(shape))
+        # "latent" starts as "normal"; the trainer's latent_init stage replaces it
+        self.prototypes = nn.Parameter(torch.rand(shape) if prototype_init == "uniform"
+                                       else torch.randn(shape))
         # prototype j belongs to class j // k
         self.register_buffer(
             "prototype_class", torch.arange(n_classes).repeat_interleave(prototypes_per_class))
@@ -84,6 +89,11 @@ class PrototypeBranch(nn.Module):
         self.register_buffer("revision", torch.ones(n_prototypes, dtype=torch.long))
         self.classifier = nn.Linear(n_prototypes, n_classes, bias=False)
         self.reset_classifier()
+        # zero-initialised without drawing random numbers, so that a seeded model without
+        # pre-training gets the same weights as before the head existed
+        self.feature_head = torch.nn.utils.skip_init(nn.Linear, widths[-1], n_classes)
+        nn.init.zeros_(self.feature_head.weight)
+        nn.init.zeros_(self.feature_head.bias)
         self.base_ids = [f"{name}/{code}/{k:02d}" for code in class_codes
                          for k in range(prototypes_per_class)]
 
@@ -92,6 +102,9 @@ class PrototypeBranch(nn.Module):
         state_dict.setdefault(prefix + "active", torch.ones(self.prototypes.shape[0]))
         state_dict.setdefault(prefix + "revision",
                               torch.ones(self.prototypes.shape[0], dtype=torch.long))
+        # nor a feature head (it reads into no prediction, so its initial weights do)
+        for key, value in self.feature_head.state_dict().items():
+            state_dict.setdefault(f"{prefix}feature_head.{key}", value)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.no_grad()
@@ -126,17 +139,23 @@ class PrototypeBranch(nn.Module):
         self.classifier.weight.copy_(own * identity + other * (1 - identity))
 
     def latent(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.backbone(x)
+        return self._latent(self.backbone(x))
+
+    def _latent(self, features: torch.Tensor) -> torch.Tensor:
         if self.pooled:
             features = features.mean(dim=2, keepdim=True)
         return self.add_on(self.dropout(features))
 
     def forward(self, x: torch.Tensor) -> BranchOutput:
-        z = self.latent(x)
+        features = self.backbone(x)
+        z = self._latent(features)
+        # no dropout here: a second dropout draw would change every seeded run's random stream
+        feature_logits = self.feature_head(features.mean(dim=2))
         # similarities in float32 even under mixed precision: cosines of 512-d vectors lose
         # too much in float16 to rank windows reliably
         with torch.autocast(device_type=z.device.type, enabled=False):
             similarity_map = window_similarity(z.float(), self.prototypes.float(),
                                                self.similarity)
         similarities = similarity_map.amax(dim=2) * self.active
-        return BranchOutput(similarities, self.classifier(similarities), similarity_map, z)
+        return BranchOutput(similarities, self.classifier(similarities), similarity_map, z,
+                            feature_logits)

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from protoecg.errors import ProtoECGError
-from protoecg.model.config import ModelConfig
+from protoecg.model.config import PROTOTYPE_INITS, ModelConfig
 from protoecg.train.stages import GROUPS, Defaults, Stage, build_schedule, stage_names
 
 
@@ -42,8 +42,13 @@ class TrainConfig:
     seed: int = 42
     patience: int = 5  # epochs without a better validation macro AUROC before a stage stops
     # epochs per stage name of the schedules in stages.py
+    # ("features" = 0 leaves the feature pre-training stage out, as the official code's default)
     epochs: dict[str, int] = field(default_factory=lambda: {
-        "prototypes": 10, "joint": 100, "classifier": 50, "fusion": 50, "black_box": 100})
+        "features": 0, "prototypes": 10, "joint": 100, "classifier": 50, "fusion": 50,
+        "black_box": 100})
+    # project the prototypes after every N-th joint epoch (ProtoPNet's periodic push), so the
+    # final projection is a small step; 0 = only the projection stage (the official code)
+    push_every: int = 0
     amp: bool = True  # mixed precision, on CUDA only
     # projection: no two prototypes of a class from the same record (the official code allows
     # it; off by default until the ablation on real data says it helps)
@@ -78,9 +83,12 @@ class Config:
         """The stage rows of schedule ``name`` (``stages.SCHEDULES``) with this config's
         epochs, loss weights and optimiser settings filled in."""
         t = self.train
+        switches = {"feature_pretraining": t.epochs.get("features", 0) > 0,
+                    "latent_init": self.model.prototype_init == "latent"}
         return build_schedule(name, Defaults(
             epochs=t.epochs, weights=dataclasses.asdict(self.loss), lr=t.lr,
-            lr_scale=t.lr_scale, weight_decay=t.weight_decay))
+            lr_scale=t.lr_scale, weight_decay=t.weight_decay, switches=switches,
+            push_every=t.push_every))
 
     @classmethod
     def from_dict(cls, raw: dict, source: str = "config") -> Config:
@@ -159,8 +167,9 @@ def _validate(config: Config, source: str) -> None:
     m = config.model
     if len(m.widths) != 4 or any(w < 1 for w in m.widths):
         raise ConfigError(f"{source}: model.widths must be four positive integers")
-    if m.prototype_init not in ("normal", "uniform"):
-        raise ConfigError(f"{source}: model.prototype_init must be 'normal' or 'uniform'")
+    if m.prototype_init not in PROTOTYPE_INITS:
+        raise ConfigError(f"{source}: model.prototype_init must be one of "
+                          f"{', '.join(repr(v) for v in PROTOTYPE_INITS)}")
     if m.similarity not in ("cosine", "log_l2"):
         raise ConfigError(f"{source}: model.similarity must be 'cosine' or 'log_l2'")
     for branch, k in m.prototypes_per_class.items():
@@ -180,5 +189,9 @@ def _validate(config: Config, source: str) -> None:
     for group, scale in config.train.lr_scale.items():
         if not scale > 0:
             raise ConfigError(f"{source}: train.lr_scale.{group} must be > 0")
+    if config.train.push_every < 0:
+        raise ConfigError(f"{source}: train.push_every must be >= 0 (0 = no periodic push)")
+    if any(n < 0 for n in config.train.epochs.values()):
+        raise ConfigError(f"{source}: train.epochs must be >= 0 for every stage")
     if config.train.batch_size < 2:
         raise ConfigError(f"{source}: train.batch_size must be at least 2 (batch norm)")

@@ -1,7 +1,8 @@
 """A stage's loss, assembled from its row: each term named there is looked up here.
 
-Two registries, one per scope of ``stages.py``: branch terms are computed on each branch's
-outputs and labels and summed over branches; model terms on the final logits. Terms are added
+One registry per scope of ``stages.py``: branch terms (and the pre-training stage's feature
+terms) are computed on each branch's outputs and labels and summed over branches; model terms
+on the final logits. Terms are added
 in the order the stage row lists them and reported under their own names in ``metrics.jsonl``.
 """
 
@@ -81,6 +82,11 @@ BRANCH_TERMS: dict[str, Callable[[BranchBatch], torch.Tensor]] = {
     # ProtoPNet's last-layer rule: only connections from other classes' prototypes
     "l1": lambda b: losses.l1(b.branch.classifier.weight, 1 - b.identity.T),
 }
+# the optional pre-training stage: each branch's backbone as a plain classifier
+FEATURE_TERMS: dict[str, Callable[[BranchBatch], torch.Tensor]] = {
+    "bce": lambda b: losses.bce(b.output.feature_logits.float(), b.y,
+                                b.ctx.branch_pos_weight[b.name]),
+}
 MODEL_TERMS: dict[str, Callable[[ModelBatch], torch.Tensor]] = {
     "bce": lambda m: losses.bce(m.logits.float(), m.y, m.ctx.pos_weight),
     "l1": lambda m: losses.l1(m.model.fusion.weight),
@@ -94,12 +100,13 @@ def stage_loss(stage: Stage, model, logits: torch.Tensor, outputs: dict, y: torc
         batch = ModelBatch(model, logits, y, ctx)
         terms = {term: weight * MODEL_TERMS[term](batch) for term, weight in stage.loss.items()}
         return sum(terms.values()), terms
+    registry = FEATURE_TERMS if stage.scope == "features" else BRANCH_TERMS
     terms: dict[str, torch.Tensor] = {}
     total = 0.0
     for name, output in outputs.items():
         batch = BranchBatch(model, name, output, y, ctx)
         for term, weight in stage.loss.items():
-            value = weight * BRANCH_TERMS[term](batch)
+            value = weight * registry[term](batch)
             terms[term] = terms.get(term, 0.0) + value
             total = total + value
     return total, terms

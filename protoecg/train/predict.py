@@ -17,6 +17,8 @@ class Predictions:
     branches: np.ndarray | None  # (N, L) probabilities from each label's branch classifier
     similarities: np.ndarray | None  # (N, P) each prototype's best-window similarity
     windows: np.ndarray | None  # (N, P) latent step of that best window
+    # (N, L) probabilities of the branches' pre-training heads (pooled backbone features)
+    features: np.ndarray | None = None
 
 
 def autocast(device: torch.device, enabled: bool):
@@ -34,7 +36,7 @@ def predict(model: torch.nn.Module, signals: np.ndarray, batch_size: int = 128,
     was_training = model.training
     model.eval()
     proto = isinstance(model, ProtoECGNet)
-    fusion, branches, similarities, windows = [], [], [], []
+    fusion, branches, similarities, windows, features = [], [], [], [], []
     for start in range(0, len(signals), batch_size):
         x = torch.from_numpy(np.ascontiguousarray(signals[start:start + batch_size],
                                                   dtype=np.float32)).to(device)
@@ -43,9 +45,13 @@ def predict(model: torch.nn.Module, signals: np.ndarray, batch_size: int = 128,
         fusion.append(torch.sigmoid(logits.float()).cpu())
         if proto:
             per_label = torch.zeros_like(logits, dtype=torch.float32)
+            per_label_features = torch.zeros_like(per_label)
             for name, out in outputs.items():
                 per_label[:, model.branch_label_index(name)] = out.logits.float()
+                per_label_features[:, model.branch_label_index(name)] = \
+                    out.feature_logits.float()
             branches.append(torch.sigmoid(per_label).cpu())
+            features.append(torch.sigmoid(per_label_features).cpu())
             if evidence:
                 similarities.append(torch.cat([o.similarities.float() for o in outputs.values()],
                                               1).cpu())
@@ -53,4 +59,5 @@ def predict(model: torch.nn.Module, signals: np.ndarray, batch_size: int = 128,
                                          1).cpu())
     model.train(was_training)
     cat = lambda parts: torch.cat(parts).numpy() if parts else None  # noqa: E731
-    return Predictions(cat(fusion), cat(branches), cat(similarities), cat(windows))
+    return Predictions(cat(fusion), cat(branches), cat(similarities), cat(windows),
+                       cat(features))

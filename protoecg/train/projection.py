@@ -160,6 +160,39 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
     )
 
 
+@torch.no_grad()
+def init_from_latents(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndarray,
+                      rng: np.random.Generator, device: torch.device | str = "cpu") -> np.ndarray:
+    """Set each prototype to the latent of a random window of a random training ECG of its
+    class (different ECGs for the prototypes of one class while the class has enough), so the
+    prototypes start inside the latent space's range rather than near-orthogonal to every real
+    window (issue 11). Returns the chosen record of each prototype."""
+    device = torch.device(device)
+    was_training = branch.training
+    branch.eval()
+    eligible = _eligible(branch, labels).numpy()  # (N, P)
+    records = np.empty(branch.n_prototypes, dtype=int)
+    for cls in range(len(branch.class_codes)):
+        members = np.flatnonzero(branch.prototype_class.cpu().numpy() == cls)
+        pool = np.flatnonzero(eligible[:, members[0]])
+        if len(pool) == 0:
+            raise DataError(f"prototype initialisation: no training ECG carries class "
+                            f"{branch.class_codes[cls]} of branch {branch.name}")
+        records[members] = rng.choice(pool, size=len(members), replace=len(pool) < len(members))
+    chosen = sorted(set(records.tolist()))
+    x = torch.from_numpy(np.ascontiguousarray(signals[chosen])).to(device)
+    z = branch.latent(x).float()  # (R, D, T')
+    steps = branch.prototype_steps
+    last = z.shape[2] - steps  # windows start at 0..last
+    position = {r: i for i, r in enumerate(chosen)}
+    for p, record in enumerate(records):
+        first = int(rng.integers(0, last + 1))
+        window = z[position[int(record)], :, first:first + steps]
+        branch.prototypes.data[p] = window.to(branch.prototypes.dtype)
+    branch.train(was_training)
+    return records
+
+
 @dataclass
 class Replacement:
     """Where ``reproject`` put one prototype (record index into the projected set)."""

@@ -21,17 +21,22 @@ from dataclasses import dataclass, field
 from protoecg.errors import ProtoECGError
 
 # Parameter groups of ProtoECGNet and of the black-box twin ("all" = every parameter).
-GROUPS = ("backbone", "add_on", "prototypes", "classifier", "fusion", "all")
-KINDS = ("epochs", "projection")
+GROUPS = ("backbone", "feature_head", "add_on", "prototypes", "classifier", "fusion", "all")
+# "epochs": train for some epochs; "projection": replace prototypes by their nearest training
+# windows; "latent_init": set each prototype to the latent of a random training window of its
+# class (so prototypes start in the latent space's range instead of near-orthogonal to it).
+KINDS = ("epochs", "projection", "latent_init")
 # "branches": each branch's terms on its own outputs and labels, summed over branches;
+# "features": each branch's plain classifier on its pooled backbone features (pre-training);
 # "model": terms on the model's final logits (fusion layer or black-box head).
-SCOPES = ("branches", "model")
+SCOPES = ("branches", "features", "model")
 # What a stage starts from besides the model as the previous stage left it.
 STARTS = ("previous", "fusion_from_branches")
-MONITORS = ("branches", "fusion")
+MONITORS = ("branches", "features", "fusion")
 # Loss terms each scope knows (their functions live in ``objective.py``).
 TERMS = {
     "branches": ("bce", "clustering", "separation", "diversity", "contrastive", "l1"),
+    "features": ("bce",),
     "model": ("bce", "l1"),
 }
 
@@ -49,6 +54,9 @@ class Defaults:
     lr: float
     lr_scale: Mapping[str, float]  # group -> factor on lr
     weight_decay: float
+    # switches that rows name in ``when`` (a row whose switch is off is left out)
+    switches: Mapping[str, bool] = field(default_factory=dict)
+    push_every: int = 0  # epochs between projections in a stage whose row says ``push``
 
 
 @dataclass(frozen=True)
@@ -70,18 +78,26 @@ class Stage:
     optimizer: Mapping[str, GroupSettings] = field(default_factory=dict)  # group -> settings
     starts_from: str = "previous"
     monitor: str = "branches"
+    # project the prototypes after every ``push_every``-th epoch (ProtoPNet's periodic push),
+    # before validation, so early stopping keeps a projected state; 0 = never
+    push_every: int = 0
 
 
 _PROTOTYPE_LOSS = {"bce": 1.0, "clustering": "clustering", "separation": "separation",
                    "diversity": "diversity", "contrastive": "contrastive"}
 
 SCHEDULES: dict[str, tuple[dict, ...]] = {
-    # ProtoECGNet (Sethi et al. 2025): prototypes only -> joint -> projection -> branch
-    # classifiers -> fusion (branches frozen, fusion initialised from the branch classifiers).
+    # ProtoECGNet (Sethi et al. 2025): [feature pre-training] -> [prototypes from latents] ->
+    # prototypes only -> joint [with periodic push] -> projection -> branch classifiers ->
+    # fusion (branches frozen, fusion initialised from the branch classifiers). Bracketed rows
+    # are the switches of issue 11 (``when``; ``push``), off in the official code.
     "protoecgnet": (
+        {"name": "features", "trains": ("backbone", "feature_head"), "scope": "features",
+         "loss": {"bce": 1.0}, "monitor": "features", "when": "feature_pretraining"},
+        {"name": "prototype_init", "kind": "latent_init", "when": "latent_init"},
         {"name": "prototypes", "trains": ("prototypes",), "loss": _PROTOTYPE_LOSS},
         {"name": "joint", "trains": ("backbone", "add_on", "prototypes"),
-         "loss": _PROTOTYPE_LOSS},
+         "loss": _PROTOTYPE_LOSS, "push": True},
         {"name": "projection", "kind": "projection"},
         {"name": "classifier", "trains": ("classifier",), "loss": {"bce": 1.0, "l1": "l1"}},
         {"name": "fusion", "trains": ("fusion",), "scope": "model",
@@ -104,7 +120,7 @@ SCHEDULES: dict[str, tuple[dict, ...]] = {
 }
 
 _ROW_KEYS = {"name", "kind", "trains", "scope", "loss", "epochs", "optimizer", "starts_from",
-             "monitor"}
+             "monitor", "when", "push"}
 
 
 def stage_names() -> set[str]:
@@ -116,7 +132,15 @@ def build_schedule(name: str, defaults: Defaults) -> tuple[Stage, ...]:
     """The rows of schedule ``name`` with every setting filled in."""
     if name not in SCHEDULES:
         raise StageError(f"unknown schedule {name!r}: expected one of {', '.join(SCHEDULES)}")
-    return tuple(resolve_stage(row, defaults) for row in SCHEDULES[name])
+    rows = []
+    for row in SCHEDULES[name]:
+        switch = row.get("when")
+        if switch is not None and switch not in defaults.switches:
+            raise StageError(f"stage {row.get('name', '?')!r}: when {switch!r} is not one of "
+                             f"{', '.join(sorted(defaults.switches)) or 'no switch'}")
+        if switch is None or defaults.switches[switch]:
+            rows.append(resolve_stage(row, defaults))
+    return tuple(rows)
 
 
 def resolve_stage(row: Mapping, defaults: Defaults) -> Stage:
@@ -127,7 +151,7 @@ def resolve_stage(row: Mapping, defaults: Defaults) -> Stage:
         raise StageError(f"{where}: unknown key {sorted(unknown)[0]!r} "
                          f"(expected one of {', '.join(sorted(_ROW_KEYS))})")
     kind = _choice(row.get("kind", "epochs"), KINDS, where, "kind")
-    if kind == "projection":
+    if kind != "epochs":
         return Stage(name=row["name"], kind=kind)
     trains = tuple(row.get("trains", ()))
     for group in trains:
@@ -154,6 +178,7 @@ def resolve_stage(row: Mapping, defaults: Defaults) -> Stage:
         optimizer=optimizer,
         starts_from=_choice(row.get("starts_from", "previous"), STARTS, where, "starts_from"),
         monitor=_choice(row.get("monitor", "branches"), MONITORS, where, "monitor"),
+        push_every=defaults.push_every if row.get("push") else 0,
     )
 
 
@@ -170,5 +195,5 @@ def parameter_group(name: str) -> str:
     if name.startswith(("backbones.", "head.")):
         return "all"
     part = name.split(".")[2] if name.startswith("branches.") else name.split(".")[0]
-    return {"backbone": "backbone", "add_on": "add_on", "prototypes": "prototypes",
-            "classifier": "classifier"}.get(part, part)
+    return {"backbone": "backbone", "feature_head": "feature_head", "add_on": "add_on",
+            "prototypes": "prototypes", "classifier": "classifier"}.get(part, part)

@@ -30,7 +30,7 @@ from protoecg.train.data import PreparedData
 from protoecg.train.metrics import macro_auroc
 from protoecg.train.objective import LossContext, stage_loss
 from protoecg.train.predict import autocast, predict
-from protoecg.train.projection import project_branch
+from protoecg.train.projection import init_from_latents, project_branch
 from protoecg.train.run import RUN_FORMAT, RunError, save_torch, write_json
 from protoecg.train.stages import Stage, parameter_group
 
@@ -174,7 +174,8 @@ class Trainer:
     def validation_score(self, stage: Stage) -> float:
         x, y = self.data.part("validation")
         pred = predict(self.model, x, self.config.train.eval_batch_size, self.device, self.amp)
-        scores = pred.branches if stage.monitor == "branches" else pred.fusion
+        scores = {"branches": pred.branches, "features": pred.features,
+                  "fusion": pred.fusion}[stage.monitor]
         return macro_auroc(y, scores)
 
     # ------------------------------------------------------------------ the loop
@@ -194,6 +195,9 @@ class Trainer:
             resume_here = mid_stage and index == start_stage
             if stage.kind == "projection":
                 self._project(index)
+                continue
+            if stage.kind == "latent_init":
+                self._latent_init(index)
                 continue
             if not resume_here:
                 STARTING_POINTS[stage.starts_from](self.model)
@@ -241,6 +245,9 @@ class Trainer:
                 bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
             lr = optimizer.param_groups[0]["lr"]
             scheduler.step()
+            pushed = None
+            if stage.push_every and (epoch + 1) % stage.push_every == 0:
+                pushed = self._push()  # before validation: the best epoch kept is a pushed one
             score = self.validation_score(stage)
             improved = score > best_score or best_state is None
             if improved:
@@ -251,7 +258,7 @@ class Trainer:
             record = {"stage": stage.name, "epoch": epoch + 1,
                       **{k: v / max(len(batches), 1) for k, v in sums.items()},
                       "val_macro_auroc": score, "best": improved,
-                      "lr": lr,
+                      "lr": lr, **({"push_cosine_median": pushed} if pushed else {}),
                       "seconds": round(time.perf_counter() - started, 2)}
             if self.dist.main:
                 with open(self.run_dir / "metrics.jsonl", "a") as f:
@@ -273,6 +280,34 @@ class Trainer:
         return {name: macro_auroc(y[:, idx], pred.branches[:, idx])
                 for name in self.model.branches
                 for idx in [self.model.branch_label_index(name).cpu().numpy()]}
+
+    def _latent_init(self, index: int) -> None:
+        """Prototypes from the latents of random training windows of their class."""
+        x_train, y_train = self.data.part("train")
+        rng = np.random.default_rng(self.config.train.seed)
+        for name, branch in self.model.branches.items():
+            y_branch = y_train[:, self.model.branch_label_index(name).cpu().numpy()]
+            init_from_latents(branch, x_train, y_branch, rng, self.device)
+        if self.dist.main:
+            with open(self.run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps({"stage": "prototype_init", "from": "latent"}) + "\n")
+            self._checkpoint(index + 1, 0, None, None, -math.inf, None, 0)
+
+    def _push(self) -> dict[str, float]:
+        """Periodic projection inside a stage; per branch the median cosine of each prototype
+        to the window it became (1.0 = the push moved nothing)."""
+        x_train, y_train = self.data.part("train")
+        moved = {}
+        for name, branch in self.model.branches.items():
+            before = branch.prototypes.detach().flatten(1).float().clone()
+            y_branch = y_train[:, self.model.branch_label_index(name).cpu().numpy()]
+            project_branch(branch, x_train, y_branch, self.config.train.eval_batch_size,
+                           self.device, n_neighbours=0, replace=True,
+                           distinct_records=self.config.train.distinct_projection)
+            cosine = torch.nn.functional.cosine_similarity(
+                before, branch.prototypes.detach().flatten(1).float(), dim=1)
+            moved[name] = round(float(cosine.median()), 4)
+        return moved
 
     def _project(self, index: int) -> None:
         x_train, y_train = self.data.part("train")
