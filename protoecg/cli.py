@@ -146,7 +146,7 @@ def build_parser(load: Sequence[Command] | None = None) -> argparse.ArgumentPars
                     dest=f"{group}_command", metavar="COMMAND", required=True)
             subparsers = groups[group]
         sub = subparsers.add_parser(word, help=_escape(command.help),
-                                    description=_escape(command.help))
+                                    description=command.help)  # not %-formatted
         if command in load:
             module = command.load()
             module.add_arguments(sub)

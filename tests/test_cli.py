@@ -20,6 +20,7 @@ def test_every_command_has_help_and_is_in_the_readme(words, capsys):
     assert exit_info.value.code == 0
     help_text = capsys.readouterr().out
     assert len(help_text.strip().splitlines()) > 2
+    assert "%%" not in help_text  # a percent sign escaped twice shows as "95%%"
     readme = (REPO / "README.md").read_text()
     assert f"protoecg {words}" in readme, f"README.md does not document `protoecg {words}`"
 
