@@ -124,3 +124,27 @@ def test_groups_with_their_own_settings_get_their_own_optimizer_group(small_data
     assert {id(p) for p in group["params"]} == {id(p) for p in prototypes}
     assert not any(p.requires_grad for n, p in trainer.model.named_parameters()
                    if "classifier" in n or n.startswith("fusion"))
+
+
+@pytest.mark.parametrize("keep_start", [True, False])
+def test_a_stage_that_only_makes_things_worse_can_leave_the_model_as_it_found_it(
+        small_data, tmp_path, monkeypatch, keep_start):
+    """keep_start: the starting model competes in early stopping. A fusion layer trained with
+    an absurd learning rate ends worse than the branch classifiers it starts from: with
+    keep_start the model keeps its starting fusion layer; without, it keeps a damaged one."""
+    config, data = small_data
+    monkeypatch.setitem(stages.SCHEDULES, "bad_fusion", (
+        {"name": "fusion", "trains": ("fusion",), "scope": "model", "loss": {"bce": 1.0},
+         "epochs": 2, "optimizer": {"fusion": {"lr": 50.0}}, "keep_start": keep_start,
+         "starts_from": "fusion_from_branches", "monitor": "fusion"},
+    ))
+    trainer = Trainer(config, data, tmp_path / "run", schedule="bad_fusion", progress=False)
+    trainer.model.init_fusion_from_branches()
+    start = {k: v.clone() for k, v in trainer.model.fusion.state_dict().items()}
+    trainer.fit()
+    kept = all(torch.equal(v, trainer.model.fusion.state_dict()[k]) for k, v in start.items())
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert kept is keep_start
+    assert ("val_macro_auroc_at_start" in lines[0]) is keep_start
+    if keep_start:
+        assert all(r["val_macro_auroc"] <= lines[0]["val_macro_auroc_at_start"] for r in lines)

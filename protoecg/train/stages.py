@@ -81,6 +81,10 @@ class Stage:
     # project the prototypes after every ``push_every``-th epoch (ProtoPNet's periodic push),
     # before validation, so early stopping keeps a projected state; 0 = never
     push_every: int = 0
+    # the stage's starting model competes in early stopping: a stage that does not improve
+    # the validation score leaves the model as it found it (last layers: the fusion layer
+    # starts equal to the branch classifiers)
+    keep_start: bool = False
 
 
 _PROTOTYPE_LOSS = {"bce": 1.0, "clustering": "clustering", "separation": "separation",
@@ -99,18 +103,20 @@ SCHEDULES: dict[str, tuple[dict, ...]] = {
         {"name": "joint", "trains": ("backbone", "add_on", "prototypes"),
          "loss": _PROTOTYPE_LOSS, "push": True},
         {"name": "projection", "kind": "projection"},
-        {"name": "classifier", "trains": ("classifier",), "loss": {"bce": 1.0, "l1": "l1"}},
+        {"name": "classifier", "trains": ("classifier",), "loss": {"bce": 1.0, "l1": "l1"},
+         "keep_start": True},
         {"name": "fusion", "trains": ("fusion",), "scope": "model",
          "loss": {"bce": 1.0, "l1": "l1"}, "starts_from": "fusion_from_branches",
-         "monitor": "fusion"},
+         "monitor": "fusion", "keep_start": True},
     ),
     # After review (protoecg retrain): the prototypes stay as pruned/replaced; the branch
     # classifiers and then the fusion layer learn again on the training folds.
     "retrain": (
-        {"name": "classifier", "trains": ("classifier",), "loss": {"bce": 1.0, "l1": "l1"}},
+        {"name": "classifier", "trains": ("classifier",), "loss": {"bce": 1.0, "l1": "l1"},
+         "keep_start": True},
         {"name": "fusion", "trains": ("fusion",), "scope": "model",
          "loss": {"bce": 1.0, "l1": "l1"}, "starts_from": "fusion_from_branches",
-         "monitor": "fusion"},
+         "monitor": "fusion", "keep_start": True},
     ),
     # The black-box twin: every parameter, BCE on its head's logits.
     "black_box": (
@@ -120,7 +126,7 @@ SCHEDULES: dict[str, tuple[dict, ...]] = {
 }
 
 _ROW_KEYS = {"name", "kind", "trains", "scope", "loss", "epochs", "optimizer", "starts_from",
-             "monitor", "when", "push"}
+             "monitor", "when", "push", "keep_start"}
 
 
 def stage_names() -> set[str]:
@@ -179,6 +185,7 @@ def resolve_stage(row: Mapping, defaults: Defaults) -> Stage:
         starts_from=_choice(row.get("starts_from", "previous"), STARTS, where, "starts_from"),
         monitor=_choice(row.get("monitor", "branches"), MONITORS, where, "monitor"),
         push_every=defaults.push_every if row.get("push") else 0,
+        keep_start=bool(row.get("keep_start", False)),
     )
 
 

@@ -211,11 +211,15 @@ class Trainer:
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         best_score, best_state, bad_epochs = -math.inf, None, 0
+        start_score = None
         if state is not None:
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             best_score, best_state = state["best_score"], state["best_state"]
             bad_epochs = state["bad_epochs"]
+        elif stage.keep_start and epochs > 0:
+            best_score = start_score = self.validation_score(stage)
+            best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         network = self.model
         if self.dist.world_size > 1:
             network = DistributedDataParallel(self.model, find_unused_parameters=True)
@@ -259,6 +263,8 @@ class Trainer:
                       **{k: v / max(len(batches), 1) for k, v in sums.items()},
                       "val_macro_auroc": score, "best": improved,
                       "lr": lr, **({"push_cosine_median": pushed} if pushed else {}),
+                      **({"val_macro_auroc_at_start": start_score}
+                         if start_score is not None and epoch == 0 else {}),
                       "seconds": round(time.perf_counter() - started, 2)}
             if self.dist.main:
                 with open(self.run_dir / "metrics.jsonl", "a") as f:
