@@ -56,7 +56,7 @@ def test_console_script_is_installed():
 def test_demo_runs_on_ludb(ludb_root, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "protoecg", "demo", "--ludb", str(ludb_root), "--out",
-         str(tmp_path)], capture_output=True, text=True, timeout=600,
+         str(tmp_path), "--preset", "tiny"], capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr
     assert "records      200" in result.stdout and "units mV" in result.stdout

@@ -137,3 +137,27 @@ def test_unreachable_server_and_bad_manifest(tmp_path):
         parse_manifest("a" * 64 + "  ../etc/passwd\n", "SHA256SUMS.txt")
     with pytest.raises(DownloadError, match="line 1: expected '<sha256> <path>'"):
         parse_manifest("nonsense\n", "SHA256SUMS.txt")
+
+
+def test_the_demo_downloads_ludb_when_none_is_found(mirror, tmp_path, monkeypatch, capsys):
+    from protoecg.commands import demo
+
+    monkeypatch.setattr(demo, "default_ludb", lambda: None)
+    served, url = mirror
+    found = demo.find_or_fetch_ludb(tmp_path, base_url=url)
+    assert found == tmp_path / "ludb" and (found / "RECORDS").is_file()
+    assert "downloading LUDB" in capsys.readouterr().out
+    # a second demo uses that download without the network
+    assert demo.find_or_fetch_ludb(tmp_path, base_url="http://127.0.0.1:9/") == found
+
+
+def test_the_demo_falls_back_to_synthetic_ecgs_only_when_offline(tmp_path, monkeypatch,
+                                                                 capsys):
+    from protoecg.commands import demo
+
+    monkeypatch.setattr(demo, "default_ludb", lambda: None)
+    # port 9 (discard) on this machine: nothing listens, as when offline
+    assert demo.find_or_fetch_ludb(tmp_path, base_url="http://127.0.0.1:9/") is None
+    assert "LUDB could not be downloaded" in capsys.readouterr().out
+    assert demo.find_or_fetch_ludb(tmp_path, allow_download=False) is None
+    assert "--no-download" in capsys.readouterr().out

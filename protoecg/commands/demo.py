@@ -1,11 +1,13 @@
 """``protoecg demo``: the main job on the embedded default data, end to end.
 
-Find LUDB (``--ludb``, ``$PROTOECG_LUDB``, or ``../shared/data/ludb`` beside this checkout), write
-it in PTB-XL layout under ``--out`` and read it back through the PTB-XL adapter; then train a
-ProtoECGNet (``--preset``, default ``tiny`` so that the demo takes about a minute; ``ludb`` is
-the real small run), project its prototypes to a catalog, evaluate it, and set up a review study
-with a demo rater and researcher whose access codes are printed. With no LUDB anywhere it says
-so and runs the same loop on the SYNTHETIC set.
+Find LUDB (``--ludb``, ``$PROTOECG_LUDB``, ``../shared/data/ludb`` beside this checkout, or an
+earlier download under ``--out``); with none, download it from PhysioNet (the verified,
+resumable ``data download``; ``--no-download`` skips that), and only when that fails too (offline)
+say so and run the same loop on the SYNTHETIC set. Write LUDB in PTB-XL layout under ``--out``
+and read it back through the PTB-XL adapter; then train a ProtoECGNet (``--preset``, default
+``demo``: a real model in a few minutes on 2 cores), project its prototypes to a catalog,
+evaluate it, and set up a review study with a demo rater and researcher whose access codes are
+printed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pathlib import Path
 from protoecg.catalog.reader import read_catalog
 from protoecg.catalog.writer import write_catalog
 from protoecg.data import format_summary, load_dataset, summarize
+from protoecg.data.download import download
 from protoecg.data.ludb_convert import convert_ludb
+from protoecg.errors import DownloadError
 from protoecg.resources import protocol_path
 from protoecg.study.assignment import assign
 from protoecg.study.protocol import load_protocol
@@ -40,23 +44,52 @@ def default_ludb() -> Path | None:
     return None
 
 
+def find_or_fetch_ludb(out: Path, allow_download: bool = True,
+                       base_url: str | None = None) -> Path | None:
+    """A LUDB folder: found, downloaded before under ``out``, or downloaded now (PhysioNet or
+    ``base_url``). None when there is none and it cannot be downloaded (the reason printed)."""
+    found = default_ludb()
+    if found is not None:
+        return found
+    target = out / "ludb"
+    complete = target / ".download-complete"  # every file fetched and its SHA-256 checked
+    if complete.is_file():
+        return target
+    if not allow_download:
+        print("No LUDB folder found and --no-download given.")
+        return None
+    print(f"No LUDB folder found: downloading LUDB (about 100 MB, SHA-256 verified) to "
+          f"{target} ...")
+    try:
+        download("ludb", target, base_url=base_url, progress=True)
+    except DownloadError as exc:
+        print(f"LUDB could not be downloaded ({exc}).")
+        return None
+    complete.write_text("")
+    return target
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ludb", help="LUDB folder (default $PROTOECG_LUDB or "
-                        "../shared/data/ludb)")
+    parser.add_argument("--ludb", help="LUDB folder (default $PROTOECG_LUDB, "
+                        "../shared/data/ludb, or OUT/ludb; downloaded there when absent)")
     parser.add_argument("--out", default=str(Path("data") / "demo"),
                         help="where the demo writes its files (default data/demo under the "
                              "working folder)")
-    parser.add_argument("--preset", default="tiny",
-                        help="model preset for the demo run (default tiny; ludb: the real "
-                             "small run, ~5 min)")
+    parser.add_argument("--preset", default="demo",
+                        help="model preset for the demo run (default demo: a few minutes on 2 "
+                             "cores; ludb: the longer real small run; tiny: seconds, untrained)")
+    parser.add_argument("--no-download", action="store_true",
+                        help="never download LUDB (use SYNTHETIC ECGs when it is not found)")
+    parser.add_argument("--base-url", help="LUDB mirror to download from instead of PhysioNet")
 
 
 def run(args: argparse.Namespace) -> int:
-    ludb = Path(args.ludb) if args.ludb else default_ludb()
     out = Path(args.out)
+    ludb = Path(args.ludb) if args.ludb else find_or_fetch_ludb(
+        out, not args.no_download, args.base_url)
     if ludb is None:
-        print("No LUDB folder found (set --ludb or $PROTOECG_LUDB, or run "
-              "`protoecg data download ludb --dest data/ludb`); using SYNTHETIC ECGs.\n")
+        print("Using SYNTHETIC ECGs instead (a stand-in for real data: the model and its "
+              "figures mean nothing clinically).\n")
         dataset, name = load_dataset("synthetic", fs=100), "synthetic"
         print(format_summary(summarize(dataset)))
     else:
@@ -73,9 +106,10 @@ def run(args: argparse.Namespace) -> int:
     run = out / f"run-{args.preset}"
     shutil.rmtree(run, ignore_errors=True)
     config = load_config(args.preset)
-    print(f"\ntraining ProtoECGNet (preset {args.preset}) -> {run}")
+    print(f"\ntraining ProtoECGNet (preset {args.preset}: "
+          f"{', '.join(s.name for s in config.schedule('protoecgnet'))}) -> {run}")
     Trainer(config, prepare(dataset, config.data), run, dataset_name=name,
-            command=["protoecg", "demo"], progress=False).fit()
+            command=["protoecg", "demo"], progress=True).fit()
     catalog = write_catalog(run)
     result = evaluate_run(run, n_resamples=200)
     low, high = result["macro_auroc_ci"]
