@@ -19,7 +19,7 @@ def database_path() -> str | None:
 @contextmanager
 def open_store():
     """A connection for this script run (sqlite connections stay in their thread)."""
-    store = ReviewStore(database_path())
+    store = ReviewStore(database_path(), "write")
     try:
         yield store
     finally:

@@ -13,6 +13,6 @@ def add_db(parser: argparse.ArgumentParser, study: bool = True) -> None:
         parser.add_argument("--study", required=True, help="study name")
 
 
-def open_study(args: argparse.Namespace):
-    store = ReviewStore(args.db)
+def open_study(args: argparse.Namespace, mode: str = "write"):
+    store = ReviewStore(args.db, mode)
     return store, store.study(args.study)

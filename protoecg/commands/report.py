@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with ReviewStore(args.db) as store:
+    with ReviewStore(args.db, "read") as store:
         study = store.study(args.study)
         summary = write_report(store, study, args.out, args.resamples, args.seed)
     if args.json:

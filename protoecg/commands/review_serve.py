@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     if not Path(args.db).is_file():
         raise StoreError(f"{args.db}: no such review database (create one with "
                          "`protoecg study create --db …`)")
-    with ReviewStore(args.db) as store:  # check (and migrate) before serving
+    with ReviewStore(args.db, "write") as store:  # check (and migrate) before serving
         names = [s.name for s in store.studies()]
     app = review_app_path()
     print(f"serving {len(names)} stud{'y' if len(names) == 1 else 'ies'} "

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     plan = plan_pruning(args.run, args.db, args.study, args.rule, args.action,
                         allow_empty_class=args.allow_empty_class)
-    with ReviewStore(args.db) as store:  # refuse a taken name before anything trains
+    with ReviewStore(args.db, "write") as store:  # refuse a taken name before anything trains
         taken = {s.name for s in store.studies()}
     if args.next_study in taken:
         raise StoreError(f"study {args.next_study!r} already exists in {args.db}")
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     low, high = result["delta_ci"]
     print(f"test macro AUROC {result['before']:.4f} -> {result['after']:.4f}, difference "
           f"{result['delta']:+.4f} (95% CI {low:+.4f} to {high:+.4f})")
-    with ReviewStore(args.db) as store:
+    with ReviewStore(args.db, "write") as store:
         previous = store.study(args.study)
         chosen = next_round_prototypes(store, previous, catalog,
                                        include_all=args.action == "disable")

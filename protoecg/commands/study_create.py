@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
                          "every prototype anyway)")
     protocol = load_protocol(args.protocol)
     catalog = read_catalog(args.catalog)
-    with ReviewStore(args.db) as store:
+    with ReviewStore(args.db, "create") as store:
         previous = store.study(args.previous) if args.previous else None
         chosen = (next_round_prototypes(store, previous, catalog, args.all_prototypes)
                   if previous else None)

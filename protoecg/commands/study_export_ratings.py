@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    store, study = open_study(args)
+    store, study = open_study(args, "read")
     with store:
         n = export_ratings(store, study, args.csv)
     print(f"wrote {n} answers of study {study.name!r} to {args.csv}")

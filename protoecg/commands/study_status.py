@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    store, study = open_study(args)
+    store, study = open_study(args, "read")
     with store:
         result = status(store, study)
     if args.json:

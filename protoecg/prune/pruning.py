@@ -71,7 +71,7 @@ def _projected_catalog(run_dir: Path) -> Catalog:
 def _open_study(db: Path, name: str) -> tuple[ReviewStore, Study]:
     if not db.is_file():
         raise RunError(f"{db}: no such review database")
-    store = ReviewStore(db)
+    store = ReviewStore(db, "read")
     try:
         return store, store.study(name)
     except BaseException:

@@ -59,9 +59,10 @@ def assign(store: ReviewStore, study: Study, k: int | None = None) -> dict:
     Assignments that already have an answer are kept; the others are planned afresh, so adding a
     rater spreads the unrated work without touching anything rated.
     """
-    k = k or study.protocol.raters_per_prototype
+    if k is None:  # not `k or ...`: 0 is a mistake to refuse, not "the default"
+        k = study.protocol.raters_per_prototype
     if k < 1:
-        raise StoreError("raters per prototype must be at least 1")
+        raise StoreError(f"--raters-per-prototype: must be at least 1, got {k}")
     raters = [r for r in store.reviewers(study) if r.role == "rater"]
     if not raters:
         raise StoreError(f"study {study.name!r} has no raters; add some with "

@@ -57,7 +57,7 @@ def cached_card_charts(db_path: str, study_name: str, row: dict) -> dict:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    with ReviewStore(db_path) as store:
+    with ReviewStore(db_path, "read") as store:
         charts = card_charts(store, store.study(study_name), row)
     with _LOCK:
         _CACHE[key] = charts

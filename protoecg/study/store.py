@@ -111,22 +111,62 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{time.time_ns() % 10**9:09d}Z"
 
 
-class ReviewStore:
-    """Open (and create or migrate) a review database."""
+STORE_MODES = ("create", "write", "read")
 
-    def __init__(self, path: str | Path):
+
+class ReviewStore:
+    """Open a review database.
+
+    ``mode``: ``create`` may create the file (only ``study create`` and set-up code use it);
+    ``write`` opens an existing review database and migrates it; ``read`` opens an existing one
+    for queries only (``PRAGMA query_only``: status, exports and reports never write). A file
+    that is not a protoecg review database (another application's SQLite file, an empty file,
+    anything else) is refused before anything is written to it.
+    """
+
+    def __init__(self, path: str | Path, mode: str = "create"):
+        if mode not in STORE_MODES:
+            raise ValueError(f"unknown store mode {mode!r}")
         self.path = Path(path)
+        self.mode = mode
         if self.path.exists() and self.path.is_dir():
             raise StoreError(f"{self.path}: is a folder, expected a database file")
+        exists = self.path.is_file()
+        if not exists and mode != "create":
+            raise StoreError(f"{self.path}: no such review database (`protoecg study create` "
+                             "makes one)")
+        if exists and self.path.stat().st_size == 0:
+            raise StoreError(f"{self.path}: an empty file, not a review database (give "
+                             "`protoecg study create` a path that does not exist yet)")
         try:
-            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S)
-            conn.execute("PRAGMA journal_mode=WAL")
+            # mode=rw never creates the file; a new database is created only in "create" mode
+            uri = f"{self.path.resolve().as_uri()}?mode={'rw' if exists else 'rwc'}"
+            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
             conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+            if exists:
+                self._refuse_foreign(conn)
+            if mode == "read":
+                conn.execute("PRAGMA query_only=ON")
+            elif conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable SQLite database ({exc})") from None
         self.db = Database(conn)
         self._migrate()
+
+    def _refuse_foreign(self, conn: sqlite3.Connection) -> None:
+        """Read-only look at the schema: refuse what is not ours before any write."""
+        try:
+            tables = [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"{self.path}: not a usable SQLite database ({exc})") from None
+        if tables and "studies" not in tables:
+            conn.close()
+            raise StoreError(f"{self.path}: not a protoecg review database "
+                             f"(tables: {', '.join(tables[:5])})")
 
     def _migrate(self) -> None:
         known = {m.name for m in MIGRATIONS._migrations}
@@ -143,6 +183,10 @@ class ReviewStore:
             raise StoreError(f"{self.path}: not a protoecg review database "
                              f"(tables: {', '.join(self.db.table_names()[:5])})")
         if MIGRATIONS.pending(self.db):
+            if self.mode == "read":
+                raise StoreError(f"{self.path}: its schema is older than this protoecg; a "
+                                 "command that writes (e.g. `protoecg review serve`) upgrades "
+                                 "it first")
             self.db.conn.execute("BEGIN IMMEDIATE")  # one process migrates, the others wait
             try:
                 MIGRATIONS.apply(self.db)
