@@ -379,7 +379,7 @@ def test_commands_end_to_end(ludb_catalog, tmp_path, capsys):
     out_csv = tmp_path / "out.csv"
     assert main(["study", "export-ratings", "--db", db, "--study", "s1", "--csv",
                  str(out_csv)]) == 0
-    assert out_csv.read_text().startswith("reviewer,prototype_id,question,answer")
+    assert out_csv.read_text().startswith('"reviewer","prototype_id","question","answer"')
     with ReviewStore(db) as s:
         assert s.authenticate(codes["ana"])[1].name == "ana"
     for args, message in [

@@ -20,6 +20,8 @@ from protoecg.study.store import (
     StudyPrototype,
 )
 
+# a comment is a clinician's note, not a document: longer ones are refused, never truncated
+COMMENT_MAX_CHARS = 5000
 # long form, one row per current answer (the CSV's columns plus the revision)
 ANSWER_COLUMNS = ("reviewer", "prototype_id", "question", "answer", "revision", "answered_at")
 
@@ -100,7 +102,12 @@ def validate_answer(study: Study, question: str, value, answered_at: str | None 
             raise StoreError(f"protocol {protocol.id} has no comment field")
         if value is not None and not isinstance(value, str):
             raise StoreError(f"comment must be text, got {value!r}")
-        return Answer("comment", question, (value or "").strip(), answered_at)
+        text = value or ""
+        if len(text) > COMMENT_MAX_CHARS:
+            raise StoreError(f"comment: at most {COMMENT_MAX_CHARS:,} characters, got "
+                             f"{len(text):,} (shorten it; nothing was saved)")
+        # kept exactly as typed (leading tabs, '=' and all); only a blank one is no comment
+        return Answer("comment", question, text if text.strip() else "", answered_at)
     if question in {f.id for f in protocol.flags}:
         if value in (True, 1, "1", "true", "yes"):
             return Answer("flag", question, 1, answered_at)

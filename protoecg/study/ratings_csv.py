@@ -17,13 +17,31 @@ from protoecg.study.store import ReviewStore, StoreError, Study
 # gives the same file
 CSV_COLUMNS = ("reviewer", "prototype_id", "question", "answer", "answered_at")
 REQUIRED_COLUMNS = CSV_COLUMNS[:4]
+# OWASP's CSV-injection advice: a cell a spreadsheet would read as a formula (or a DDE call)
+# gets a leading apostrophe. Cells that already start with one get another, so that import
+# removes exactly one and every stored text comes back as typed.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def neutralise_cell(value):
+    """A text cell as it is safe to open in a spreadsheet (numbers pass unchanged)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def restore_cell(value: str) -> str:
+    """The inverse of ``neutralise_cell`` for text read back from an exported file."""
+    return value[1:] if value.startswith("'") else value
 
 
 def export_ratings(store: ReviewStore, study: Study, path: str | Path | IO[str]) -> int:
     """Write the current answers as long-form CSV (to a path or a text buffer); returns the
     number of rows."""
     frame = current_answers(store, study)[list(CSV_COLUMNS)]
-    frame.to_csv(path, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    frame = frame.map(neutralise_cell)
+    # every cell quoted (OWASP), so a CR or newline inside a comment never splits a row
+    frame.to_csv(path, index=False, lineterminator="\n", quoting=csv.QUOTE_ALL)
     return len(frame)
 
 
@@ -43,6 +61,7 @@ def import_ratings(store: ReviewStore, study: Study, path: str | Path,
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError,
             UnicodeDecodeError) as exc:
         raise StoreError(f"{path}: not a readable CSV ({exc})") from None
+    frame = frame.map(restore_cell)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise StoreError(f"{path}: missing column(s) {', '.join(missing)} (expected at least "
@@ -51,6 +70,7 @@ def import_ratings(store: ReviewStore, study: Study, path: str | Path,
     pks = {p.prototype_id: p.pk for p in store.prototypes(study)}
     assigned = {(a.reviewer_id, a.prototype_pk) for a in store.assignments(study)}
     new_reviewers = sorted(set(frame["reviewer"]) - set(known))
+    seen: dict[tuple[str, str, str], tuple[int, str]] = {}  # -> (first line, answer)
     for line, row in enumerate(frame.itertuples(index=False), start=2):
         where = f"{path} line {line}"
         if row.prototype_id not in pks:
@@ -69,6 +89,17 @@ def import_ratings(store: ReviewStore, study: Study, path: str | Path,
             validate_answer(study, row.question, _value(row.question, row.answer))
         except StoreError as exc:
             raise StoreError(f"{where}: {exc}") from None
+        stamp = getattr(row, "answered_at", "")
+        if stamp and pd.isna(pd.to_datetime(stamp, errors="coerce", utc=True, format="ISO8601")):
+            raise StoreError(f"{where}: answered_at {stamp!r} is not an ISO 8601 time "
+                             "(e.g. 2026-11-22T10:30:00Z), or leave it empty")
+        key = (row.reviewer, row.prototype_id, row.question)
+        value = _value(row.question, row.answer)
+        if key in seen and seen[key][1] != value:
+            raise StoreError(f"{where}: {row.reviewer!r} answers {row.question!r} of "
+                             f"{row.prototype_id!r} differently on line {seen[key][0]} "
+                             f"({seen[key][1]!r} vs {value!r}); keep one of them")
+        seen.setdefault(key, (line, value))
     codes = {name: new_code() for name in new_reviewers}
     new_assignments = {name: [pks[pid] for pid in sorted(set(
         frame.loc[frame["reviewer"] == name, "prototype_id"]))] for name in new_reviewers}

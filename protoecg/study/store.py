@@ -37,6 +37,7 @@ ANSWER_TABLES = {"rating": "ratings", "flag": "flags", "comment": "comments"}
 # columns a blinded rater never sees (model scores)
 MODEL_SCORE_COLUMNS = ("similarity", "catalog_similarity", "purity")
 BUSY_TIMEOUT_S = 30.0
+NAME_MAX_CHARS = 100  # study and reviewer names (they head tables and reports)
 
 
 class StoreError(ProtoECGError):
@@ -238,6 +239,8 @@ class ReviewStore:
         name = name.strip()
         if not name:
             raise StoreError("study name is empty")
+        if len(name) > NAME_MAX_CHARS:
+            raise StoreError(f"study name: at most {NAME_MAX_CHARS} characters, got {len(name)}")
         if self.db["studies"].count_where("name = ?", [name]):
             raise StoreError(f"study {name!r} already exists in {self.path}")
         table = catalog.prototypes
@@ -306,6 +309,9 @@ class ReviewStore:
             raise StoreError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
         if not name:
             raise StoreError("reviewer name is empty")
+        if len(name) > NAME_MAX_CHARS:
+            raise StoreError(f"reviewer name: at most {NAME_MAX_CHARS} characters, got "
+                             f"{len(name)}")
         if self.db["reviewers"].count_where("study_id = ? AND name = ?", [study.id, name]):
             raise StoreError(f"study {study.name!r} already has a reviewer named {name!r}")
         code = code or new_code()

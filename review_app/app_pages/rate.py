@@ -150,7 +150,7 @@ def render() -> None:
                         key=keys[flag.id])
         if study.protocol.comment_enabled:
             st.text_area(study.protocol.comment_label, value=answers.get("comment", ""),
-                         key=keys["comment"])
+                         key=keys["comment"], max_chars=study_answers.COMMENT_MAX_CHARS)
         notice = st.session_state.get("notice")
         if notice:
             getattr(st, notice[0])(notice[1])
