@@ -4,14 +4,17 @@
 The registry below names every command's words, its module and its one-line help. A command's
 module (``add_arguments(parser)`` and ``run(args) -> int``) is imported only when that command
 runs, so ``protoecg study status`` never pays for torch. Library errors (``ProtoECGError``)
-become one line on stderr and exit code 2; nothing else is caught, so real bugs still show a
-traceback.
+and operating-system errors on the user's files (``OSError``: a folder where a file was
+expected, no permission, a full disk) become one line on stderr and exit code 2; a closed pipe
+(``protoecg study status | head``) ends quietly; nothing else is caught, so real bugs still show
+a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -110,6 +113,14 @@ def _escape(text: str) -> str:
     return text.replace("%", "%%")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake reported as one ``protoecg: error:`` line (exit 2) like
+    every other error, pointing at the command's --help."""
+
+    def error(self, message: str):
+        self.exit(2, f"protoecg: error: {message} (see `{self.prog} --help`)\n")
+
+
 def find_command(argv: Sequence[str]) -> Command | None:
     """The registered command whose words start ``argv`` (None for bare --help and the like)."""
     words = []
@@ -126,7 +137,7 @@ def find_command(argv: Sequence[str]) -> Command | None:
 def build_parser(load: Sequence[Command] | None = None) -> argparse.ArgumentParser:
     """The whole command tree; the arguments of the commands in ``load`` (all when None)."""
     load = COMMANDS if load is None else load
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="protoecg",
         description="ProtoECG Review: train ProtoECGNet, project its prototypes to a catalog, "
         "and run clinician reviews of them.",
@@ -162,6 +173,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except ProtoECGError as exc:
         print(f"protoecg: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # the reader went away (`| head`): stop writing, and keep Python's exit-time flush of
+        # stdout from raising again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"protoecg: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("protoecg: interrupted", file=sys.stderr)

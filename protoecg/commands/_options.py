@@ -1,4 +1,5 @@
-"""Arguments several commands share: the device, and a prune rule over a study."""
+"""Arguments several commands share: the device, a prune rule over a study, and value types
+that refuse out-of-range numbers at the command line (argparse says which option and why)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,30 @@ import argparse
 
 from protoecg.commands._study import add_db
 from protoecg.prune.selection import ACTIONS
+
+
+def at_least(low: int):
+    """An integer option that must be >= ``low``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return parse
+
+
+def probability(text: str) -> float:
+    """A float option in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value:g}")
+    return value
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from protoecg.commands._options import add_device
+from protoecg.commands._options import add_device, at_least
 from protoecg.train.comparison import compare_runs
 from protoecg.train.run import write_json
 
@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_a", metavar="RUN_A", help="the run before (e.g. the source run)")
     parser.add_argument("run_b", metavar="RUN_B", help="the run after (e.g. pruned+retrained)")
     parser.add_argument("--fold", type=int, default=10, help="fold to compare on (default 10)")
-    parser.add_argument("--resamples", type=int, default=1000,
+    parser.add_argument("--resamples", type=at_least(1), default=1000,
                         help="paired bootstrap resamples (default 1000)")
     parser.add_argument("--seed", type=int, default=42, help="bootstrap seed (default 42)")
     add_device(parser)

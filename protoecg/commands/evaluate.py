@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from protoecg.commands._options import add_device
+from protoecg.commands._options import add_device, at_least
 from protoecg.train.evaluation import evaluate_run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", required=True, help="run folder made by `protoecg train`")
     parser.add_argument("--fold", type=int, default=10, help="fold to evaluate (default 10)")
-    parser.add_argument("--resamples", type=int, default=1000,
+    parser.add_argument("--resamples", type=at_least(1), default=1000,
                         help="bootstrap resamples for the CIs (default 1000)")
     add_device(parser)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")

@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 
-from protoecg.commands._options import add_device
+from protoecg.commands._options import add_device, at_least, probability
 from protoecg.explain.explanation import write_explanation
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", required=True, help="run folder made by `protoecg train`")
     parser.add_argument("--record", required=True, help="record id in the run's dataset")
-    parser.add_argument("--threshold", type=float, default=0.5,
+    parser.add_argument("--threshold", type=probability, default=0.5,
                         help="probability above which a label counts as predicted")
-    parser.add_argument("--top", type=int, default=3, help="prototypes per label (default 3)")
+    parser.add_argument("--top", type=at_least(1), default=3,
+                        help="prototypes per label (default 3)")
     parser.add_argument("--out", help="folder for <record>.json and <record>.png "
                         "(default RUN/explanations)")
     add_device(parser)

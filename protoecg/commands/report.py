@@ -6,6 +6,7 @@ import argparse
 import json
 
 from protoecg.agreement.report import write_report
+from protoecg.commands._options import at_least
 from protoecg.study.store import ReviewStore
 
 
@@ -13,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", required=True, help="review database (SQLite file)")
     parser.add_argument("--study", required=True, help="study name")
     parser.add_argument("--out", required=True, help="folder for the report files")
-    parser.add_argument("--resamples", type=int, default=1000,
+    parser.add_argument("--resamples", type=at_least(1), default=1000,
                         help="bootstrap resamples over prototypes (default 1000)")
     parser.add_argument("--seed", type=int, default=42,
                         help="seed of the bootstrap resamples (default 42)")

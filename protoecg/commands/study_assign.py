@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from protoecg.commands._options import at_least
 from protoecg.commands._study import add_db, open_study
 from protoecg.study.assignment import assign
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_db(parser)
-    parser.add_argument("--raters-per-prototype", type=int,
+    parser.add_argument("--raters-per-prototype", type=at_least(1),
                         help="K (default: the protocol's raters_per_prototype)")
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from protoecg.commands._options import add_device
+from protoecg.commands._options import add_device, at_least
 from protoecg.data import DATASETS, load_dataset
 from protoecg.train.config import load_config, preset_names
 from protoecg.train.data import prepare
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="TOML file overriding preset values")
     parser.add_argument("--out", required=True, help="run folder to create (or to --resume)")
     add_device(parser)
-    parser.add_argument("--epochs", type=int,
+    parser.add_argument("--epochs", type=at_least(1),
                         help="override the epoch count of every stage the preset runs "
                              "(quick runs; a stage the preset leaves out at 0 stays out)")
     parser.add_argument("--black-box", action="store_true",

@@ -216,7 +216,11 @@ class ReviewStore:
     def _write(self, actor: str, action: str, study_id: int | None, detail: dict):
         """One transaction with its audit row; rolled back whole on any error."""
         conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # a read-only file or folder, a locked disk
+            raise StoreError(f"{self.path}: cannot write to the review database ({exc})"
+                             ) from None
         try:
             with self.db.atomic():
                 yield

@@ -8,9 +8,17 @@ import sqlite3
 
 import pytest
 
-from protoecg.cli import main
+from protoecg.cli import main as cli_main
 from protoecg.resources import protocol_path
 from tests._synthetic_catalog import SMALL, write_synthetic_catalog
+
+
+def main(argv):
+    """The exit code, whether the command returned it or argparse exited with it."""
+    try:
+        return cli_main(argv)
+    except SystemExit as exc:
+        return exc.code
 
 
 def digest(path):
