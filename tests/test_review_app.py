@@ -268,3 +268,24 @@ def test_prune_rule_preview(db):
     at.button(key="FormSubmitter:rule-Preview").click().run()
     assert "unknown question 'warmth'" in at.error[0].value
     assert "^ column 6" in at.code[0].value
+
+
+def test_an_empty_submit_is_not_a_wrong_code_and_researchers_lift_lockouts(db):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.button[0].click().run()  # nothing typed
+    assert "enter your access code" in at.error[0].value
+    for _ in range(5):
+        at.text_input(key="access_code").input("WRONG-CODE-000")
+        at.button[0].click().run()
+    at.text_input(key="access_code").input(CODES["ana"])
+    at.button[0].click().run()
+    assert "too many wrong codes; try again in" in at.error[0].value  # this tab only
+    researcher = signed_in("rhea")  # another tab, same address: not locked out
+    assert [d.value["who"].tolist() for d in researcher.dataframe if "who" in d.value][0] == [
+        "session"]
+    researcher.button(key="lift_lockouts").click().run()
+    assert not any("who" in d.value for d in researcher.dataframe)
+    at.text_input(key="access_code").input(CODES["ana"])
+    at.button[0].click().run()
+    assert at.session_state["user"]["name"] == "ana"

@@ -108,16 +108,22 @@ def test_codes_are_shown_once_and_stored_hashed(store, study, tmp_path):
     assert store.authenticate(code.lower().replace("-", ""))[1].name == "eve"
     raw = (tmp_path / "review.db").read_bytes() + (tmp_path / "review.db-wal").read_bytes()
     assert code.encode() not in raw and code.replace("-", "").encode() not in raw
+    # not even a part of it: no 4-character piece of the code is stored in clear
+    plain = code.replace("-", "")
+    assert not any(plain[i:i + 4].encode() in raw for i in range(len(plain) - 3))
 
 
 def test_wrong_codes_are_refused_and_throttled(store, study):
     _, code = store.add_reviewer(study, "eve", "rater")
+    tab1 = {"session": "tab-1", "client": "10.0.0.7"}
     for _ in range(5):
         with pytest.raises(AuthError, match="unknown access code"):
-            store.authenticate("AAAA-BBBB-CCCC", throttle_key="browser-1")
-    with pytest.raises(AuthError, match="too many wrong codes"):
-        store.authenticate(code, throttle_key="browser-1")  # even the right one, for now
-    assert store.authenticate(code, throttle_key="browser-2")[1].name == "eve"
+            store.authenticate("AAAA-BBBB-CCCC", throttle=tab1)
+    with pytest.raises(AuthError, match=r"too many wrong codes; try again in \d+ min"):
+        store.authenticate(code, throttle=tab1)  # even the right one, for now
+    # a colleague's tab behind the same address is not locked out
+    tab2 = {"session": "tab-2", "client": "10.0.0.7"}
+    assert store.authenticate(code, throttle=tab2)[1].name == "eve"
 
 
 def test_reviewer_rules(store, study):
@@ -334,7 +340,7 @@ def test_not_a_database(tmp_path):
 
 
 def test_schema_version_and_wal(store):
-    assert store.schema_version == 2
+    assert store.schema_version == 3
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -354,7 +360,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_studies(tmp_path, catalo
                      "catalog_json) VALUES ('old', 'p', ?, 'c', '{}')",
                      [json.dumps(load_protocol(PAPER_PROTOCOL).to_dict())])
     with ReviewStore(path) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == 3
         old = store.study("old")
         assert old.previous_id is None
         new = store.create_study("new", load_protocol(PAPER_PROTOCOL), catalog,

@@ -1,9 +1,11 @@
 """Reviewer access codes: generated from an unambiguous alphabet, stored only as salted scrypt
-hashes, looked up by a short prefix (so a login hashes one or two candidates, not all)."""
+hashes, found by a keyed hash of the whole code (so a sign-in hashes one candidate, and no part
+of any code is stored in clear)."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes get read aloud
@@ -30,4 +32,11 @@ def new_salt() -> str:
 
 
 def code_prefix(code: str) -> str:
+    """The first 4 characters: how databases before schema 3 found a code (legacy rows only)."""
     return normalise(code)[:4]
+
+
+def code_lookup(code: str, key: str) -> str:
+    """HMAC-SHA256 of the normalised code under the database's key: an index, not a secret
+    (the scrypt hash is what proves the code)."""
+    return hmac.new(bytes.fromhex(key), normalise(code).encode(), hashlib.sha256).hexdigest()

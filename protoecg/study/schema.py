@@ -66,3 +66,16 @@ def m001_initial(db: Database) -> None:
 def m002_review_rounds(db: Database) -> None:
     # a study may be the next round of another (after pruning / replacing prototypes)
     db["studies"].add_column("previous_study_id", int)
+
+
+@MIGRATIONS()
+def m003_code_lookup(db: Database) -> None:
+    # Codes are found by a keyed hash of the whole code (HMAC with this database's own key), so
+    # no part of a code is stored in clear; reviewers made before this keep their prefix until
+    # they first sign in, when it is replaced by the lookup hash.
+    import secrets
+
+    db["settings"].create({"key": str, "value": str}, pk="key")
+    db["settings"].insert({"key": "code_lookup_key", "value": secrets.token_hex(32)})
+    db["reviewers"].add_column("code_lookup", str)
+    db["reviewers"].create_index(["code_lookup"], unique=True)

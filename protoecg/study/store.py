@@ -17,7 +17,7 @@ import io
 import json
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +27,14 @@ from sqlite_utils import Database
 
 from protoecg.catalog.reader import Catalog
 from protoecg.errors import ProtoECGError
-from protoecg.study.codes import code_prefix, hash_code, new_code, new_salt
+from protoecg.study.codes import (
+    code_lookup,
+    code_prefix,
+    hash_code,
+    new_code,
+    new_salt,
+    normalise,
+)
 from protoecg.study.protocol import Protocol
 from protoecg.study.schema import MIGRATIONS
 
@@ -37,6 +44,11 @@ ANSWER_TABLES = {"rating": "ratings", "flag": "flags", "comment": "comments"}
 # columns a blinded rater never sees (model scores)
 MODEL_SCORE_COLUMNS = ("similarity", "catalog_similarity", "purity")
 BUSY_TIMEOUT_S = 30.0
+# sign-in throttle: wrong codes per key within the window before its attempts are refused.
+# A browser session is locked after a few typos; a client address (a hospital NAT shares one)
+# only after many more, so one colleague's typos lock out only their own tab.
+THROTTLE_LIMITS = {"session": 5, "client": 30}
+THROTTLE_WINDOW_S = 300.0
 NAME_MAX_CHARS = 100  # study and reviewer names (they head tables and reports)
 
 
@@ -106,6 +118,10 @@ class StoredAnswer:
     value: int | str
     revision: int
     answered_at: str
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds} s" if seconds < 90 else f"{round(seconds / 60)} min"
 
 
 def now() -> str:
@@ -332,7 +348,7 @@ class ReviewStore:
         salt = new_salt()
         reviewer_id = self.db["reviewers"].insert({
             "study_id": study_id, "name": name, "role": role,
-            "code_prefix": code_prefix(code), "code_salt": salt,
+            "code_lookup": code_lookup(code, self._lookup_key), "code_salt": salt,
             "code_hash": hash_code(code, salt), "created_at": now(),
         }).last_pk
         return Reviewer(reviewer_id, study_id, name, role)
@@ -348,33 +364,87 @@ class ReviewStore:
                 return reviewer
         raise StoreError(f"study {study.name!r} has no reviewer named {name!r}")
 
+    @property
+    def _lookup_key(self) -> str:
+        return self.db["settings"].get("code_lookup_key")["value"]
+
     def _match_code(self, code: str) -> dict | None:
-        for row in self.db["reviewers"].rows_where("code_prefix = ?", [code_prefix(code)]):
+        """The reviewer row whose code this is: found by the code's keyed hash (or, for rows
+        made before schema 3, its prefix), proven by the scrypt hash in constant time. A miss
+        costs one scrypt too, so timing does not tell near misses from far ones."""
+        candidates = list(self.db["reviewers"].rows_where(
+            "code_lookup = ?", [code_lookup(code, self._lookup_key)]))
+        candidates += list(self.db["reviewers"].rows_where(
+            "code_lookup IS NULL AND code_prefix = ?", [code_prefix(code)]))
+        if not candidates:
+            hash_code(code, "00" * 16)
+            return None
+        for row in candidates:
             if row["code_hash"] and hmac.compare_digest(
                     row["code_hash"], hash_code(code, row["code_salt"])):
                 return row
         return None
 
-    def authenticate(self, code: str, throttle_key: str = "global", max_failures: int = 5,
-                     window_s: float = 300.0) -> tuple[Study, Reviewer]:
+    def authenticate(self, code: str, throttle: Mapping[str, str] | None = None,
+                     window_s: float = THROTTLE_WINDOW_S,
+                     limits: Mapping[str, int] | None = None) -> tuple[Study, Reviewer]:
         """The study and reviewer an access code belongs to.
 
-        After ``max_failures`` wrong codes from ``throttle_key`` within ``window_s`` seconds,
-        further attempts are refused until the window passes (codes cannot be guessed fast).
+        ``throttle``: scope -> key of who is signing in (e.g. ``{"session": "…", "client":
+        "10.0.0.7"}``). A wrong code counts against every key; once a key has ``limits[scope]``
+        wrong codes within ``window_s`` seconds, its attempts are refused (with how long to
+        wait) without checking the code. Counting and recording happen in one transaction, so
+        parallel guessers cannot get more checks than the limit. An empty code is not a guess.
         """
-        since = time.time() - window_s
-        failures = self.db.execute(
-            "SELECT COUNT(*) FROM login_failures WHERE key = ? AND at > ?",
-            [throttle_key, since]).fetchone()[0]
-        if failures >= max_failures:
-            raise AuthError(f"too many wrong codes; try again in {int(window_s // 60)} minutes")
-        row = self._match_code(code) if code and code.strip() else None
+        if not normalise(code or ""):
+            raise AuthError("enter your access code")
+        keys = [f"{scope}:{key}" for scope, key in (throttle or {"client": "local"}).items()]
+        limits = {**THROTTLE_LIMITS, **(limits or {})}
+        started = time.time()
+        with self._write("anonymous", "sign_in_attempt", None, {"keys": keys}):
+            for key in keys:
+                failures = self.db.execute(
+                    "SELECT COUNT(*), MIN(at) FROM login_failures WHERE key = ? AND at > ?",
+                    [key, started - window_s]).fetchone()
+                limit = limits.get(key.split(":", 1)[0], THROTTLE_LIMITS["client"])
+                if failures[0] >= limit:
+                    wait = max(1, int(failures[1] + window_s - started + 0.999))
+                    raise AuthError(f"too many wrong codes; try again in {_duration(wait)}")
+            # recorded as a failure up front: a correct code takes it back below
+            ids = [self.db["login_failures"].insert({"at": started, "key": key}).last_pk
+                   for key in keys]
+        row = self._match_code(code)
         if row is None:
-            with self._write("anonymous", "login_failed", None, {"key": throttle_key}):
-                self.db["login_failures"].insert({"at": time.time(), "key": throttle_key})
             raise AuthError("unknown access code")
+        with self._write(row["name"], "sign_in", row["study_id"], {}):
+            self.db.execute(f"DELETE FROM login_failures WHERE id IN "
+                            f"({', '.join('?' * len(ids))})", ids)
+            if row["code_lookup"] is None:  # a pre-schema-3 row: drop its clear prefix
+                self.db["reviewers"].update(row["id"], {
+                    "code_lookup": code_lookup(code, self._lookup_key), "code_prefix": None})
         study = _study(self.db["studies"].get(row["study_id"]))
         return study, Reviewer(row["id"], row["study_id"], row["name"], row["role"])
+
+    def lockouts(self, window_s: float = THROTTLE_WINDOW_S,
+                 limits: Mapping[str, int] | None = None) -> list[dict]:
+        """Who is locked out of signing in now: key, wrong codes in the window, seconds left."""
+        limits = {**THROTTLE_LIMITS, **(limits or {})}
+        now_s = time.time()
+        out = []
+        for key, count, first in self.db.execute(
+                "SELECT key, COUNT(*), MIN(at) FROM login_failures WHERE at > ? GROUP BY key "
+                "ORDER BY key", [now_s - window_s]).fetchall():
+            if count >= limits.get(key.split(":", 1)[0], THROTTLE_LIMITS["client"]):
+                out.append({"key": key, "wrong_codes": count,
+                            "seconds_left": int(first + window_s - now_s + 0.999)})
+        return out
+
+    def clear_lockouts(self, actor: str) -> int:
+        """Forget every recorded wrong code (a researcher lifting lockouts); returns how many."""
+        with self._write(actor, "clear_lockouts", None, {}):
+            count = self.db["login_failures"].count
+            self.db.execute("DELETE FROM login_failures")
+        return count
 
     # ---------------------------------------------------- prototypes, signals
     def prototypes(self, study: Study) -> list[StudyPrototype]:

@@ -11,6 +11,24 @@ from protoecg.study import tables
 from protoecg.study.answers import status
 
 
+def lockouts() -> None:
+    """Sign-in lockouts now in force (a tab or a client address after wrong codes)."""
+    with common.open_store() as store:
+        locked = store.lockouts()
+    if not locked:
+        return
+    st.subheader("Sign-in lockouts")
+    st.caption("Browser tabs or client addresses that entered too many wrong access codes; "
+               "they may try again when the time runs out, or at once if you lift it.")
+    st.dataframe([{"who": entry["key"].split(":", 1)[0], "wrong codes": entry["wrong_codes"],
+                   "minutes left": round(entry["seconds_left"] / 60, 1)} for entry in locked],
+                 hide_index=True, key="lockouts")
+    if st.button("Lift all lockouts", key="lift_lockouts"):
+        with common.open_store() as store:
+            store.clear_lockouts(common.current_user()["name"])
+        st.rerun()
+
+
 def render() -> None:
     try:
         with common.open_store() as store:
@@ -23,6 +41,7 @@ def render() -> None:
         return
     st.title(f"Study {study.name}")
     st.caption(f"protocol {study.protocol.id} · {study.protocol.title}")
+    lockouts()
     if summary["prototypes"] == 0:
         st.info("This study holds no prototypes.")
         return

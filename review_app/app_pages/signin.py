@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+
 import common
 import streamlit as st
 
 from protoecg.study.store import AuthError
 
 
-def _throttle_key() -> str:
-    """Wrong codes are counted per client address (or for everyone, if unknown)."""
-    address = getattr(st.context, "ip_address", None)
-    return address if isinstance(address, str) and address else "global"
+def _client() -> str:
+    """The client's address: the TCP peer, or (only when the peer is the proxy that
+    `review serve --trusted-proxy` names) the last address the proxy put in X-Forwarded-For."""
+    peer = getattr(st.context, "ip_address", None) or "local"
+    proxy = os.environ.get("PROTOECG_TRUSTED_PROXY")
+    if proxy and peer == proxy:
+        forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
+        return forwarded or peer
+    return peer
+
+
+def _throttle() -> dict[str, str]:
+    """Wrong codes count against this browser tab (a few allowed) and its client address
+    (many more), so one person's typos lock out only their own tab."""
+    session = st.session_state.setdefault("throttle_session", secrets.token_hex(12))
+    return {"session": session, "client": _client()}
 
 
 def render() -> None:
@@ -24,7 +39,7 @@ def render() -> None:
     if submitted:
         with common.open_store() as store:
             try:
-                study, reviewer = store.authenticate(code, throttle_key=_throttle_key())
+                study, reviewer = store.authenticate(code, throttle=_throttle())
             except AuthError as exc:
                 st.error(str(exc))
                 return
