@@ -9,7 +9,10 @@ Variants are config overrides on the preset (TOML tables, as ``--config`` takes 
 - ``push``: projection after every joint epoch (ProtoPNet's push), before validation;
 - ``pretrain``: the backbones first train as plain classifiers (``features`` stage);
 - ``clustering``: ProtoPNet's loss weights (clustering 0.8, separation 0.08);
-- ``all``: the four together.
+- ``all``: the four together;
+- ``all_log_l2``: the four together with ProtoPNet's similarity (log of inverse squared L2
+  distance) instead of cosine: in a sigmoid latent space every pair of real windows has a high
+  cosine, so real-window prototypes separate classes poorly under cosine.
 
 For each: faithfulness of the final projection per branch (validation macro AUROC just before
 and after it, median and 10th-percentile cosine of prototypes to their windows), test macro AUROC
@@ -60,6 +63,7 @@ def variants() -> dict[str, dict]:
     for change in CHANGES.values():
         together = merge(together, change)
     out["all"] = together
+    out["all_log_l2"] = merge(together, {"model": {"similarity": "log_l2"}})
     return out
 
 

@@ -60,6 +60,20 @@ class Catalog:
         return np.asarray(self.signals[int(signal_index)])
 
 
+def _read_table(path: Path, columns: tuple[str, ...], **options) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path, **options)
+    except pd.errors.EmptyDataError:
+        raise CatalogError(f"{path}: empty file (expected a header with "
+                           f"{', '.join(columns[:3])}, ...)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise CatalogError(f"{path}: not a readable CSV ({exc})") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise CatalogError(f"{path}: missing column(s) {', '.join(missing)}")
+    return table
+
+
 def read_catalog(path: str | Path) -> Catalog:
     """Load and check a catalog folder; CatalogError names what is missing."""
     path = Path(path)
@@ -68,24 +82,48 @@ def read_catalog(path: str | Path) -> Catalog:
     for name in ("prototypes.csv", "neighbours.csv", "signals.npy", "catalog.json"):
         if not (path / name).is_file():
             raise CatalogError(f"{path}: catalog file {name} missing")
-    meta = json.loads((path / "catalog.json").read_text())
+    try:
+        meta = json.loads((path / "catalog.json").read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CatalogError(f"{path / 'catalog.json'}: not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise CatalogError(f"{path / 'catalog.json'}: expected a JSON object, got "
+                           f"{type(meta).__name__}")
     if meta.get("format") != CATALOG_FORMAT:
         raise CatalogError(f"{path / 'catalog.json'}: catalog format {meta.get('format')!r}, "
                            f"expected {CATALOG_FORMAT}")
-    prototypes = pd.read_csv(path / "prototypes.csv", keep_default_na=False,
+    prototypes = _read_table(path / "prototypes.csv", PROTOTYPE_COLUMNS, keep_default_na=False,
                              dtype={"source_record_id": str, "source_patient_id": str})
-    neighbours = pd.read_csv(path / "neighbours.csv", dtype={"record_id": str})
-    for table, name, columns in ((prototypes, "prototypes.csv", PROTOTYPE_COLUMNS),
-                                 (neighbours, "neighbours.csv", NEIGHBOUR_COLUMNS)):
-        missing = [c for c in columns if c not in table.columns]
-        if missing:
-            raise CatalogError(f"{path / name}: missing column(s) {', '.join(missing)}")
+    neighbours = _read_table(path / "neighbours.csv", NEIGHBOUR_COLUMNS,
+                             dtype={"record_id": str})
+    if prototypes.empty:
+        raise CatalogError(f"{path / 'prototypes.csv'}: no prototypes")
+    duplicated = prototypes["prototype_id"][prototypes["prototype_id"].duplicated()]
+    if not duplicated.empty:
+        raise CatalogError(f"{path / 'prototypes.csv'}: prototype_id {duplicated.iloc[0]!r} "
+                           "appears more than once")
     for column, default in OPTIONAL_COLUMNS.items():
         if column not in prototypes.columns:
             prototypes[column] = default
-    signals = np.load(path / "signals.npy", mmap_mode="r")
-    top = int(max([*prototypes["signal_index"], *neighbours["signal_index"]], default=-1))
-    if signals.ndim != 3 or signals.shape[0] <= top:
-        raise CatalogError(f"{path / 'signals.npy'}: shape {signals.shape} does not hold "
-                           f"signal_index {top}")
+    try:
+        signals = np.load(path / "signals.npy", mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise CatalogError(f"{path / 'signals.npy'}: not a readable signal array ({exc})"
+                           ) from None
+    if signals.ndim != 3 or signals.shape[1] != 12 or not np.issubdtype(signals.dtype,
+                                                                         np.floating):
+        raise CatalogError(f"{path / 'signals.npy'}: expected float signals of shape "
+                           f"(ECGs, 12, samples), got {signals.dtype} {signals.shape}")
+    for table, name in ((prototypes, "prototypes.csv"), (neighbours, "neighbours.csv")):
+        index = pd.to_numeric(table["signal_index"], errors="coerce")
+        bad = table["signal_index"][~(index.notna() & (index % 1 == 0) & (index >= 0)
+                                      & (index < signals.shape[0]))]
+        if not bad.empty:
+            raise CatalogError(f"{path / name} line {bad.index[0] + 2}: signal_index "
+                               f"{str(bad.iloc[0])!r} is not a row of signals.npy "
+                               f"(0-{signals.shape[0] - 1})")
+    used = sorted(set(prototypes["signal_index"].astype(int)))
+    if not np.isfinite(np.asarray(signals[used])).all():
+        raise CatalogError(f"{path / 'signals.npy'}: a prototype's signal holds NaN or "
+                           "infinite values")
     return Catalog(path, meta, prototypes, neighbours, signals)
