@@ -35,7 +35,8 @@ def parse_scp_codes(text: object, where: str) -> list[str]:
     """Keys of one ``scp_codes`` cell (``"{'NORM': 100.0, 'SR': 0.0}"``)."""
     try:
         value = ast.literal_eval(text) if isinstance(text, str) else None
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):  # TypeError:
+        # an unhashable key such as {[1]: 0}
         value = None
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         raise LabelError(

@@ -103,9 +103,12 @@ def load_protocol(path: str | Path) -> Protocol:
     """Read and validate a protocol TOML file."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ProtocolError(f"{path}: cannot read protocol ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"{path}: not UTF-8 text (byte {exc.start}); save the protocol "
+                            "as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProtocolError(f"{path}: not valid TOML ({exc})") from None
     return parse_protocol(raw, str(path))
@@ -162,6 +165,8 @@ def parse_protocol(raw: dict, source: str = "protocol") -> Protocol:
             if not isinstance(p, dict) or set(p) != {"value", "label"}:
                 fail(f"{where}scale[{j}] must be {{ value = N, label = \"...\" }}")
             value, label = need(p, "value", int, pw), need(p, "label", str, pw)
+            if not -1000 <= value <= 1000:  # answers are stored as SQLite integers
+                fail(f"{pw}value must be between -1000 and 1000, got {value}")
             if not label.strip():
                 fail(f"{pw}label is empty: every scale point needs a label")
             points.append(ScalePoint(value, label))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -95,7 +96,13 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu"):
     if not path.is_file():
         raise RunError(f"{run_dir}: no model.pt (training has not finished; "
                        "`protoecg train ... --resume` continues it)")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, ValueError, OSError, pickle.UnpicklingError) as exc:
+        # truncated, not torch's, or holding objects that weights_only refuses
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise RunError(f"{path}: not a readable model checkpoint ({reason}); train again or "
+                       "restore it") from None
     model = build_model(meta["label_names"], config.model, black_box=meta["black_box"])
     try:
         model.load_state_dict(state)
