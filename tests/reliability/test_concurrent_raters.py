@@ -101,13 +101,15 @@ def test_fifty_writers_killed_at_random_points(db, tmp_path):
                   "import_file({db!r}, 's', {csv!r})",
         "assign": "from protoecg.study.store import ReviewStore; "
                   "from protoecg.study.assignment import assign; "
-                  "s = ReviewStore({db!r}, 'write'); [assign(s, s.study('s'), k % 4 + 1) "
+                  "s = ReviewStore({db!r}, 'write'); [assign(s, s.study('s'), k % 3 + 2) "
                   "for k in range(10**6)]",
         "migrate": "from protoecg.study.store import ReviewStore; ReviewStore({old!r}, 'write')",
     }
-    kills = 0
-    for round_ in range(50):
+    kills, finished, round_ = 0, 0, 0
+    while kills < 50:  # a writer that finished before its kill is checked too, not counted
+        assert round_ < 120, f"only {kills} writers could be killed in {round_} rounds"
         kind = ["save", "save", "import", "assign", "migrate"][round_ % 5]
+        round_ += 1
         old = tmp_path / f"old{round_}.db"
         if kind == "migrate":
             _old_database(old)
@@ -115,10 +117,14 @@ def test_fifty_writers_killed_at_random_points(db, tmp_path):
                                   old=str(old))
         writer = subprocess.Popen([sys.executable, "-c", code], cwd=REPO,
                                   stdout=subprocess.PIPE, text=True)
-        time.sleep(rng.uniform(0.6, 1.6))  # after the interpreter starts: mid-work
+        # after the interpreter starts (~0.5 s): mid-work; quick jobs get shorter delays
+        time.sleep(rng.uniform(0.6, 1.6) if kind in ("save", "assign") else
+                   rng.uniform(0.2, 0.9))
         if writer.poll() is None:
             os.kill(writer.pid, signal.SIGKILL)
             kills += 1
+        else:
+            finished += 1
         out, _ = writer.communicate()
         for line in out.splitlines():
             rater, pid, values = json.loads(line)
@@ -138,4 +144,7 @@ def test_fifty_writers_killed_at_random_points(db, tmp_path):
         assert values["comment"] in comments, (rater, pid, values)
         for question in ("representativeness", "clarity"):
             assert (rater, pid, question) in stored
-    assert kills >= 45 and len(acknowledged) > 0
+    assert len(acknowledged) > 0
+    print(f"\n{kills} SIGKILLs survived ({finished} writers finished first); "
+          f"{len(acknowledged)} last acknowledged saves, "
+          f"all in the history; {len(comments)} comment revisions stored")

@@ -80,6 +80,8 @@ def test_parallel_guessers_get_no_more_checks_than_the_limit(db):
         barrier = manager.Barrier(n)
         with multiprocessing.get_context("spawn").Pool(n) as pool:
             results = pool.starmap(_guess, [(str(path), i, barrier) for i in range(n)])
+    print(f"\n{n} parallel guessers, client limit {limit}: {results.count('checked')} checked, "
+          f"{results.count('refused')} refused")
     assert results.count("checked") == limit
     assert results.count("refused") == n - limit
     assert results.count("signed in") == 0
