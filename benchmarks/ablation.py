@@ -55,12 +55,13 @@ def merge(base: dict, change: dict) -> dict:
     return out
 
 
-def variants() -> dict[str, dict]:
+def variants(features_epochs: int = 20) -> dict[str, dict]:
+    changes = {**CHANGES, "pretrain": {"train": {"epochs": {"features": features_epochs}}}}
     out = {"official": OFFICIAL}
-    for name, change in CHANGES.items():
+    for name, change in changes.items():
         out[name] = merge(OFFICIAL, change)
     together = OFFICIAL
-    for change in CHANGES.values():
+    for change in changes.values():
         together = merge(together, change)
     out["all"] = together
     out["all_log_l2"] = merge(together, {"model": {"similarity": "log_l2"}})
@@ -118,6 +119,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads per run (1: two runs can share 2 cores)")
     parser.add_argument("--only", nargs="+", choices=list(variants()), help="these variants")
+    parser.add_argument("--features-epochs", type=int, default=20,
+                        help="epochs of the feature pre-training stage where it is on "
+                             "(default 20; 8 for the PTB-XL subset)")
     parser.add_argument("--reuse", action="store_true",
                         help="keep a finished run whose config.json matches the variant")
     args = parser.parse_args()
@@ -125,10 +129,11 @@ def main() -> None:
     runs.mkdir(parents=True, exist_ok=True)
     out_file = RESULTS / f"ablation_{args.preset}.json"
     results = json.loads(out_file.read_text()) if out_file.is_file() else {}
+    defined = variants(args.features_epochs)
     results.update({"dataset": args.dataset, "preset": args.preset,
-                    "threads": args.threads, "variants_defined": variants()})
+                    "threads": args.threads, "variants_defined": defined})
     results.setdefault("variants", {})
-    for name, override in variants().items():
+    for name, override in defined.items():
         if args.only and name not in args.only:
             continue
         override = merge(override, {"train": {"threads": args.threads}})
