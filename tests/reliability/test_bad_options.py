@@ -74,6 +74,8 @@ CASES = {
     "export --csv in a missing folder": (["study", "export-ratings", "--db", "{w}/review.db",
                                           "--study", "s1", "--csv", "{w}/nowhere/r.csv"],
                                          ["nowhere"]),
+    "train --out an existing file": (["train", "--dataset", "synthetic", "--preset", "tiny",
+                                      "--out", "{w}/a-file", "--quiet"], ["a-file"]),
     "report --out an existing file": (["report", "--db", "{w}/review.db", "--study", "s1",
                                        "--out", "{w}/a-file"], ["a-file"]),
     "convert-ludb into an existing file": (["data", "convert-ludb", "{ludb}", "{w}/a-file"],
