@@ -47,6 +47,8 @@ def test_every_shipped_protocol_is_valid():
     (lambda r: r["assignment"].update(group_by="ward"), "group_by' must be one of"),
     (lambda r: r.update(format=2), "format 2 is not supported"),
     (lambda r: r.update(questions=[]), "at least one question"),
+    # found by the property test in tests/reliability: a TypeError before
+    (lambda r: r.update(flags=3), "field 'flags' must be a list"),
 ])
 def test_bad_protocols_are_named(mutate, message):
     data = raw()

@@ -179,6 +179,8 @@ def parse_protocol(raw: dict, source: str = "protocol") -> Protocol:
             fail(f"field {where}'required' must be true or false")
         questions.append(Question(qid, prompt, tuple(points), required))
     flags = []
+    if not isinstance(raw.get("flags", []), list):
+        fail("field 'flags' must be a list of { id = \"...\", label = \"...\" } tables")
     for i, f in enumerate(raw.get("flags", [])):
         where = f"flags[{i}]."
         if not isinstance(f, dict) or set(f) - {"id", "label"}:
