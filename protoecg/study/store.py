@@ -182,6 +182,7 @@ class ReviewStore:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable SQLite database ({exc})") from None
         self.db = Database(conn)
+        self._study_cache: dict[int, Study] = {}
         self._migrate()
 
     def _writer_queue(self):
@@ -342,8 +343,12 @@ class ReviewStore:
         return _study(rows[0])
 
     def study_of(self, reviewer: Reviewer) -> Study:
-        """The study a reviewer belongs to."""
-        return _study(self.db["studies"].get(reviewer.study_id))
+        """The study a reviewer belongs to (studies never change after creation, so each is
+        read and its protocol parsed once per connection: a save no longer re-parses it)."""
+        if reviewer.study_id not in self._study_cache:
+            self._study_cache[reviewer.study_id] = _study(
+                self.db["studies"].get(reviewer.study_id))
+        return self._study_cache[reviewer.study_id]
 
     def study_by_id(self, study_id: int) -> Study:
         return _study(self.db["studies"].get(study_id))
