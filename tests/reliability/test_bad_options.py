@@ -3,6 +3,7 @@ option or file and what was expected, exit 2, and nothing already stored changed
 
 import hashlib
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -123,3 +124,34 @@ def test_a_closed_pipe_ends_quietly(workspace):
                             text=True, cwd=REPO, timeout=120)
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
     assert result.returncode == 0, result.stderr
+
+
+class _ReadOnlyDisk:
+    """A connection whose disk refuses writes, as SQLite reports a read-only file or folder
+    (root ignores file modes, so the chmod test above cannot run as root)."""
+
+    def __init__(self, conn):
+        self._conn = conn
+
+    def execute(self, sql, *args):
+        if sql.startswith("BEGIN IMMEDIATE"):
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+def test_a_database_that_cannot_be_written_is_named_and_unchanged(workspace):
+    from protoecg.study.store import ReviewStore, StoreError
+
+    db = workspace / "review.db"
+    with ReviewStore(db, "write") as store:
+        study = store.study("s1")
+        before = [r["name"] for r in store.db["reviewers"].rows]
+        store.db.conn = _ReadOnlyDisk(store.db.conn)
+        with pytest.raises(StoreError, match="review.db: cannot write to the review database "
+                                             r"\(attempt to write a readonly database\)"):
+            store.add_reviewer(study, "Dr B", "rater")
+        store.db.conn = store.db.conn._conn
+        assert [r["name"] for r in store.db["reviewers"].rows] == before
