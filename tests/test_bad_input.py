@@ -10,6 +10,7 @@ import wfdb
 
 from protoecg.cli import main
 from protoecg.data.dataset import LEADS
+from tests._cli import assert_one_line_error
 
 pytestmark = pytest.mark.slow
 RECORD = "records100/00000/00002_lr"
@@ -19,14 +20,6 @@ def summary(capsys, root, *extra) -> tuple[int, str, str]:
     code = main(["data", "summary", "--dataset", "ptbxl", "--root", str(root), "--json", *extra])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 2
-    assert "Traceback" not in err and err.count("\n") == 1, err
-    assert err.startswith("protoecg: error: ")
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
 
 
 def rewrite(layout, *, digital=None, fs=100, names=LEADS, units="mV"):

@@ -9,6 +9,7 @@ import pytest
 
 from protoecg.cli import main
 from protoecg.resources import protocol_path
+from tests._cli import assert_one_line_error
 from tests._synthetic_catalog import SMALL, write_synthetic_catalog
 
 
@@ -97,8 +98,5 @@ def test_broken_catalog_gives_one_line_and_creates_nothing(tmp_path, capsys, cas
     db = tmp_path / "review.db"
     code = main(["study", "create", "--db", str(db), "--protocol", str(protocol_path()),
                  "--catalog", str(catalog), "--name", "s1"])
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.startswith("protoecg: error: ") and err.count("\n") == 1, err
-    assert where in err and message in err, err
+    assert_one_line_error(code, capsys.readouterr().err, where, message)
     assert not db.exists()

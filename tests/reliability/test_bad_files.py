@@ -9,15 +9,12 @@ from protoecg.cli import main
 from protoecg.data.ptbxl import parse_scp_codes
 from protoecg.errors import LabelError
 from protoecg.resources import protocol_path
+from tests._cli import assert_one_line_error
 from tests._synthetic_catalog import SMALL, write_synthetic_catalog
 
 
 def one_line(capsys, code, *fragments):
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.startswith("protoecg: error: ") and err.count("\n") == 1, err
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
+    assert_one_line_error(code, capsys.readouterr().err, *fragments)
 
 
 PROTOCOL_DAMAGE = {

@@ -9,17 +9,11 @@ import sys
 
 import pytest
 
-from protoecg.cli import main as cli_main
 from protoecg.resources import protocol_path
+from tests._cli import assert_one_line_error
+from tests._cli import exit_code as main
 from tests._synthetic_catalog import SMALL, write_synthetic_catalog
 from tests.conftest import REPO, SHARED_DATA
-
-
-def main(argv):
-    try:
-        return cli_main(argv)
-    except SystemExit as exc:
-        return exc.code
 
 
 def tree_digest(folder):
@@ -90,12 +84,7 @@ def test_bad_option_gives_one_line_and_changes_nothing(workspace, capsys, case):
     before = tree_digest(workspace)
     ludb = SHARED_DATA / "ludb"  # a real source, so that only the destination is wrong
     code = main([a.format(w=workspace, ludb=ludb) for a in argv])
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.startswith("protoecg: error: ") and err.count("\n") == 1, err
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
+    assert_one_line_error(code, capsys.readouterr().err, *fragments)
     assert tree_digest(workspace) == before
 
 
@@ -111,8 +100,7 @@ def test_a_read_only_database_gives_one_line(workspace, capsys):
     finally:
         for path in workspace.glob("review.db*"):
             path.chmod(0o644)
-    err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "review.db" in err, err
+    assert_one_line_error(code, capsys.readouterr().err, "review.db")
     assert db.read_bytes() == before
 
 

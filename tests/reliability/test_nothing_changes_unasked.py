@@ -8,17 +8,10 @@ import sqlite3
 
 import pytest
 
-from protoecg.cli import main as cli_main
 from protoecg.resources import protocol_path
+from tests._cli import assert_one_line_error
+from tests._cli import exit_code as main
 from tests._synthetic_catalog import SMALL, write_synthetic_catalog
-
-
-def main(argv):
-    """The exit code, whether the command returned it or argparse exited with it."""
-    try:
-        return cli_main(argv)
-    except SystemExit as exc:
-        return exc.code
 
 
 def digest(path):
@@ -31,12 +24,7 @@ def files_of(path):
 
 
 def one_line_error(capsys, code, *fragments):
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.startswith("protoecg: error: ") and err.count("\n") == 1, err
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
+    assert_one_line_error(code, capsys.readouterr().err, *fragments)
 
 
 @pytest.fixture
