@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from protoecg.cli import main as protoecg
+from _runs import add_dataset_arguments, run  # benchmarks/_runs.py (run as scripts)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OFFICIAL = {"model": {"prototype_init": "normal"},
@@ -86,12 +86,6 @@ def toml(table: dict, prefix: str = "") -> str:
     return text
 
 
-def run(cmd: list[str]) -> None:
-    code = protoecg(cmd)
-    if code != 0:
-        raise SystemExit(f"`protoecg {' '.join(cmd)}` failed with {code}")
-
-
 def fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -112,9 +106,7 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--root", required=True)
-    parser.add_argument("--preset", required=True)
+    add_dataset_arguments(parser)
     parser.add_argument("--runs", required=True, help="folder for the run folders")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads per run (1: two runs can share 2 cores)")

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _runs import add_dataset_arguments, run  # benchmarks/_runs.py (run as scripts)
 
 from protoecg.catalog.reader import read_catalog
-from protoecg.cli import main as protoecg
 from protoecg.resources import protocol_path
 from protoecg.study.store import ReviewStore
 from protoecg.train.comparison import compare_runs
@@ -65,17 +65,9 @@ def simulated_answers(catalog_dir: Path, fraction: float, seed: int) -> pd.DataF
     return pd.DataFrame(rows, columns=["reviewer", "prototype_id", "question", "answer"])
 
 
-def run(cmd: list[str]) -> None:
-    code = protoecg(cmd)
-    if code != 0:
-        raise SystemExit(f"`protoecg {' '.join(cmd)}` failed with {code}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--root", required=True)
-    parser.add_argument("--preset", required=True)
+    add_dataset_arguments(parser)
     parser.add_argument("--out", required=True, help="working folder (runs, database)")
     parser.add_argument("--run", help="an existing projected run to start from")
     parser.add_argument("--fraction", type=float, default=0.15,
