@@ -30,7 +30,7 @@ from protoecg.train.data import PreparedData
 from protoecg.train.metrics import macro_auroc
 from protoecg.train.objective import LossContext, stage_loss
 from protoecg.train.predict import autocast, predict
-from protoecg.train.projection import init_from_latents, project_branch
+from protoecg.train.projection import BranchProjection, init_from_latents, project_branch
 from protoecg.train.run import RUN_FORMAT, RunError, save_torch, write_json
 from protoecg.train.stages import Stage, parameter_group
 
@@ -287,57 +287,56 @@ class Trainer:
                 for name in self.model.branches
                 for idx in [self.model.branch_label_index(name).cpu().numpy()]}
 
+    def _branch_labels(self, name: str, y: np.ndarray) -> np.ndarray:
+        return y[:, self.model.branch_label_index(name).cpu().numpy()]
+
     def _latent_init(self, index: int) -> None:
         """Prototypes from the latents of random training windows of their class."""
         x_train, y_train = self.data.part("train")
         rng = np.random.default_rng(self.config.train.seed)
         for name, branch in self.model.branches.items():
-            y_branch = y_train[:, self.model.branch_label_index(name).cpu().numpy()]
-            init_from_latents(branch, x_train, y_branch, rng, self.device)
+            init_from_latents(branch, x_train, self._branch_labels(name, y_train), rng,
+                              self.device)
         if self.dist.main:
             with open(self.run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps({"stage": "prototype_init", "from": "latent"}) + "\n")
             self._checkpoint(index + 1, 0, None, None, -math.inf, None, 0)
 
+    def _project_prototypes(self) -> dict[str, tuple[BranchProjection, torch.Tensor]]:
+        """Every branch's prototypes onto their nearest training windows; per branch where
+        they went and each prototype's cosine to the window it became (how far it moved)."""
+        x_train, y_train = self.data.part("train")
+        out = {}
+        for name, branch in self.model.branches.items():
+            before = branch.prototypes.detach().flatten(1).float().clone()
+            result = project_branch(branch, x_train, self._branch_labels(name, y_train),
+                                    self.config.train.eval_batch_size, self.device,
+                                    n_neighbours=0, replace=True,
+                                    distinct_records=self.config.train.distinct_projection)
+            cosine = torch.nn.functional.cosine_similarity(
+                before, branch.prototypes.detach().flatten(1).float(), dim=1).cpu()
+            out[name] = (result, cosine)
+        return out
+
     def _push(self) -> dict[str, float]:
         """Periodic projection inside a stage; per branch the median cosine of each prototype
         to the window it became (1.0 = the push moved nothing)."""
-        x_train, y_train = self.data.part("train")
-        moved = {}
-        for name, branch in self.model.branches.items():
-            before = branch.prototypes.detach().flatten(1).float().clone()
-            y_branch = y_train[:, self.model.branch_label_index(name).cpu().numpy()]
-            project_branch(branch, x_train, y_branch, self.config.train.eval_batch_size,
-                           self.device, n_neighbours=0, replace=True,
-                           distinct_records=self.config.train.distinct_projection)
-            cosine = torch.nn.functional.cosine_similarity(
-                before, branch.prototypes.detach().flatten(1).float(), dim=1)
-            moved[name] = round(float(cosine.median()), 4)
-        return moved
+        return {name: round(float(cosine.median()), 4)
+                for name, (_, cosine) in self._project_prototypes().items()}
 
     def _project(self, index: int) -> None:
-        x_train, y_train = self.data.part("train")
-        report = {}
         before = self._branch_scores()
-        latent = {name: b.prototypes.detach().flatten(1).float().clone()
-                  for name, b in self.model.branches.items()}
-        for name, branch in self.model.branches.items():
-            y_branch = y_train[:, self.model.branch_label_index(name).cpu().numpy()]
-            result = project_branch(branch, x_train, y_branch, self.config.train.eval_batch_size,
-                                    self.device, n_neighbours=0, replace=True,
-                                    distinct_records=self.config.train.distinct_projection)
-            train_ids = self.data.split_index["train"]
+        projected = self._project_prototypes()
+        after = self._branch_scores()
+        train_ids = self.data.split_index["train"]
+        report, faithfulness = {}, {}
+        for name, (result, cosine) in projected.items():
+            cosine = cosine.numpy()
             report[name] = [
                 {"prototype_id": pid,
                  "record_id": self.data.dataset.record_ids[train_ids[result.record[i]]],
                  "window": int(result.window[i]), "similarity": float(result.similarity[i])}
-                for i, pid in enumerate(branch.prototype_ids)]
-        after = self._branch_scores()
-        faithfulness = {}
-        for name, branch in self.model.branches.items():
-            # how far projection moved each prototype: cosine of it to the window it became
-            cosine = torch.nn.functional.cosine_similarity(
-                latent[name], branch.prototypes.detach().flatten(1).float(), dim=1).cpu().numpy()
+                for i, pid in enumerate(self.model.branches[name].prototype_ids)]
             faithfulness[name] = {
                 "val_auroc_before": _finite(before[name]),
                 "val_auroc_after": _finite(after[name]),
