@@ -185,20 +185,24 @@ class ReviewStore:
         self._study_cache: dict[int, Study] = {}
         self._migrate()
 
+    @contextmanager
     def _writer_queue(self):
         """Writers wait their turn on an exclusive lock of ``<db>.lock`` (the kernel wakes the
         next one the moment the lock is free) before taking SQLite's write lock, whose busy
         handler polls with sleeps of up to 100 ms: with 20 raters saving at once that polling,
-        not the writes, made the slowest saves. Closing the returned file releases the lock.
-        Where ``fcntl`` does not exist, SQLite's busy handler alone orders the writers."""
+        not the writes, made the slowest saves. Where ``fcntl`` does not exist, SQLite's busy
+        handler alone orders the writers."""
         if fcntl is None or os.environ.get("PROTOECG_NO_WRITER_QUEUE"):
-            return io.StringIO()  # something to close
+            yield
+            return
         try:
-            handle = open(f"{self.path}.lock", "a")  # noqa: SIM115 - closed by the caller
-        except OSError:
-            return io.StringIO()  # a read-only folder: BEGIN IMMEDIATE will say so
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        return handle
+            handle = open(f"{self.path}.lock", "a")  # noqa: SIM115 - closed below
+        except OSError:  # a read-only folder: BEGIN IMMEDIATE will say so
+            yield
+            return
+        with handle:  # closing the file releases the lock
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
     def _refuse_foreign(self, conn: sqlite3.Connection) -> None:
         """Read-only look at the schema: refuse what is not ours before any write."""
@@ -224,9 +228,6 @@ class ReviewStore:
             raise StoreError(
                 f"{self.path}: database schema is newer than this protoecg (it has migration "
                 f"{sorted(newer)[0]!r}); upgrade protoecg to open it")
-        if not applied and self.db.table_names() and "studies" not in self.db.table_names():
-            raise StoreError(f"{self.path}: not a protoecg review database "
-                             f"(tables: {', '.join(self.db.table_names()[:5])})")
         if MIGRATIONS.pending(self.db):
             if self.mode == "read":
                 raise StoreError(f"{self.path}: its schema is older than this protoecg; a "
@@ -260,27 +261,24 @@ class ReviewStore:
     def _write(self, actor: str, action: str, study_id: int | None, detail: dict):
         """One transaction with its audit row; rolled back whole on any error."""
         conn = self.db.conn
-        queue = self._writer_queue()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:  # a read-only file or folder, a locked disk
-            queue.close()
-            raise StoreError(f"{self.path}: cannot write to the review database ({exc})"
-                             ) from None
-        try:
-            with self.db.atomic():
-                yield
-                conn.execute(
-                    "INSERT INTO audit (at, study_id, actor, action, detail) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (now(), study_id, actor, action, json.dumps(detail, default=str)))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            queue.close()
+        with self._writer_queue():
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:  # a read-only file or folder, a full disk
+                raise StoreError(f"{self.path}: cannot write to the review database ({exc})"
+                                 ) from None
+            try:
+                with self.db.atomic():
+                    yield
+                    conn.execute(
+                        "INSERT INTO audit (at, study_id, actor, action, detail) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (now(), study_id, actor, action, json.dumps(detail, default=str)))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     # ----------------------------------------------------------------- studies
     def create_study(self, name: str, protocol: Protocol, catalog: Catalog,
