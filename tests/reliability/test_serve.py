@@ -65,5 +65,10 @@ def test_stopping_serve_stops_the_server_and_frees_the_port(db):
         process.terminate()
         process.wait(20)
     time.sleep(0.5)
-    with socket.socket() as again:  # free at once: nothing of the server is left behind
+    # Free at once: nothing of the server is left listening. SO_REUSEADDR as a server restarting
+    # would set it: the health check's closed connection may sit in TIME_WAIT, which blocks a
+    # plain bind but not a new server; a socket still listening blocks both.
+    with socket.socket() as again:
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         again.bind(("127.0.0.1", port))
+        again.listen()
