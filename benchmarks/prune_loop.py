@@ -1,5 +1,5 @@
 """The review loop on real ECGs: train -> project -> a study whose imported answers flag a share
-of the prototypes -> prune (disable, and replace) -> retrain -> compare -> round-2 study.
+of the prototypes -> prune (disable, replace, forbid) -> retrain -> compare -> round-2 study.
 
 No clinicians rated these prototypes: the answers are a SIMULATED panel of three raters that
 follows the model-side purity rule (the lowest-purity prototypes, ties by lower similarity at
@@ -38,7 +38,7 @@ RULE = "bad >= 2"
 # the control arm: the same prune + retrain with a rule that selects nothing, so that the
 # effect of retraining the last layers is told apart from the effect of pruning
 ARMS = {"disable": (RULE, "disable"), "replace": (RULE, "replace"),
-        "control": ("bad > 1000", "disable")}
+        "forbid": (RULE, "forbid"), "control": ("bad > 1000", "disable")}
 
 
 def simulated_answers(catalog_dir: Path, fraction: float, seed: int) -> pd.DataFrame:
@@ -124,6 +124,7 @@ def main() -> None:
             "selected": record["selected"], "n_selected": len(record["selected"]),
             "n_prototypes": record["n_prototypes"], "n_active": record["n_active"],
             "share_selected": len(record["selected"]) / record["n_prototypes"],
+            **({"n_moved": len(record["moved"])} if "moved" in record else {}),
             "prune_and_retrain_s": seconds,
             **{k: figures[k] for k in ("before", "after", "delta", "delta_ci",
                                        "n_records", "n_resamples")},
@@ -145,7 +146,7 @@ def main() -> None:
                 "catalog": str(pruned / "catalog"), "catalog_prototypes": len(new),
                 "new_revisions": sorted(p for p in new["prototype_id"] if "@" in p),
                 "study_round2_prototypes": len(to_rate)}
-    for action in ("disable", "replace"):  # paired: pruned arm against the control arm
+    for action in ("disable", "replace", "forbid"):  # paired: pruned arm against the control
         net = compare_runs(out / "pruned-control", out / f"pruned-{action}")
         result["actions"][action]["vs_control"] = {
             k: net[k] for k in ("before", "after", "delta", "delta_ci")}

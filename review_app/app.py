@@ -10,13 +10,14 @@ import common
 import streamlit as st
 
 st.set_page_config(page_title="ProtoECG Review", page_icon="🫀", layout="wide")
+st.html(common.STYLE)
 
 if common.database_path() is None:
     st.error("No review database given. Start the app with "
              "`protoecg review serve --db PATH`.")
     st.stop()
 
-user = common.current_user()
+user = common.current_user() or common.resume_session()
 # One file per page (app_pages/*.py), so that tests can switch to them; a rater's navigation
 # simply does not contain the researcher pages. Not named pages/: Streamlit would run that
 # folder the old way (without this gate) on a server's first script run.
@@ -31,11 +32,19 @@ else:
              st.Page("app_pages/pruning.py", title="Prune rules"),
              st.Page("app_pages/downloads.py", title="Downloads")]
 
-if user is not None:
+if user is not None and user["role"] != "rater":
     with st.sidebar:
         st.markdown(f"**{user['name']}** ({user['role']})  \nstudy *{user['study']}*")
         if st.button("Sign out", key="sign_out"):
             common.sign_out()
             st.rerun()
 
-st.navigation(pages).run()
+# raters have one page and no sidebar: the card gets the whole width
+st.navigation(pages, position="sidebar" if len(pages) > 1 else "hidden").run()
+
+if user is not None and user["role"] == "rater":
+    name, sign_out = st.columns([6, 1], vertical_alignment="center")
+    name.caption(f"ProtoECG Review · study {user['study']} · signed in as {user['name']}")
+    if sign_out.button("Sign out", key="sign_out", type="tertiary"):
+        common.sign_out()
+        st.rerun()

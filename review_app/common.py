@@ -9,7 +9,28 @@ from contextlib import contextmanager
 import streamlit as st
 
 from protoecg.errors import ProtoECGError
-from protoecg.study.store import Reviewer, ReviewStore, Study
+from protoecg.study.store import AuthError, Reviewer, ReviewStore, Study
+
+# The app's face: no developer chrome for clinicians (the serve command also sets
+# client.toolbarMode), little padding, ECG drawings that fit the window, the rating panel in
+# view while the page scrolls, the question that the number keys answer outlined.
+STYLE = """<div class="protoecg-hidden"><style>
+div[data-testid="stElementContainer"]:has(.protoecg-hidden) { display: none; }
+[data-testid="stAppDeployButton"], [data-testid="stMainMenu"], #MainMenu,
+[data-testid="stToolbarActions"], [data-testid="stDecoration"] { display: none !important; }
+[data-testid="stMainBlockContainer"], .block-container {
+  padding-top: 2.75rem !important; padding-bottom: 1rem !important; }
+.protoecg-chart svg { max-width: 100%; height: auto; }
+.protoecg-window svg { max-height: 44vh; }
+.protoecg-record svg { max-height: 36vh; }
+.protoecg-whole svg { max-height: 78vh; }
+.protoecg-neighbour svg { max-height: 30vh; }
+div[data-testid="stColumn"]:has(.protoecg-panel) {
+  position: sticky; top: 2.75rem; align-self: flex-start;
+  max-height: calc(100vh - 3rem); overflow-y: auto; }
+div[role="radiogroup"].protoecg-active {
+  outline: 2px solid #1f77b4; outline-offset: 4px; border-radius: 4px; }
+</style></div>"""
 
 
 def database_path() -> str | None:
@@ -30,15 +51,39 @@ def current_user() -> dict | None:
     return st.session_state.get("user")
 
 
-def sign_in(study_name: str, reviewer: Reviewer) -> None:
+def sign_in(study_name: str, reviewer: Reviewer, token: str) -> None:
+    """Remember the reviewer for this browser tab; the session token in the address bar
+    brings them back after a reload or in a new tab."""
     st.session_state["user"] = {"id": reviewer.id, "study_id": reviewer.study_id,
                                 "name": reviewer.name, "role": reviewer.role,
-                                "study": study_name}
+                                "study": study_name, "token": token}
+    st.query_params["session"] = token
+
+
+def resume_session() -> dict | None:
+    """The reviewer of the session token in the address bar, if it is still live."""
+    token = st.query_params.get("session")
+    if not token:
+        return None
+    with open_store() as store:
+        try:
+            study, reviewer = store.resume_session(token)
+        except AuthError as exc:
+            st.query_params.clear()
+            st.session_state["signin_notice"] = str(exc)
+            return None
+    sign_in(study.name, reviewer, token)
+    return current_user()
 
 
 def sign_out() -> None:
+    user = current_user()
+    if user and user.get("token"):
+        with open_store() as store:
+            store.end_session(user["token"])
     for key in list(st.session_state):
         del st.session_state[key]
+    st.query_params.clear()
 
 
 def reviewer_of(user: dict) -> Reviewer:

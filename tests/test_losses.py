@@ -116,3 +116,14 @@ def test_window_similarity_matches_a_python_loop():
                 expected = torch.nn.functional.cosine_similarity(
                     latent[b, :, w:w + 3].flatten(), prototypes[p].flatten(), dim=0)
                 assert fast[b, p, w].item() == pytest.approx(expected.item(), abs=1e-5)
+
+
+def test_forget_is_the_mean_highest_similarity_to_a_rejected_window_of_the_own_class():
+    # 2 rejected windows (class 0, class 1) x 4 prototypes (classes 0, 0, 1, 2)
+    similarity = torch.tensor([[0.9, 0.2, 0.5, 0.7],
+                               [0.1, 0.3, 0.4, 0.8]])
+    cls = torch.tensor([0, 0, 1, 2])
+    same = cls[None] == torch.tensor([0, 1])[:, None]
+    # prototype 0: 0.9, prototype 1: 0.2, prototype 2: 0.4; prototype 3 has no rejected window
+    assert losses.forget(similarity, same).item() == pytest.approx((0.9 + 0.2 + 0.4) / 3)
+    assert losses.forget(similarity, torch.zeros_like(same)).item() == 0.0

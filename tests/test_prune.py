@@ -202,15 +202,19 @@ def test_disable_retrain_compare(projected, tmp_path, capsys):
     assert all(torch.equal(first[k], second[k]) for k in first)
 
 
-@pytest.fixture(scope="module")
-def replaced(projected, tmp_path_factory):
+def _pruned_retrained_projected(projected, out: Path, action: str) -> Path:
     root, run, db, flagged = projected
-    out = tmp_path_factory.mktemp("replace") / "replaced"
     assert main(["prune", "--run", str(run), "--db", str(db), "--study", "round1", "--rule",
-                 RULE, "--action", "replace", "--out", str(out)]) == 0
+                 RULE, "--action", action, "--out", str(out)]) == 0
     assert main(["retrain", "--run", str(out), "--quiet"]) == 0
     assert main(["project", "--run", str(out)]) == 0
     return out
+
+
+@pytest.fixture(scope="module")
+def replaced(projected, tmp_path_factory):
+    return _pruned_retrained_projected(
+        projected, tmp_path_factory.mktemp("replace") / "replaced", "replace")
 
 
 def test_replace_makes_new_revisions_on_allowed_windows(projected, replaced):
@@ -234,6 +238,48 @@ def test_replace_makes_new_revisions_on_allowed_windows(projected, replaced):
         row = new.loc[f"{pid}@2"]
         assert row["source_record_id"] == record["prototypes"][pid]["new_window"]["record_id"]
         assert int(row["revision"]) == 2
+
+
+@pytest.fixture(scope="module")
+def forbidden(projected, tmp_path_factory):
+    return _pruned_retrained_projected(
+        projected, tmp_path_factory.mktemp("forbid") / "forbidden", "forbid")
+
+
+def test_forbid_fine_tunes_away_from_rejected_windows_and_never_projects_onto_them(
+        projected, forbidden, tmp_path):
+    root, run, db, flagged = projected
+    record = json.loads((forbidden / "pruning.json").read_text())
+    old = read_catalog(run / "catalog").prototypes.set_index("prototype_id")
+    assert [w["prototype_id"] for w in record["forbidden"]] == flagged
+    assert record["n_active"] == record["n_prototypes"]  # nothing is disabled
+    meta = json.loads((forbidden / "run.json").read_text())
+    assert meta["schedule"] == "forbid" and meta["stages"] == [
+        "forbid", "projection", "classifier", "fusion"]
+    terms = [json.loads(line) for line in (forbidden / "metrics.jsonl").read_text().splitlines()]
+    assert any("forget" in t for t in terms if t.get("stage") == "forbid")
+    new = read_catalog(forbidden / "catalog").prototypes.set_index("prototype_id")
+    rejected = {(old.at[pid, "class_code"], old.at[pid, "source_record_id"]) for pid in flagged}
+    # no prototype of a class sits in a record rejected for that class
+    assert not rejected & set(zip(new["class_code"], new["source_record_id"], strict=True))
+    for pid in flagged:  # the rejected ones moved, so they are new revisions
+        assert record["prototypes"][pid]["new_id"] == f"{pid}@2"
+        assert f"{pid}@2" in new.index and pid not in new.index
+    # every prototype whose window changed is a new revision; the others keep id and window
+    assert set(record["moved"]) >= set(flagged)
+    for pid in old.index:
+        if pid in record["moved"]:
+            assert record["moved"][pid] in new.index and pid not in new.index
+        else:
+            assert (new.at[pid, "source_record_id"], new.at[pid, "window_start"]) == (
+                old.at[pid, "source_record_id"], old.at[pid, "window_start"])
+    # same seed, same model
+    again = tmp_path / "again"
+    assert main(["prune", "--run", str(run), "--db", str(db), "--study", "round1", "--rule",
+                 RULE, "--action", "forbid", "--out", str(again)]) == 0
+    assert main(["retrain", "--run", str(again), "--quiet"]) == 0
+    first, second = torch.load(forbidden / "model.pt"), torch.load(again / "model.pt")
+    assert all(torch.equal(first[k], second[k]) for k in first)
 
 
 def test_round_two_rates_the_new_revisions_and_the_report_sets_the_rounds_side_by_side(

@@ -91,13 +91,15 @@ def test_sign_in_rejects_wrong_codes_and_lets_raters_in(db):
     assert "unknown access code" in at.error[0].value
     at = signed_in("ana")
     assert at.session_state["user"]["name"] == "ana"
-    assert at.header[0].value.count(" — ") == 1  # "CODE — description"
+    assert at.subheader[0].value.count(" — ") == 1  # "CODE — description"
 
 
 def test_no_answer_is_preselected_and_saving_stores_it(db):
     at = signed_in("ana")
     assert [r.value for r in at.radio] == [None, None]  # the official form started at 1
-    assert [r.options for r in at.radio][0][0].startswith("1 · Strongly disagree")
+    assert [r.options for r in at.radio][0] == ["1", "2", "3", "4", "5"]
+    assert any(c.value.startswith("1 Strongly disagree · 2 Disagree")  # the scale's words
+               for c in at.caption)
     rate(at, 4, 2)
     assert at.success[0].value.startswith("Saved ")
     answers = stored(db, "ana")
@@ -218,7 +220,8 @@ def test_next_card_is_built_in_the_background(db):
     assert cards.prefetch(str(db), "pilot", rows[1]) is None  # already built
     first = cards.cached_card_charts(str(db), "pilot", rows[1])
     assert cards.cached_card_charts(str(db), "pilot", rows[1]) is first
-    assert set(first) == {"window", "record", "neighbours"}
+    assert set(first) == {"whole", "window", "record", "neighbours", "note"}
+    assert first["record"].startswith("<svg") and len(first["record"]) < 200_000
 
 
 def test_agreement_page(db):

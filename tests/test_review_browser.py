@@ -1,14 +1,16 @@
-"""End to end in a real headless Chromium: sign in, rate two prototypes (keyboard, then
-mouse), reload, and find both answers in SQLite. Saves a screenshot of the rating card."""
+"""The rating flow in a real headless Chromium, against `protoecg review serve` on a study of a
+real (tiny) LUDB run: sign in, rate by keyboard and mouse, reload, keys typed during a card
+change, the layout at 1440x900 and 1280x720, no developer chrome. Screenshots of a morphology
+card and a whole-record card at both sizes go to test-artifacts/."""
 
 import os
-import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,10 @@ from tests.conftest import PAPER_PROTOCOL, REPO
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("PROTOECG_TEST_ARTIFACTS", REPO / "test-artifacts"))
-CODE = "ANA1-RATE-0001"
+# one rater per test, so that the tests share one server without sharing a queue
+CODES = {"ana": "ANA1-RATE-0001", "ben": "BEN2-RATE-0002", "cai": "CAI3-RATE-0003",
+         "dov": "DOV4-RATE-0004", "eve": "EVE5-RATE-0005", "fay": "FAY6-RATE-0006"}
+WHOLE = ("rhythm/", "global/")
 
 
 def free_port() -> int:
@@ -32,18 +37,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(ludb_catalog, tmp_path):
+@pytest.fixture(scope="module")
+def server(ludb_catalog, tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium; .ci/run does)")
     pytest.importorskip("playwright.sync_api", reason="playwright not installed")
-    db = tmp_path / "review.db"
+    db = tmp_path_factory.mktemp("browser") / "review.db"
     with ReviewStore(db) as store:
         study = store.create_study("pilot", load_protocol(PAPER_PROTOCOL),
                                    read_catalog(ludb_catalog))
-        store.add_reviewer(study, "ana", "rater", code=CODE)
-        store.add_reviewer(study, "ben", "rater")
-        assign(store, study, 2)
+        for name, code in CODES.items():
+            store.add_reviewer(study, name, "rater", code=code)
+        assign(store, study, len(CODES))  # every rater gets every prototype
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "protoecg", "review", "serve", "--db", str(db), "--port",
@@ -64,68 +69,190 @@ def server(ludb_catalog, tmp_path):
     process.wait(10)
 
 
-def idle(page) -> None:
-    """Wait until Streamlit has finished the rerun a click or key started."""
-    page.wait_for_timeout(300)
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
+@contextmanager
+def browser_page(width: int = 1440, height: int = 900):
+    from playwright.sync_api import sync_playwright
 
-
-def test_sign_in_rate_twice_reload_and_find_both_answers(server):
-    from playwright.sync_api import expect, sync_playwright
-
-    url, db = server
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1600, "height": 1300})
-        page.goto(url)
-        page.get_by_label("Access code").fill(CODE)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text("Representativeness: To what extent")).to_be_visible(
-            timeout=30_000)
-        expect(page.get_by_text(re.compile(r"^0 of \d+ complete"))).to_be_visible()
-        page.wait_for_timeout(1500)  # charts finish drawing
-        page.screenshot(path=str(ARTIFACTS / "rating_card.png"), full_page=True)
-        card_id = page.get_by_text(re.compile(r" prototype \S+/\S+/\d+ · window")).first
-        first = card_id.inner_text()
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
 
-        # card 1 with the keyboard: 4 (representativeness), 3 (clarity), Enter (save & next)
-        page.locator("h2").first.click()  # focus the page, not a widget
+
+def idle(page) -> None:
+    """Wait until Streamlit has finished the rerun a click or key started."""
+    page.wait_for_timeout(250)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
+
+
+def card_of(page) -> str:
+    return page.locator(".protoecg-card").get_attribute("data-card")
+
+
+def wait_for_card_change(page, old: str) -> str:
+    page.wait_for_function(
+        "(old) => { const m = document.querySelector('.protoecg-card');"
+        " return m && m.dataset.card !== old &&"
+        " !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " && document.querySelectorAll('.protoecg-chart svg').length > 0; }",
+        arg=old, timeout=30_000)
+    idle(page)
+    return card_of(page)
+
+
+def sign_in(page, url: str, name: str) -> str:
+    page.goto(url)
+    page.get_by_label("Access code").fill(CODES[name])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector(".protoecg-card", state="attached", timeout=30_000)
+    idle(page)
+    return card_of(page)
+
+
+def checked(page) -> list[int | None]:
+    return page.evaluate(
+        "() => [...document.querySelectorAll('div[role=radiogroup]')].map(g => {"
+        " const labels = [...g.querySelectorAll('label')];"
+        " const i = labels.findIndex(l => l.querySelector('input:checked'));"
+        " return i < 0 ? null : i + 1; })")
+
+
+def answers_of(db: Path, name: str) -> dict:
+    with ReviewStore(db, "read") as store:
+        return reviewer_answers(store, store.reviewer(store.study("pilot"), name))
+
+
+def in_viewport(page, selector: str) -> bool:
+    return page.evaluate(
+        "(s) => { const r = document.querySelector(s).getBoundingClientRect();"
+        " return r.top >= 0 && r.top < window.innerHeight && r.bottom > 0; }", selector)
+
+
+def test_keyboard_then_mouse_then_reload_keeps_the_rater_on_the_card(server):
+    url, db = server
+    with browser_page() as page:
+        first = sign_in(page, url, "ana")
+        page.locator("h3").first.click()  # focus the page, not a widget
         for key in ("4", "3"):
             page.keyboard.press(key)
             idle(page)
+        assert checked(page) == [4, 3]
         page.keyboard.press("Enter")
-        idle(page)
-        expect(page.get_by_text(re.compile(r"^1 of \d+ complete"))).to_be_visible(
-            timeout=15_000)
-
-        # card 2 with the mouse
+        second = wait_for_card_change(page, first)
         groups = page.locator('div[role="radiogroup"]')
-        expect(card_id).not_to_have_text(first)  # the next card
-        idle(page)  # ... fully drawn
-        groups.nth(0).get_by_text("5 · Strongly agree").click()
+        groups.nth(0).locator("label").nth(4).click()  # 5
         idle(page)
-        groups.nth(1).get_by_text("2 · Disagree").click()
+        groups.nth(1).locator("label").nth(1).click()  # 2
         idle(page)
+        page.keyboard.press("ArrowUp")  # keys change an answer already given
+        page.keyboard.press("1")
+        idle(page)
+        assert checked(page) == [1, 2]
         page.get_by_role("button", name="Save & next").click()
+        third = wait_for_card_change(page, second)
+        page.reload()  # still signed in, on the same card, without the access code
+        page.wait_for_selector(".protoecg-card", state="attached", timeout=30_000)
         idle(page)
-        page.screenshot(path=str(ARTIFACTS / "after_second_card.png"), full_page=True)
-        expect(page.get_by_text(re.compile(r"^2 of \d+ complete"))).to_be_visible(
-            timeout=15_000)
+        assert page.get_by_label("Access code").count() == 0
+        assert card_of(page) == third
+        assert page.get_by_text("2 of ").count() >= 1
+    answers = answers_of(db, "ana")
+    assert answers[first] == {"representativeness": 4, "clarity": 3}
+    assert answers[second] == {"representativeness": 1, "clarity": 2}
 
-        page.reload()
-        page.get_by_label("Access code").fill(CODE)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text(re.compile(r"^2 of \d+ complete"))).to_be_visible(
-            timeout=30_000)
-        browser.close()
-    with ReviewStore(db) as store:
-        study = store.study("pilot")
-        answers = reviewer_answers(store, store.reviewer(study, "ana"))
-    values = sorted(tuple(sorted(a.items())) for a in answers.values())
-    assert values == sorted([(("clarity", 3), ("representativeness", 4)),
-                             (("clarity", 2), ("representativeness", 5))])
-    assert first  # the card had a class header
-    shutil.copy(ARTIFACTS / "rating_card.png", ARTIFACTS / "rating_card_latest.png")
+
+def test_keys_typed_while_the_next_card_loads_apply_to_the_new_card(server):
+    url, db = server
+    with browser_page() as page:
+        first = sign_in(page, url, "ben")
+        page.locator("h3").first.click()
+        for key in ("3", "3"):
+            page.keyboard.press(key)
+            idle(page)
+        page.keyboard.press("Enter")
+        page.keyboard.press("5")  # at once, while the next card is on its way
+        page.keyboard.press("1")
+        second = wait_for_card_change(page, first)
+        page.wait_for_function("() => document.querySelectorAll("
+                               "'div[role=radiogroup] input:checked').length === 2",
+                               timeout=15_000)
+        idle(page)
+        assert checked(page) == [5, 1]
+        page.keyboard.press("Enter")
+        wait_for_card_change(page, second)
+    assert answers_of(db, "ben")[second] == {"representativeness": 5, "clarity": 1}
+
+
+def test_a_new_card_opens_at_the_top_with_its_title_and_ecg_in_view(server):
+    url, _ = server
+    with browser_page(1440, 900) as page:
+        first = sign_in(page, url, "cai")
+        # everything a rater needs is in view without scrolling
+        for selector in ("h3", ".protoecg-chart svg", 'div[role="radiogroup"]'):
+            assert in_viewport(page, selector), selector
+        assert page.get_by_role("button", name="Save & next").is_visible()
+        save = page.get_by_role("button", name="Save & next").bounding_box()
+        assert save["y"] + save["height"] <= 900
+        groups = page.locator('div[role="radiogroup"]')
+        groups.nth(0).locator("label").nth(2).click()
+        idle(page)
+        groups.nth(1).locator("label").nth(2).click()
+        idle(page)
+        page.mouse.move(400, 600)
+        page.mouse.wheel(0, 3000)  # the rater scrolled down to read the report
+        page.wait_for_timeout(300)
+        page.get_by_role("button", name="Save & next").click()
+        wait_for_card_change(page, first)
+        page.wait_for_timeout(200)
+        assert in_viewport(page, "h3") and in_viewport(page, ".protoecg-chart svg")
+
+
+@pytest.mark.parametrize("width, height", [(1440, 900), (1280, 720)])
+def test_nothing_overflows_and_no_developer_chrome(server, width, height):
+    url, _ = server
+    name = "dov" if width == 1440 else "eve"
+    with browser_page(width, height) as page:
+        sign_in(page, url, name)
+        assert page.locator('[data-testid="stAppDeployButton"]').count() == 0 or \
+            not page.locator('[data-testid="stAppDeployButton"]').is_visible()
+        for selector in ('[data-testid="stMainMenu"]', "#MainMenu"):
+            assert page.locator(selector).count() == 0 or \
+                not page.locator(selector).first.is_visible()
+        for _ in range(3):  # a window card, then (skipping) a whole-record one
+            overflow = page.evaluate(
+                "(w) => [...document.querySelectorAll('[data-testid=stMain] *')]"
+                ".filter(e => { const r = e.getBoundingClientRect();"
+                " return r.width > 0 && r.right > w + 1; }).map(e => e.tagName + '.'"
+                " + (e.getAttribute('data-testid') || e.className)).slice(0, 5)", width)
+            assert overflow == []
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+            old = card_of(page)
+            page.get_by_role("button", name="Skip").click()
+            wait_for_card_change(page, old)
+
+
+def test_screenshots_of_a_window_card_and_a_whole_record_card(server):
+    url, _ = server
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1440, 900), (1280, 720)):
+        with browser_page(width, height) as page:
+            shot = {}
+            card = sign_in(page, url, "fay")
+            for _ in range(60):
+                kind = "whole" if card.startswith(WHOLE) else "window"
+                if kind not in shot:
+                    page.wait_for_timeout(300)
+                    path = ARTIFACTS / f"rating_card_{kind}_{width}x{height}.png"
+                    page.screenshot(path=str(path))
+                    shot[kind] = path
+                if len(shot) == 2:
+                    break
+                page.get_by_role("button", name="Skip").click()
+                card = wait_for_card_change(page, card)
+            assert set(shot) == {"whole", "window"}
+    shutil.copy(ARTIFACTS / "rating_card_window_1440x900.png",
+                ARTIFACTS / "rating_card_latest.png")

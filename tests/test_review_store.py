@@ -340,7 +340,7 @@ def test_not_a_database(tmp_path):
 
 
 def test_schema_version_and_wal(store):
-    assert store.schema_version == 3
+    assert store.schema_version == 4
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -360,7 +360,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_studies(tmp_path, catalo
                      "catalog_json) VALUES ('old', 'p', ?, 'c', '{}')",
                      [json.dumps(load_protocol(PAPER_PROTOCOL).to_dict())])
     with ReviewStore(path) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == 4
         old = store.study("old")
         assert old.previous_id is None
         new = store.create_study("new", load_protocol(PAPER_PROTOCOL), catalog,
@@ -431,3 +431,20 @@ class _Proxy:
 
     def __getattr__(self, name):
         return getattr(self._conn, name)
+
+
+def test_a_session_token_signs_its_reviewer_back_in_until_signed_out_or_expired(store, study):
+    reviewer = store.reviewers(study)[0]
+    token = store.start_session(reviewer)
+    again_study, again = store.resume_session(token)
+    assert (again_study.name, again.id, again.role) == (study.name, reviewer.id, reviewer.role)
+    stored = [r["token_hash"] for r in store.db["sessions"].rows]
+    assert token not in "".join(stored)  # only its hash is kept
+    store.end_session(token)
+    with pytest.raises(AuthError, match="session has ended"):
+        store.resume_session(token)
+    expired = store.start_session(reviewer, ttl_s=-1)
+    with pytest.raises(AuthError, match="session has ended"):
+        store.resume_session(expired)
+    with pytest.raises(AuthError):
+        store.resume_session("made-up-token")

@@ -48,7 +48,9 @@ def add_rule_options(parser: argparse.ArgumentParser) -> None:
                              " (values: bad, best, purity, mean/median/min/max/n(QUESTION))")
     parser.add_argument("--action", required=True, choices=ACTIONS,
                         help="disable: no influence on any prediction, id kept; replace: "
-                             "re-project onto the next-best allowed window (new revision)")
+                             "re-project onto the next-best allowed window (new revision); "
+                             "forbid: fine-tune away from the rejected windows, then project "
+                             "again (prototypes that move become new revisions)")
     parser.add_argument("--allow-empty-class", action="store_true",
                         help="allow disabling the last active prototype of a class")
     add_device(parser)

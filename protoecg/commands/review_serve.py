@@ -57,7 +57,11 @@ def run(args: argparse.Namespace) -> int:
         env["PROTOECG_TRUSTED_PROXY"] = args.trusted_proxy
     command = [sys.executable, "-m", "streamlit", "run", str(app),
                "--server.port", str(args.port), "--server.address", args.address,
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+               "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               # a product for clinicians: no Deploy button or developer menu, no tracebacks
+               # in the page, no watching of the app's files
+               "--client.toolbarMode", "minimal", "--client.showErrorDetails", "none",
+               "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
     sys.stdout.flush()
     # this process becomes the server: stopping it (Ctrl-C, kill) stops Streamlit, and no
     # orphan keeps the port

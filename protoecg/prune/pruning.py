@@ -7,6 +7,10 @@ and its classifier and fusion weights are zero, so it has no influence on any pr
 training window that is not from a record a rater rejected (the selected prototypes' source
 records), not a window another prototype of its branch uses, and not overlapping one; it becomes
 a new revision (``morphology/IRBBB/07@2``) so that its old ratings are never read as its new.
+``forbid`` (ProtoPDebug): the pruned run records the rejected windows; ``retrain`` then runs the
+``forbid`` schedule (a short joint fine-tune whose forgetting term pushes each class's prototypes
+away from the windows rejected for it, a projection that never uses those records for that
+class, the last layers), and every prototype whose window changed becomes a new revision.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from protoecg.catalog.reader import Catalog, read_catalog
 from protoecg.model.protoecgnet import ProtoECGNet
 from protoecg.prune.selection import Selection, select
 from protoecg.study.store import ReviewStore, Study
+from protoecg.train.objective import ForbiddenWindows
 from protoecg.train.projection import reproject
 from protoecg.train.run import (
     RunError,
@@ -106,12 +111,23 @@ def apply_pruning(plan: Plan, out: str | Path, device: str = "cpu") -> dict:
     catalog = _projected_catalog(plan.run)
     model, meta, config = load_model(plan.run, device)
     prototypes: dict[str, dict] = {}
+    forbidden = []
     if plan.action == "disable":
         model.disable(plan.selected)
         for pid in plan.selected:
             prototypes[pid] = {"action": "disable", **plan.evidence[pid]}
-    else:
+    elif plan.action == "replace":
         prototypes = _replace(model, meta, config, catalog, plan, device)
+    else:  # forbid: the model changes when it is retrained
+        table = catalog.prototypes.set_index("prototype_id")
+        for pid in plan.selected:
+            row = table.loc[pid]
+            window = {"record_id": str(row["source_record_id"]),
+                      "window_start": int(row["window_start"]),
+                      "window_end": int(row["window_end"])}
+            prototypes[pid] = {"action": "forbid", **plan.evidence[pid], "old_window": window}
+            forbidden.append({"prototype_id": pid, "branch": str(row["branch"]),
+                              "class_code": str(row["class_code"]), **window})
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(plan.run / "config.json", out / "config.json")
     save_torch(out / "model.pt", model.state_dict())
@@ -121,7 +137,8 @@ def apply_pruning(plan: Plan, out: str | Path, device: str = "cpu") -> dict:
         "source_run": str(plan.run.resolve()), "pruning": "pruning.json"})
     record = {**plan.to_dict(), "source_model_sha256": catalog.meta["model_sha256"],
               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "prototypes": prototypes,
-              "n_prototypes": int(model.n_prototypes), "n_active": int(model.active.sum())}
+              "n_prototypes": int(model.n_prototypes), "n_active": int(model.active.sum()),
+              **({"forbidden": forbidden} if plan.action == "forbid" else {})}
     write_json(out / "pruning.json", record)
     return record
 
@@ -175,9 +192,10 @@ def _replace(model: ProtoECGNet, meta: dict, config, catalog: Catalog, plan: Pla
 
 
 def retrain(run_dir: str | Path, device: str = "cpu", progress: bool = True) -> dict:
-    """Retrain a pruned run's branch classifiers and fusion layer (the ``retrain`` schedule:
-    prototypes and backbones stay as they are) on the training folds, early stopping on
-    validation, seeded as ``train``; the run folder becomes complete."""
+    """Retrain a pruned run on the training folds, early stopping on validation, seeded as
+    ``train``; the run folder becomes complete. After ``disable`` / ``replace`` the ``retrain``
+    schedule (branch classifiers, then the fusion layer; prototypes and backbones stay); after
+    ``forbid`` the ``forbid`` schedule, whose moved prototypes become new revisions."""
     run_dir = Path(run_dir)
     meta, config = read_run(run_dir)
     if "source_run" not in meta or not (run_dir / "pruning.json").is_file():
@@ -185,14 +203,80 @@ def retrain(run_dir: str | Path, device: str = "cpu", progress: bool = True) -> 
                        "`protoecg prune`")
     if meta["status"] == "complete":
         raise RunError(f"{run_dir}: already retrained (status complete)")
+    record = read_pruning(run_dir)
     model, meta, config = load_model(run_dir, "cpu")
     state = model.state_dict()
     data = open_run_data(meta, config, progress=progress)
     lineage = {k: meta[k] for k in ("source_run", "pruning")}
+    forbid = record.get("action") == "forbid"
     trainer = Trainer(config, data, run_dir, device=device, progress=progress,
                       dataset_name=meta["dataset"], command=["protoecg", *sys.argv[1:]],
-                      schedule="retrain", initial_state=state, extra_meta=lineage)
-    return trainer.fit()
+                      schedule="forbid" if forbid else "retrain", initial_state=state,
+                      extra_meta=lineage,
+                      forbidden=_forbidden_windows(model, data, record) if forbid else None)
+    finished = trainer.fit()
+    if forbid:
+        _new_revisions(run_dir, record, data)
+    return finished
+
+
+def _forbidden_windows(model: ProtoECGNet, data, record: dict) -> dict[str, ForbiddenWindows]:
+    """The rejected windows of a forbid record, per branch, in the branch's latent steps."""
+    x_train, _ = data.part("train")
+    position = {data.dataset.record_ids[p]: i for i, p in enumerate(data.split_index["train"])}
+    n_samples = data.dataset.n_samples
+    out = {}
+    for name, branch in model.branches.items():
+        rows = [w for w in record["forbidden"] if w["branch"] == name
+                and w["record_id"] in position and w["class_code"] in branch.class_codes]
+        if not rows:
+            continue
+        with torch.no_grad():
+            latent_length = branch.latent(torch.from_numpy(x_train[:1])).shape[2]
+        last = latent_length - branch.prototype_steps
+        records = [position[w["record_id"]] for w in rows]
+        out[name] = ForbiddenWindows(
+            signals=torch.from_numpy(x_train[records]),
+            window=torch.tensor([min(int(round(w["window_start"] * latent_length / n_samples)),
+                                     last) for w in rows]),
+            class_index=torch.tensor([branch.class_codes.index(w["class_code"]) for w in rows]),
+            records=records)
+    return out
+
+
+def _new_revisions(run_dir: Path, record: dict, data) -> None:
+    """After the forbid schedule's projection: every prototype whose window is not the one its
+    catalog row showed becomes a new revision (so no rating of the old window is read as one of
+    the new); pruning.json gains where each selected prototype went and which others moved."""
+    old = read_catalog(Path(record["source_run"]) / "catalog").prototypes.set_index(
+        "prototype_id")
+    projection = json.loads((run_dir / "projection.json").read_text())
+    model, _, _ = load_model(run_dir, "cpu")
+    x_train, _ = data.part("train")
+    n_samples = data.dataset.n_samples
+    moved: dict[str, str] = {}
+    for name, branch in model.branches.items():
+        with torch.no_grad():
+            latent_length = branch.latent(torch.from_numpy(x_train[:1])).shape[2]
+        scale = n_samples / latent_length
+        for i, entry in enumerate(projection[name]):
+            pid = entry["prototype_id"]
+            start = int(round(entry["window"] * scale))
+            end = min(int(round((entry["window"] + branch.prototype_steps) * scale)), n_samples)
+            was = old.loc[pid]
+            if (str(was["source_record_id"]), int(was["window_start"])) == (
+                    str(entry["record_id"]), start):
+                continue
+            branch.revision[i] += 1
+            moved[pid] = branch.prototype_ids[i]
+            if pid in record["prototypes"]:
+                record["prototypes"][pid].update({
+                    "new_id": branch.prototype_ids[i],
+                    "new_window": {"record_id": str(entry["record_id"]), "window_start": start,
+                                   "window_end": end, "similarity": entry["similarity"]}})
+    save_torch(run_dir / "model.pt", model.state_dict())
+    record["moved"] = moved
+    write_json(run_dir / "pruning.json", record)
 
 
 def read_pruning(run_dir: str | Path) -> dict:

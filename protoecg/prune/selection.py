@@ -14,7 +14,7 @@ from protoecg.prune.rules import Evidence, evaluate, parse_rule, uses_purity
 from protoecg.study.answers import current_answers
 from protoecg.study.store import ReviewStore, Study
 
-ACTIONS = ("disable", "replace")
+ACTIONS = ("disable", "replace", "forbid")
 FLAGS = ("bad", "best")
 
 

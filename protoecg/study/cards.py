@@ -1,49 +1,58 @@
-"""The charts of a rating card, built from a study snapshot (no torch, no catalog folder)."""
+"""The drawings of a rating card, built from a study snapshot (no torch, no catalog folder)."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
 
-from protoecg.ecgplot import Window, twelve_lead_chart, window_chart
+from protoecg.data.labels import scp_statements
+from protoecg.ecgsvg import Shade, twelve_lead_svg, window_svg
 from protoecg.study.store import ReviewStore, Study
+
+CONTEXT_S = 0.25  # seconds drawn either side of a window
+
+
+def _note(units: str) -> str:
+    if units == "mV":
+        return "25 mm/s, 10 mm/mV"
+    return (f"25 mm/s; amplitudes in {units} (normalised units), not millivolts: no voltage "
+            "can be read off this grid")
 
 
 def card_charts(store: ReviewStore, study: Study, row: dict, n_neighbours: int = 3) -> dict:
-    """Vega-Lite specs (dicts): ``window`` (all 12 leads of the prototype's window, enlarged),
-    ``record`` (the full 10 s in the standard print, window shaded), ``neighbours`` (the
-    nearest other training windows)."""
+    """SVG drawings (strings) of one card: ``whole`` (the prototype spans the whole record),
+    ``window`` (all 12 leads of the prototype's window, enlarged, with context; None for a
+    whole-record prototype), ``record`` (the standard print, window shaded), ``neighbours``
+    (the nearest other training windows: record, time, drawing), ``note`` (paper scale)."""
     fs, units = int(row["fs"]), str(row["units"])
     signal = store.signal(study, int(row["signal_index"]))
     start, end = int(row["window_start"]), int(row["window_end"])
     whole = end - start >= signal.shape[1]
-    window = window_chart(signal, fs, start, end, units, margin_s=0.0 if whole else 0.25,
-                          px_per_mm=2.0 if whole else 5.0,
-                          title=f"Prototype window {row['window_start_s']:.2f}-"
-                                f"{row['window_end_s']:.2f} s, all 12 leads")
-    record = twelve_lead_chart(
-        signal, fs, units, () if whole else (Window(start, end, "prototype"),),
-        title=f"Record {row['source_record_id']} ({row['source_dataset']}), full 10 s",
-        px_per_mm=2.5)
+    record = twelve_lead_svg(
+        signal, fs, units, () if whole else (Shade(start, end, "prototype"),),
+        label=f"record {row['source_record_id']}, 12 leads, 10 s")
+    window = None if whole else window_svg(
+        signal, fs, start, end, units, margin_s=CONTEXT_S,
+        label=f"prototype window {row['window_start_s']:.2f}-{row['window_end_s']:.2f} s")
     neighbours = []
     for n in row.get("neighbours", [])[:n_neighbours]:
         n_signal = store.signal(study, int(n["signal_index"]))
         n_start, n_end = int(n["window_start"]), int(n["window_end"])
         neighbours.append({
             "record_id": str(n["record_id"]), "rank": int(n["rank"]),
-            "spec": window_chart(n_signal, fs, n_start, n_end, units,
-                                 margin_s=0.0 if whole else 0.25,
-                                 px_per_mm=1.2 if whole else 2.0,
-                                 title=f"#{n['rank']}: record {n['record_id']}, "
-                                       f"{n_start / fs:.2f}-{n_end / fs:.2f} s"),
+            "start_s": n_start / fs, "end_s": n_end / fs,
+            "svg": twelve_lead_svg(n_signal, fs, units, label=f"record {n['record_id']}")
+            if whole else window_svg(n_signal, fs, n_start, n_end, units,
+                                     margin_s=CONTEXT_S, label=f"record {n['record_id']}"),
         })
-    return {"window": window, "record": record, "neighbours": neighbours}
+    return {"whole": whole, "window": window, "record": record, "neighbours": neighbours,
+            "note": _note(units)}
 
 
 # --------------------------------------------------------------------------- caching
-# Building a card's three charts takes most of a second (altair); a rater spends many
-# seconds on each card. So the app keeps built cards in a process-wide cache and, while the
-# rater looks at one card, builds the next in a background thread.
+# Drawing a card takes tens of milliseconds; a rater spends many seconds on each card. So the
+# app keeps drawn cards in a process-wide cache and, while the rater looks at one card, draws
+# the next in a background thread.
 _CACHE: OrderedDict[tuple, dict] = OrderedDict()
 _CACHE_SIZE = 256
 _LOCK = threading.Lock()
@@ -86,3 +95,25 @@ def prefetch(db_path: str, study_name: str, row: dict) -> threading.Thread | Non
     thread = threading.Thread(target=work, daemon=True, name="protoecg-card-prefetch")
     thread.start()
     return thread
+
+
+SUPERCLASSES = {"NORM": "normal ECG", "MI": "myocardial infarction", "STTC": "ST/T change",
+                "CD": "conduction disturbance", "HYP": "hypertrophy"}
+
+
+def class_info(code: str) -> dict:
+    """What a card says about its class, from PTB-XL's statement table: the description and,
+    on demand, the kind of statement and where PTB-XL files it."""
+    table = scp_statements()
+    if code not in table.index:
+        return {"code": code, "description": "", "details": []}
+    row = table.loc[code]
+    kinds = [k for k in ("diagnostic", "form", "rhythm") if str(row[k]) in ("1", "1.0")]
+    details = [f"PTB-XL statement ({', '.join(kinds) or 'other'})"]
+    if row["diagnostic_class"]:
+        details.append(f"diagnostic superclass {row['diagnostic_class']} "
+                       f"({SUPERCLASSES.get(row['diagnostic_class'], '')}), subclass "
+                       f"{row['diagnostic_subclass']}")
+    if row["statement_category"]:
+        details.append(f"category: {row['statement_category']}")
+    return {"code": code, "description": str(row["description"]), "details": details}

@@ -79,3 +79,13 @@ def m003_code_lookup(db: Database) -> None:
     db["settings"].insert({"key": "code_lookup_key", "value": secrets.token_hex(32)})
     db["reviewers"].add_column("code_lookup", str)
     db["reviewers"].create_index(["code_lookup"], unique=True)
+
+
+@MIGRATIONS()
+def m004_sessions(db: Database) -> None:
+    # A signed-in browser keeps a random session token (in its address bar), so a reload or a
+    # new tab does not sign the reviewer out. Only the token's SHA-256 is stored; signing out
+    # deletes the row, and a row past its expiry no longer signs anyone in.
+    db["sessions"].create({"token_hash": str, "reviewer_id": int, "created_at": str,
+                           "expires_at": float}, pk="token_hash",
+                          foreign_keys=[("reviewer_id", "reviewers", "id")])

@@ -12,10 +12,12 @@ read while a writer writes.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import io
 import json
 import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
@@ -55,6 +57,7 @@ BUSY_TIMEOUT_S = 30.0
 # only after many more, so one colleague's typos lock out only their own tab.
 THROTTLE_LIMITS = {"session": 5, "client": 30}
 THROTTLE_WINDOW_S = 300.0
+SESSION_TTL_S = 12 * 3600.0  # a signed-in browser stays signed in for a working day
 NAME_MAX_CHARS = 100  # study and reviewer names (they head tables and reports)
 
 
@@ -459,6 +462,34 @@ class ReviewStore:
         study = _study(self.db["studies"].get(row["study_id"]))
         return study, Reviewer(row["id"], row["study_id"], row["name"], row["role"])
 
+    def start_session(self, reviewer: Reviewer, ttl_s: float = SESSION_TTL_S) -> str:
+        """A new random session token for a reviewer who has just signed in (a browser keeps
+        it, so that a reload does not sign them out); only its hash is stored."""
+        token = secrets.token_urlsafe(24)
+        with self._write(reviewer.name, "session_start", reviewer.study_id, {}):
+            self.db.execute("DELETE FROM sessions WHERE expires_at < ?", [time.time()])
+            self.db["sessions"].insert({
+                "token_hash": _token_hash(token), "reviewer_id": reviewer.id,
+                "created_at": now(), "expires_at": time.time() + ttl_s})
+        return token
+
+    def resume_session(self, token: str) -> tuple[Study, Reviewer]:
+        """The study and reviewer of a live session token; AuthError when it is unknown,
+        signed out or expired (reads only: a stale tab writes nothing)."""
+        row = self.db.execute(
+            "SELECT r.id, r.study_id, r.name, r.role, s.expires_at FROM sessions s JOIN "
+            "reviewers r ON r.id = s.reviewer_id WHERE s.token_hash = ?",
+            [_token_hash(token or "")]).fetchone()
+        if row is None or row[4] < time.time():
+            raise AuthError("your session has ended; sign in with your access code")
+        study = _study(self.db["studies"].get(row[1]))
+        return study, Reviewer(row[0], row[1], row[2], row[3])
+
+    def end_session(self, token: str) -> None:
+        """Sign a session out (its token no longer signs anyone in)."""
+        with self._write("anonymous", "session_end", None, {}):
+            self.db.execute("DELETE FROM sessions WHERE token_hash = ?", [_token_hash(token)])
+
     def lockouts(self, window_s: float = THROTTLE_WINDOW_S,
                  limits: Mapping[str, int] | None = None) -> list[dict]:
         """Who is locked out of signing in now: key, wrong codes in the window, seconds left."""
@@ -633,6 +664,10 @@ class ReviewStore:
     def last_change(self) -> int:
         """The id of the latest audit row: it grows with every write (a cache key)."""
         return self.db.execute("SELECT COALESCE(MAX(id), 0) FROM audit").fetchone()[0]
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _study(row: dict) -> Study:

@@ -45,7 +45,7 @@ class TrainConfig:
     # ("features" = 0 leaves the feature pre-training stage out, as the official code's default)
     epochs: dict[str, int] = field(default_factory=lambda: {
         "features": 0, "prototypes": 10, "joint": 100, "classifier": 50, "fusion": 50,
-        "black_box": 100})
+        "black_box": 100, "forbid": 5})
     # project the prototypes after every N-th joint epoch (ProtoPNet's periodic push), so the
     # final projection is a small step; 0 = only the projection stage (the official code)
     push_every: int = 0
@@ -65,6 +65,8 @@ class LossConfig:
     diversity: float = 250.0
     contrastive: float = 300.0
     l1: float = 1e-4
+    # ProtoPDebug's forgetting term (only in the ``forbid`` schedule after review)
+    forget: float = 1.0
 
 
 @dataclass

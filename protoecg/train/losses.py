@@ -102,3 +102,17 @@ def l1(weight: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Sum of absolute weights; with ``mask`` only where it is 1 (ProtoPNet: a branch
     classifier's connections from other classes' prototypes)."""
     return (weight.abs() if mask is None else weight.abs() * mask).sum()
+
+
+def forget(similarity: torch.Tensor, same_class: torch.Tensor) -> torch.Tensor:
+    """ProtoPDebug's forgetting term (Bontempelli et al. 2023): the mean, over prototypes whose
+    class has a forbidden window, of the highest similarity to a forbidden window of their class.
+
+    ``similarity`` (F, P): each prototype's similarity to each forbidden window; ``same_class``
+    (F, P): the window was rejected for the prototype's class. Zero when nothing is forbidden.
+    """
+    concerned = same_class.any(dim=0)
+    if not concerned.any():
+        return similarity.sum() * 0.0
+    highest = similarity.masked_fill(~same_class, float("-inf")).amax(dim=0)
+    return highest[concerned].mean()

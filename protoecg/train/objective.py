@@ -16,8 +16,30 @@ import numpy as np
 import torch
 
 from protoecg.model.protoecgnet import ProtoECGNet
+from protoecg.model.prototypes import window_similarity
 from protoecg.train import losses
 from protoecg.train.stages import Stage
+
+
+@dataclass
+class ForbiddenWindows:
+    """One branch's training windows that raters rejected (ProtoPDebug's forbidden concepts):
+    the ``forget`` term pushes the prototypes of each window's class away from its latent, and
+    the projection after it never picks a rejected record for that class again."""
+
+    signals: torch.Tensor  # (F, 12, T) the records holding the windows
+    window: torch.Tensor  # (F,) first latent step of each window
+    class_index: torch.Tensor  # (F,) the branch class the window was rejected for
+    records: list[int]  # (F) positions of the records in the training folds
+
+    def to(self, device: torch.device) -> ForbiddenWindows:
+        return ForbiddenWindows(self.signals.to(device), self.window.to(device),
+                                self.class_index.to(device), self.records)
+
+    @property
+    def exclusions(self) -> list[tuple[int, int]]:
+        """(training record, class) pairs that projection must not use."""
+        return list(zip(self.records, self.class_index.tolist(), strict=True))
 
 
 @dataclass
@@ -27,6 +49,7 @@ class LossContext:
     pos_weight: torch.Tensor  # over the run's labels
     branch_pos_weight: dict[str, torch.Tensor] = field(default_factory=dict)
     contrastive: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    forbidden: dict[str, ForbiddenWindows] = field(default_factory=dict)  # branch -> windows
 
     @classmethod
     def from_labels(cls, model, y_train: np.ndarray, device: torch.device) -> LossContext:
@@ -73,6 +96,26 @@ class ModelBatch:
     ctx: LossContext
 
 
+def _forget(b: BranchBatch) -> torch.Tensor:
+    forbidden = b.ctx.forbidden.get(b.name)
+    if forbidden is None:
+        return b.similarities.sum() * 0.0
+    # the rejected windows' latents with the branch in eval mode: gradients flow, but these few
+    # records neither update batch-norm statistics nor draw dropout
+    modes = {m: m.training for m in b.branch.modules()}
+    b.branch.eval()
+    try:
+        z = b.branch.latent(forbidden.signals).float()
+    finally:
+        for module, training in modes.items():
+            module.training = training
+    similarity = window_similarity(z, b.branch.prototypes.float(), b.branch.similarity)
+    at = similarity[torch.arange(len(forbidden.window), device=z.device), :, forbidden.window]
+    same = ((b.branch.prototype_class[None] == forbidden.class_index[:, None])
+            & (b.branch.active[None] > 0))
+    return losses.forget(at, same)
+
+
 BRANCH_TERMS: dict[str, Callable[[BranchBatch], torch.Tensor]] = {
     "bce": lambda b: losses.bce(b.output.logits.float(), b.y, b.ctx.branch_pos_weight[b.name]),
     "clustering": lambda b: losses.clustering(b.similarities, b.identity, b.y),
@@ -81,6 +124,8 @@ BRANCH_TERMS: dict[str, Callable[[BranchBatch], torch.Tensor]] = {
     "contrastive": lambda b: losses.contrastive(b.cosine, *b.ctx.contrastive[b.name]),
     # ProtoPNet's last-layer rule: only connections from other classes' prototypes
     "l1": lambda b: losses.l1(b.branch.classifier.weight, 1 - b.identity.T),
+    # ProtoPDebug: away from the windows raters rejected (the ``forbid`` schedule)
+    "forget": _forget,
 }
 # the optional pre-training stage: each branch's backbone as a plain classifier
 FEATURE_TERMS: dict[str, Callable[[BranchBatch], torch.Tensor]] = {

@@ -10,6 +10,7 @@ The 5 next most similar records (their best windows) are kept as the prototype's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,7 +99,8 @@ def _distinct(best: torch.Tensor, similarity: torch.Tensor, prototype_class: tor
 def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndarray,
                    batch_size: int = 64, device: torch.device | str = "cpu",
                    n_neighbours: int = 5, replace: bool = True,
-                   purity_k: int = 0, distinct_records: bool = False) -> BranchProjection:
+                   purity_k: int = 0, distinct_records: bool = False,
+                   excluded: Sequence[tuple[int, int]] = ()) -> BranchProjection:
     """Project ``branch``'s prototypes onto ``signals`` (N, 12, T) with branch labels (N, C).
 
     ``replace``: write the projected latents into the prototypes (the projection stage); with
@@ -109,15 +111,20 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
     ``distinct_records``: two prototypes of one class never land in the same record (so never
     on the same or an overlapping window); the official code allows it. Prototypes choose in
     order of their best similarity, a later one taking its next-best record.
+    ``excluded``: (record, class) pairs a prototype of that class may not use (the records
+    raters rejected for the class; the ``forbid`` schedule).
     """
     device = torch.device(device)
     was_training = branch.training
     branch.eval()
     eligible = _eligible(branch, labels)  # (N, P)
+    for record, cls in excluded:
+        eligible[record, branch.prototype_class.cpu() == cls] = False
     orphan = (~eligible.any(dim=0)).nonzero().flatten().tolist()
     if orphan:
         names = ", ".join(branch.prototype_ids[i] for i in orphan[:3])
-        raise DataError(f"projection: no training ECG carries the class of prototype(s) {names}")
+        raise DataError(f"projection: no training ECG carries the class of prototype(s) {names}"
+                        + (" apart from the records rejected for it" if excluded else ""))
     raw, where = _best_windows(branch, signals, batch_size, device)
     best = raw.masked_fill(~eligible.T, float("-inf"))
     similarity, record = best.max(dim=1)

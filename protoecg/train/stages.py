@@ -35,7 +35,7 @@ STARTS = ("previous", "fusion_from_branches")
 MONITORS = ("branches", "features", "fusion")
 # Loss terms each scope knows (their functions live in ``objective.py``).
 TERMS = {
-    "branches": ("bce", "clustering", "separation", "diversity", "contrastive", "l1"),
+    "branches": ("bce", "clustering", "separation", "diversity", "contrastive", "l1", "forget"),
     "features": ("bce",),
     "model": ("bce", "l1"),
 }
@@ -112,6 +112,22 @@ SCHEDULES: dict[str, tuple[dict, ...]] = {
     # After review (protoecg retrain): the prototypes stay as pruned/replaced; the branch
     # classifiers and then the fusion layer learn again on the training folds.
     "retrain": (
+        {"name": "classifier", "trains": ("classifier",), "loss": {"bce": 1.0, "l1": "l1"},
+         "keep_start": True},
+        {"name": "fusion", "trains": ("fusion",), "scope": "model",
+         "loss": {"bce": 1.0, "l1": "l1"}, "starts_from": "fusion_from_branches",
+         "monitor": "fusion", "keep_start": True},
+    ),
+    # After review with ProtoPDebug's fix (protoecg prune --action forbid, then retrain): a
+    # short fine-tune of the prototypes that also pushes each class's prototypes away from the
+    # windows raters rejected for it (with the periodic push, if on), a projection that never
+    # picks those records for that class, then the last layers as in "retrain". Backbones and
+    # add-on layers stay as they are: the latent space the other prototypes were projected in
+    # does not move (fine-tuning them too cost 0.10 morphology AUROC on LUDB).
+    "forbid": (
+        {"name": "forbid", "trains": ("prototypes",),
+         "loss": {**_PROTOTYPE_LOSS, "forget": "forget"}, "push": True},
+        {"name": "projection", "kind": "projection"},
         {"name": "classifier", "trains": ("classifier",), "loss": {"bce": 1.0, "l1": "l1"},
          "keep_start": True},
         {"name": "fusion", "trains": ("fusion",), "scope": "model",

@@ -28,7 +28,7 @@ from protoecg.model.protoecgnet import ProtoECGNet
 from protoecg.train.config import Config
 from protoecg.train.data import PreparedData
 from protoecg.train.metrics import macro_auroc
-from protoecg.train.objective import LossContext, stage_loss
+from protoecg.train.objective import ForbiddenWindows, LossContext, stage_loss
 from protoecg.train.predict import autocast, predict
 from protoecg.train.projection import BranchProjection, init_from_latents, project_branch
 from protoecg.train.run import RUN_FORMAT, RunError, save_torch, write_json
@@ -86,7 +86,8 @@ class Trainer:
                  device: str = "cpu", black_box: bool = False, progress: bool = True,
                  dataset_name: str = "", command: list[str] | None = None,
                  schedule: str | None = None, initial_state: dict | None = None,
-                 extra_meta: dict | None = None):
+                 extra_meta: dict | None = None,
+                 forbidden: dict[str, ForbiddenWindows] | None = None):
         self.config = config
         self.data = data
         self.run_dir = Path(run_dir)
@@ -108,6 +109,10 @@ class Trainer:
         self.model.to(self.device)
         self.extra_meta = extra_meta or {}
         self.ctx = LossContext.from_labels(self.model, data.part("train")[1], self.device)
+        # windows raters rejected (prune --action forbid): the forget term and the projection
+        # read them
+        self.ctx.forbidden = {name: windows.to(self.device)
+                              for name, windows in (forbidden or {}).items()}
 
     # ----------------------------------------------------------------- set-up
     def _write_run_files(self) -> None:
@@ -309,10 +314,12 @@ class Trainer:
         out = {}
         for name, branch in self.model.branches.items():
             before = branch.prototypes.detach().flatten(1).float().clone()
+            forbidden = self.ctx.forbidden.get(name)
             result = project_branch(branch, x_train, self._branch_labels(name, y_train),
                                     self.config.train.eval_batch_size, self.device,
                                     n_neighbours=0, replace=True,
-                                    distinct_records=self.config.train.distinct_projection)
+                                    distinct_records=self.config.train.distinct_projection,
+                                    excluded=forbidden.exclusions if forbidden else ())
             cosine = torch.nn.functional.cosine_similarity(
                 before, branch.prototypes.detach().flatten(1).float(), dim=1).cpu()
             out[name] = (result, cosine)

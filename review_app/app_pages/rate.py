@@ -1,58 +1,140 @@
-"""Page (raters): the rating card, one prototype at a time, answers saved as revisions."""
+"""Page (raters): the rating card, one prototype at a time, answers saved as revisions.
+
+Layout: the ECG on the left (the window enlarged in all 12 leads above the full record with
+the window shaded; a whole-record prototype is one standard print), the questions and Save in
+a panel on the right that stays in view. The drawings are SVG made on the server
+(``protoecg.study.cards``): a few tens of kilobytes per card.
+"""
 
 from __future__ import annotations
 
-import json
+import html
 
 import common
 import streamlit as st
 
 from protoecg.errors import ProtoECGError
 from protoecg.study import answers as study_answers
-from protoecg.study.cards import cached_card_charts, prefetch
+from protoecg.study.cards import cached_card_charts, class_info, prefetch
 
-# 1-5 answers the first unanswered question on the card, Enter saves and moves on, Left goes
-# back: clinicians rate dozens of cards, the mouse should be optional.
-KEYBOARD_LISTENER = """
+# Keys (planted once in the app's page, it outlives Streamlit's reruns): 1-9 answer the active
+# question (the first open one; then the next), Up/Down change which question is active, Enter
+# saves and moves on, Left goes back. Keys typed while the next card loads are kept and applied
+# to the new card once it is drawn; a new card opens at the top of the page.
+KEYBOARD = """<script>
 (() => {
-  if (window.__protoecgKeys) return;  // once per page: it outlives Streamlit's reruns
+  if (window.__protoecgKeys) return;
   window.__protoecgKeys = true;
-  const button = (text) => [...document.querySelectorAll('button')]
-      .find(b => b.innerText.trim() === text);
-  document.addEventListener('keydown', (e) => {
+  const doc = document;
+  const state = {card: null, active: 0, pending: null, queue: [], since: 0};
+  const button = (text) => [...doc.querySelectorAll('button')]
+      .find(b => b.innerText.trim() === text && !b.disabled);
+  const groups = () => [...doc.querySelectorAll('div[role="radiogroup"]')];
+  const busy = () => !!doc.querySelector('[data-testid="stStatusWidget"]');
+  const marker = () => doc.querySelector('.protoecg-card');
+  // the card's end marker comes after its questions: once it names the card the first marker
+  // names, the questions on the page are this card's (not the last card's, still shown)
+  const settled = () => {
+    const a = marker(), b = doc.querySelector('.protoecg-card-end');
+    return !!(a && b && a.dataset.card === b.dataset.card) && !busy();
+  };
+  const firstOpen = () => {
+    const i = groups().findIndex(g => !g.querySelector('input:checked'));
+    return i < 0 ? 0 : i;
+  };
+  // the active question; null on a new card until its questions are drawn (then the first
+  // open one)
+  const active = () => {
+    if (state.active === null && settled()) state.active = firstOpen();
+    return state.active === null ? firstOpen() : state.active;
+  };
+  const highlight = () => {
+    const a = active();
+    groups().forEach((g, i) => g.classList.toggle('protoecg-active', i === a));
+  };
+  const answer = (digit) => {
+    const all = groups();
+    if (!all.length) return false;
+    state.active = Math.min(active(), all.length - 1);
+    const group = all[state.active];
+    const choice = group.querySelectorAll('label')[digit - 1];
+    if (!choice) return false;
+    choice.click();
+    if (state.active < all.length - 1) state.active += 1;
+    highlight();
+    return true;
+  };
+  const toTop = () => {
+    window.scrollTo(0, 0);
+    doc.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"], ' +
+                         'section.main').forEach(e => { e.scrollTop = 0; });
+  };
+  setInterval(() => {  // follows the card shown; replays keys kept during a change
+    const m = marker();
+    if (!m) return;  // between two renders of the page
+    const card = m.dataset.card;
+    if (card !== state.card) {
+      if (state.card !== null) toTop();
+      state.card = card;
+      state.active = null;
+    }
+    if (state.pending !== null && settled() && Date.now() - state.since > 150) {
+      // the change finished (a new card, or the same one when saving was refused)
+      if (card !== state.pending || Date.now() - state.since > 400) {
+        state.pending = null;
+        state.active = null;
+        const keys = state.queue.splice(0);
+        keys.forEach(d => answer(d));
+      }
+    }
+    highlight();
+  }, 50);
+  doc.addEventListener('keydown', (e) => {
     const tag = (e.target.tagName || '').toLowerCase();
     if (tag === 'textarea' || (tag === 'input' && !['radio', 'checkbox']
         .includes(e.target.type))) return;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (/^[1-9]$/.test(e.key)) {
-      const groups = [...document.querySelectorAll('div[role="radiogroup"]')];
-      const open = groups.find(g => !g.querySelector('input:checked'));
-      if (!open) return;
-      const choice = open.querySelectorAll('label')[parseInt(e.key, 10) - 1];
-      if (choice) { choice.click(); e.preventDefault(); }
-    } else if (e.key === 'Enter') {
-      const save = button('Save & next');
-      if (save) { save.click(); e.preventDefault(); e.stopPropagation(); }
-    } else if (e.key === 'ArrowLeft') {
-      const back = button('Back');
-      if (back) { back.click(); e.preventDefault(); }
+      e.preventDefault(); e.stopPropagation();
+      if (state.pending !== null) { state.queue.push(parseInt(e.key, 10)); return; }
+      answer(parseInt(e.key, 10));
+    } else if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      const n = groups().length;
+      if (!n) return;
+      state.active = Math.max(0, Math.min(n - 1, active() + (e.key === 'ArrowDown' ? 1 : -1)));
+      highlight();
+      // ours, not the focused radio group's (which would change its answer)
+      e.preventDefault(); e.stopPropagation();
+    } else if (e.key === 'Enter' || e.key === 'ArrowLeft') {
+      if (state.pending !== null) { e.preventDefault(); return; }
+      const target = button(e.key === 'Enter' ? 'Save & next' : 'Back');
+      if (target) {
+        state.pending = state.card; state.since = Date.now();
+        target.click(); e.preventDefault(); e.stopPropagation();
+      }
     }
   }, true);  // capture phase: widgets may stop the event from bubbling
+  doc.addEventListener('click', (e) => {  // the mouse on Save & next / Back / Skip
+    const group = e.target.closest && e.target.closest('div[role="radiogroup"]');
+    if (group && e.isTrusted) {  // an answer by mouse: the keys go on from the next question
+      const all = groups();
+      state.active = Math.min(all.indexOf(group) + 1, all.length - 1);
+    }
+    const b = e.target.closest && e.target.closest('button');
+    if (b && ['Save & next', 'Back', 'Skip'].includes(b.innerText.trim())) {
+      state.pending = state.card; state.since = Date.now();
+    }
+  }, true);
 })();
+</script>
 """
-# The listener must live in the app's own page: a script inside Streamlit's iframe dies with
-# the iframe at the next rerun, so the iframe only plants it there (once).
-KEYBOARD = ("<script>const s = window.parent.document.createElement('script');"
-            f"s.textContent = {json.dumps(KEYBOARD_LISTENER)};"
-            "window.parent.document.head.appendChild(s);</script>")
 
 
 def _keys(prototype_id: str, study) -> dict[str, str]:
-    base = f"{prototype_id}"
-    keys = {q.id: f"q::{base}::{q.id}" for q in study.protocol.questions}
-    keys.update({f.id: f"f::{base}::{f.id}" for f in study.protocol.flags})
+    keys = {q.id: f"q::{prototype_id}::{q.id}" for q in study.protocol.questions}
+    keys.update({f.id: f"f::{prototype_id}::{f.id}" for f in study.protocol.flags})
     if study.protocol.comment_enabled:
-        keys["comment"] = f"c::{base}"
+        keys["comment"] = f"c::{prototype_id}"
     return keys
 
 
@@ -85,6 +167,18 @@ def _save(prototype_id: str, total: int) -> None:
     st.session_state["notice"] = ("success", f"Saved {prototype_id}.")
 
 
+def _drawing(svg: str, css_class: str) -> None:
+    # st.markdown, not st.html: st.html's sanitiser drops inline SVG (the drawings are ours,
+    # their text escaped)
+    st.markdown(f'<div class="protoecg-chart {css_class}">{svg}</div>', unsafe_allow_html=True)
+
+
+def _scale_caption(question) -> str:
+    """The scale's words in one line under the bare numbers (numbers alone keep the five
+    choices on one line in a narrow panel)."""
+    return " · ".join(f"{p.value} {p.label}" for p in question.scale)
+
+
 def render() -> None:
     user = common.current_user()
     reviewer = common.reviewer_of(user)
@@ -97,7 +191,10 @@ def render() -> None:
                         "Ask the study's researcher to run `protoecg study assign`.")
                 return
             if "cursor" not in st.session_state:
-                st.session_state["cursor"] = next(
+                # a reload comes back to the card in the address bar, else the first open one
+                wanted = st.query_params.get("card")
+                ids = [i.prototype_id for i in items]
+                st.session_state["cursor"] = ids.index(wanted) if wanted in ids else next(
                     (i for i, item in enumerate(items) if not item.complete), 0)
             cursor = min(st.session_state["cursor"], len(items) - 1)
             item = items[cursor]
@@ -107,62 +204,93 @@ def render() -> None:
     except ProtoECGError as exc:
         common.show_error(exc)
         return
+    if st.query_params.get("card") != item.prototype_id:
+        st.query_params["card"] = item.prototype_id
     row, answers = card["prototype"], card["answers"]
-    done = sum(i.complete for i in items)
-    st.progress(done / len(items), text=f"{done} of {len(items)} complete · card "
-                                         f"{cursor + 1} of {len(items)}")
-    if done == len(items):
-        st.success("All your prototypes are rated. Thank you! You can still revise answers.")
-    st.header(f"{row['class_code']} — {row['class_description']}")
-    st.caption(f"{row['branch']} prototype {row['prototype_id']} · window "
-               f"{row['window_start_s']:.2f}–{row['window_end_s']:.2f} s of record "
-               f"{row['source_record_id']} ({row['source_dataset']})")
-    with st.expander("Instructions"):
-        st.text(study.protocol.instructions)
     try:
         charts = cached_card_charts(common.database_path(), study.name, row)
     except ProtoECGError as exc:
         common.show_error(exc)
         return
-    if upcoming is not None:  # built while this card is being rated
+    if upcoming is not None:  # drawn while this card is being rated
         prefetch(common.database_path(), study.name, upcoming["prototype"])
-    left, right = st.columns([3, 2])
+    info = class_info(row["class_code"])
+    done = sum(i.complete for i in items)
+    # the marker the page's key handler follows; raters have no sidebar, so no header either
+    st.html(f'<div class="protoecg-hidden protoecg-card" '
+            f'data-card="{html.escape(item.prototype_id)}"><style>'
+            '[data-testid="stHeader"] { display: none; } '
+            'div[data-testid="stMainBlockContainer"] { padding-top: 0.75rem !important; } '
+            'div[data-testid="stColumn"]:has(.protoecg-panel) { top: 0.5rem; '
+            'max-height: calc(100vh - 1rem); }</style></div>')
+    left, right = st.columns([13, 6], gap="medium")
     with left:
-        st.vega_lite_chart(charts["record"], width="content")
+        st.subheader(f"{row['class_code']} — {info['description'] or row['class_description']}",
+                     anchor=False)
+        st.caption(f"{row['branch']} prototype {row['prototype_id']} · record "
+                   f"{row['source_record_id']} ({row['source_dataset']}) · "
+                   f"{row['window_start_s']:.2f}–{row['window_end_s']:.2f} s · {charts['note']}")
+        if charts["whole"]:
+            _drawing(charts["record"], "protoecg-whole")
+        else:
+            _drawing(charts["window"], "protoecg-window")
+            _drawing(charts["record"], "protoecg-record")
+        with st.expander("About this class"):
+            for line in info["details"]:
+                st.write(line)
         if row.get("source_report"):
-            st.caption("Report of the source record")
-            st.text(row["source_report"])
-        if charts["neighbours"]:
-            with st.expander("Does it look like these? (nearest other training windows)"):
-                for neighbour in charts["neighbours"]:
-                    st.vega_lite_chart(neighbour["spec"], width="content")
+            with st.expander("Report of the source record"):
+                st.text(row["source_report"])
+        if charts["neighbours"] and st.toggle("Compare with the nearest other training windows",
+                                              key="show_neighbours"):
+            for n in charts["neighbours"]:
+                st.caption(f"#{n['rank']}: record {n['record_id']}, "
+                           f"{n['start_s']:.2f}–{n['end_s']:.2f} s")
+                _drawing(n["svg"], "protoecg-neighbour")
     with right:
-        st.vega_lite_chart(charts["window"], width="content")
+        st.html('<div class="protoecg-hidden protoecg-panel"></div>')
+        st.progress(done / len(items), text=f"{done} of {len(items)} complete · card "
+                                             f"{cursor + 1} of {len(items)}")
+        if done == len(items):
+            st.success("All your prototypes are rated. Thank you! You can still revise answers.")
         keys = _keys(item.prototype_id, study)
-        for question in study.protocol.questions:
+        questions = study.protocol.questions
+        shared = len({q.scale for q in questions}) == 1  # one scale: its words said once
+        if shared:
+            st.caption(_scale_caption(questions[0]))
+        for question in questions:
             current = answers.get(question.id)
             st.radio(question.prompt, question.values,
                      index=question.values.index(current) if current is not None else None,
-                     format_func=lambda v, q=question: f"{v} · {q.label_of(v)}",
                      horizontal=True, key=keys[question.id])
+            if not shared:
+                st.caption(_scale_caption(question))
         for flag in study.protocol.flags:
             st.checkbox(flag.label, value=bool(answers.get(flag.id, False)),
                         key=keys[flag.id])
         if study.protocol.comment_enabled:
             st.text_area(study.protocol.comment_label, value=answers.get("comment", ""),
-                         key=keys["comment"], max_chars=study_answers.COMMENT_MAX_CHARS)
+                         key=keys["comment"], max_chars=study_answers.COMMENT_MAX_CHARS,
+                         height=68)
         notice = st.session_state.get("notice")
         if notice:
             getattr(st, notice[0])(notice[1])
         back, skip, save = st.columns(3)
         back.button("Back", on_click=_move, args=(-1, len(items)), disabled=cursor == 0,
-                    key="back")
+                    key="back", width="stretch")
         skip.button("Skip", on_click=_move, args=(1, len(items)), key="skip",
-                    disabled=cursor == len(items) - 1)
+                    disabled=cursor == len(items) - 1, width="stretch")
         save.button("Save & next", type="primary", on_click=_save,
-                    args=(item.prototype_id, len(items)), key="save")
-        st.caption("Keys: 1–5 answer the next open question · Enter saves · ← goes back")
-    st.iframe(KEYBOARD, height=1)
+                    args=(item.prototype_id, len(items)), key="save", width="stretch")
+        st.caption("Keys: 1–5 answer the highlighted question · ↑ ↓ choose it · Enter saves · "
+                   "← goes back")
+        # shown before the first card, as the protocol asks; one click away afterwards
+        with st.expander("Instructions", expanded=done == 0 and not answers):
+            for paragraph in study.protocol.instructions.split("\n\n"):  # hard-wrapped text
+                st.markdown(" ".join(paragraph.split()))
+    st.html(f'<div class="protoecg-hidden protoecg-card-end" '
+            f'data-card="{html.escape(item.prototype_id)}"></div>{KEYBOARD}',
+            unsafe_allow_javascript=True)
 
 
 render()

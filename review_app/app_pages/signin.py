@@ -43,8 +43,11 @@ def render() -> None:
             except AuthError as exc:
                 st.error(str(exc))
                 return
-        common.sign_in(study.name, reviewer)
+            token = store.start_session(reviewer)
+        common.sign_in(study.name, reviewer, token)
         st.rerun()
+    elif "signin_notice" in st.session_state:
+        st.info(st.session_state.pop("signin_notice"))
 
 
 render()

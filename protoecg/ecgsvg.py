@@ -1,0 +1,159 @@
+"""ECGs on clinical paper as SVG strings, for the rating card (no torch, no JavaScript).
+
+The same layouts as ``ecgplot`` (the standard 3 x 4 print with a lead II rhythm strip; one
+window of all 12 leads enlarged), drawn the way clinicians read them: 25 mm/s, 10 mm/mV, a pink
+grid of 1 mm and 5 mm squares, black trace, 1 mV calibration pulses. The SVG's user unit is one
+millimetre of paper, so the drawing keeps the ECG's aspect at any width (``width: 100%``) and
+stays crisp when zoomed. A card's charts are a few tens of kilobytes instead of the megabytes of
+a Vega-Lite spec whose data rows the browser must parse and lay out on every card.
+
+Each ``<svg>`` carries ``data-mm-per-s`` / ``data-mm-per-unit`` / ``data-units``, so a caliper in
+the page can turn two clicks into seconds and millivolts without knowing how it was drawn.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from html import escape
+
+import numpy as np
+
+from protoecg.ecgplot import (
+    BACKGROUND,
+    DISPLAY_NAME,
+    HIGHLIGHT,
+    LEADS,
+    MAJOR,
+    MINOR,
+    MM_PER_MV,
+    MM_PER_S,
+    PRINT_ROWS,
+    TRACE,
+)
+
+ROW_MM = 40.0  # one printed row: 4 mV
+CAL_MM = 10.0  # width of the margin that holds the calibration pulse (0.4 s)
+
+
+@dataclass(frozen=True)
+class Shade:
+    """A span of the record to shade, in samples (end exclusive)."""
+
+    start: int
+    end: int
+    label: str = ""
+
+
+def _path(x_mm: np.ndarray, y_mm: np.ndarray) -> str:
+    """One polyline as an SVG path (two decimals: 0.01 mm is 0.4 ms and 1 µV)."""
+    if len(x_mm) == 0:
+        return ""
+    points = np.column_stack([x_mm, y_mm]).round(2)
+    text = " ".join(f"{x:g},{y:g}" for x, y in points.tolist())
+    return f"M{text.replace(' ', 'L', 1)}" if len(points) > 1 else f"M{text}"
+
+
+def _svg(width_mm: float, height_mm: float, body: list[str], units: str, label: str) -> str:
+    # grid patterns with ids of their own: a page holds several drawings, and a pattern
+    # referenced from a hidden one (a collapsed expander) would not paint
+    uid = secrets.token_hex(4)
+    grid = (
+        f'<defs><pattern id="m{uid}" width="1" height="1" patternUnits="userSpaceOnUse">'
+        f'<path d="M1,0V1H0" fill="none" stroke="{MINOR}" stroke-width="0.1"/></pattern>'
+        f'<pattern id="M{uid}" width="5" height="5" patternUnits="userSpaceOnUse">'
+        f'<rect width="5" height="5" fill="url(#m{uid})"/><path d="M5,0V5H0" fill="none" '
+        f'stroke="{MAJOR}" stroke-width="0.22"/></pattern></defs>'
+        f'<rect width="{width_mm:g}" height="{height_mm:g}" fill="{BACKGROUND}"/>'
+        f'<rect width="{width_mm:g}" height="{height_mm:g}" fill="url(#M{uid})" '
+        f'stroke="{MAJOR}" stroke-width="0.3"/>')
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="protoecg-ecg" role="img" '
+            f'aria-label="{escape(label)}" viewBox="0 0 {width_mm:g} {height_mm:g}" '
+            f'preserveAspectRatio="xMinYMin meet" style="width:100%;height:auto;display:block" '
+            f'data-mm-per-s="{MM_PER_S:g}" data-mm-per-unit="{MM_PER_MV:g}" '
+            f'data-units="{escape(units)}">{grid}{"".join(body)}</svg>')
+
+
+def _trace(paths: list[str], width: float = 0.28) -> str:
+    return (f'<path d="{"".join(paths)}" fill="none" stroke="{TRACE}" '
+            f'stroke-width="{width:g}" stroke-linejoin="round" stroke-linecap="round"/>')
+
+
+def _text(x: float, y: float, text: str, size: float = 3.5, color: str = TRACE) -> str:
+    return (f'<text x="{x:g}" y="{y:g}" font-size="{size:g}" font-weight="bold" '
+            f'font-family="sans-serif" fill="{color}">{escape(text)}</text>')
+
+
+def _calibration(x0: float, base: float) -> str:
+    """A 1 mV x 0.2 s pulse starting at ``x0`` mm on the row's baseline."""
+    return _path(np.array([x0, x0 + 1.25, x0 + 1.25, x0 + 6.25, x0 + 6.25, x0 + 7.5]),
+                 np.array([base, base, base - 10, base - 10, base, base]))
+
+
+def twelve_lead_svg(signal: np.ndarray, fs: int, units: str = "mV",
+                    shades: tuple[Shade, ...] = (), label: str = "12-lead ECG") -> str:
+    """The standard print: rows I/aVR/V1/V4, II/aVL/V2/V5, III/aVF/V3/V6 (each lead's own
+    quarter of the record in its column) and a full-length lead II rhythm strip; ``shades``
+    (prototype windows) shaded over the columns they overlap and over the rhythm strip."""
+    signal = np.asarray(signal, dtype=np.float64)
+    n = signal.shape[1]
+    column = n / 4
+    x_of = CAL_MM + np.arange(n) / fs * MM_PER_S
+    rows = len(PRINT_ROWS) + 1
+    width, height = CAL_MM + n / fs * MM_PER_S + 1, rows * ROW_MM
+    body, paths = [], []
+    for shade in shades:
+        a, b = CAL_MM + shade.start / fs * MM_PER_S, CAL_MM + shade.end / fs * MM_PER_S
+        for c in range(4):  # print columns that overlap the window, all three rows
+            lo = max(a, CAL_MM + c * column / fs * MM_PER_S)
+            hi = min(b, CAL_MM + (c + 1) * column / fs * MM_PER_S)
+            if lo < hi:
+                body.append(f'<rect x="{lo:.2f}" y="0" width="{hi - lo:.2f}" '
+                            f'height="{3 * ROW_MM:g}" fill="{HIGHLIGHT}" fill-opacity="0.16"/>')
+        body.append(f'<rect x="{a:.2f}" y="{3 * ROW_MM:g}" width="{b - a:.2f}" '
+                    f'height="{ROW_MM:g}" fill="{HIGHLIGHT}" fill-opacity="0.16"/>')
+        if shade.label:  # on the rhythm strip, below the lead label
+            body.append(_text(a + 0.8, 3 * ROW_MM + 12, shade.label, 4.5, HIGHLIGHT))
+    for r, leads in enumerate(PRINT_ROWS):
+        base = (r + 0.5) * ROW_MM
+        for c, lead in enumerate(leads):
+            lo, hi = int(round(c * column)), int(round((c + 1) * column))
+            paths.append(_path(x_of[lo:hi], base - signal[LEADS.index(lead), lo:hi] * MM_PER_MV))
+            body.append(_text(x_of[lo] + 1, r * ROW_MM + 6, DISPLAY_NAME.get(lead, lead), 5.5))
+    base = (rows - 0.5) * ROW_MM
+    paths.append(_path(x_of, base - signal[LEADS.index("II")] * MM_PER_MV))
+    body.append(_text(x_of[0] + 1, (rows - 1) * ROW_MM + 6, "II", 5.5))
+    if units == "mV":
+        paths += [_calibration(1.0, (r + 0.5) * ROW_MM) for r in range(rows)]
+    body.append(_trace(paths))
+    return _svg(width, height, body, units, label)
+
+
+def window_svg(signal: np.ndarray, fs: int, start: int, end: int, units: str = "mV",
+               margin_s: float = 0.0, label: str = "prototype window") -> str:
+    """All 12 leads of samples [start, end) enlarged, in the standard print's order (columns
+    I-III, aVR-aVF, V1-V3, V4-V6), ``margin_s`` of context either side with the window itself
+    shaded."""
+    signal = np.asarray(signal, dtype=np.float64)
+    lo = max(0, int(start - margin_s * fs))
+    hi = min(signal.shape[1], int(end + margin_s * fs))
+    span_mm = (hi - lo) / fs * MM_PER_S
+    gap, row = 4.0, 30.0  # mm
+    t_mm = np.arange(hi - lo) / fs * MM_PER_S
+    body, paths = [], []
+    for column in range(4):
+        offset = column * (span_mm + gap)
+        if margin_s > 0:
+            a = offset + (start - lo) / fs * MM_PER_S
+            b = offset + (end - lo) / fs * MM_PER_S
+            body.append(f'<rect x="{a:.2f}" y="0" width="{b - a:.2f}" height="{3 * row:g}" '
+                        f'fill="{HIGHLIGHT}" fill-opacity="0.12"/>')
+    for c, leads in enumerate(zip(*PRINT_ROWS, strict=True)):
+        offset = c * (span_mm + gap)
+        for r, lead in enumerate(leads):
+            base = (r + 0.5) * row
+            paths.append(_path(offset + t_mm,
+                               base - signal[LEADS.index(lead), lo:hi] * MM_PER_MV))
+            body.append(_text(offset + 0.8, r * row + 4.5, DISPLAY_NAME.get(lead, lead)))
+    body.append(_trace(paths, 0.22))
+    return _svg(4 * span_mm + 3 * gap, 3 * row, body, units, label)
