@@ -6,9 +6,9 @@ morphology windows and whole-record rhythm and global prototypes). Creates a stu
 rater, serves it with `protoecg review serve`, signs in at 1440x900 and rates N cards,
 alternating keyboard (4, 3, Enter) and mouse (two clicks, Save & next). A card change is timed
 in the page (performance.now) from the moment Enter or the click is sent to the moment the new
-card is ready: its marker, title and ECG drawings are in the page and Streamlit has finished
-(no "running" widget). Bytes per card are the websocket frames and HTTP responses received in
-that interval. Writes benchmarks/results/rating_flow.json.
+card is ready: its marker, title, ECG drawings and questions are in the page and Streamlit has
+finished (no "running" widget). Bytes per card are the websocket frames and HTTP responses
+received in that interval. Writes benchmarks/results/rating_flow.json.
 
     .venv/bin/python benchmarks/rating_flow.py [--cards 40] [--viewport 1440x900]
 """
@@ -27,15 +27,20 @@ import time
 import urllib.request
 from pathlib import Path
 
+from _runs import paper_size_catalog  # benchmarks/_runs.py (run as scripts)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PROTOECG_SHARED_DATA", REPO.parent / "shared" / "data"))
 RESULTS = REPO / "benchmarks" / "results"
 CHROMIUM = os.environ.get("PROTOECG_CHROMIUM", "/usr/bin/chromium")
 CODE = "BNCH-RATE-0001"
-# the new card is ready: another card's marker, its drawings, Save enabled, Streamlit idle
+# the new card is ready: another card's marker, its end marker (after its questions) naming
+# the same card, its drawings, Save enabled, Streamlit idle
 READY = """(old) => {
   const m = document.querySelector('.protoecg-card');
   if (!m || m.dataset.card === old) return false;
+  const end = document.querySelector('.protoecg-card-end');  // after the card's questions
+  if (!end || end.dataset.card !== m.dataset.card) return false;
   if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
   const svgs = document.querySelectorAll('.protoecg-chart svg').length;
   const title = document.querySelector('h3');
@@ -47,19 +52,8 @@ READY = """(old) => {
 }"""
 
 
-def ensure_catalog(run: Path) -> Path:
-    """An untrained `paper` model (every training stage 0 epochs) projected and catalogued."""
-    if not (run / "catalog" / "catalog.json").is_file():
-        config = run.parent / "untrained.toml"
-        run.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text("[train]\nepochs = { prototypes = 0, joint = 0, classifier = 0, "
-                          "fusion = 0 }\n")
-        subprocess.run([sys.executable, "-m", "protoecg", "train", "--dataset", "ptbxl",
-                        "--root", str(SHARED / "ptbxl-subset"), "--preset", "paper",
-                        "--config", str(config), "--out", str(run), "--quiet"], check=True)
-        subprocess.run([sys.executable, "-m", "protoecg", "project", "--run", str(run)],
-                       check=True)
-    return run / "catalog"
+CHECKED = ("() => [...document.querySelectorAll('div[role=radiogroup]')].map(g => "
+           "[...g.querySelectorAll('input')].findIndex(i => i.checked))")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -110,7 +104,7 @@ def main() -> None:
     from protoecg.study.store import ReviewStore
 
     width, height = (int(v) for v in args.viewport.split("x"))
-    catalog = read_catalog(ensure_catalog(Path(args.run)))
+    catalog = read_catalog(paper_size_catalog(Path(args.run), SHARED / "ptbxl-subset"))
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "review.db"
         with ReviewStore(db) as store:
@@ -145,7 +139,7 @@ def main() -> None:
                 page.get_by_role("button", name="Sign in").click()
                 page.wait_for_function(READY, arg="", timeout=60_000, polling="raf")
                 first_card_ms = page.evaluate("window.__ready") - start
-                changes, sizes, kinds = [], [], []
+                changes, sizes, kinds, inputs = [], [], [], []
                 for k in range(args.cards):
                     old = page.locator(".protoecg-card").get_attribute("data-card")
                     groups = page.locator('div[role="radiogroup"]')
@@ -154,13 +148,21 @@ def main() -> None:
                         page.locator("h3").first.click()  # the page has the focus
                         for key in ("4", "3"):
                             page.keyboard.press(key)
-                    else:
+                    else:  # two clicks a quarter of a second apart, as a hand moves
                         groups.nth(0).locator("label").nth(4).click()
+                        page.wait_for_timeout(250)
                         groups.nth(1).locator("label").nth(1).click()
-                    page.wait_for_function(  # both answers are in before timing the change
-                        "() => document.querySelectorAll('div[role=radiogroup] input:checked')"
-                        ".length === 2 && !document.querySelector("
-                        "'[data-testid=\"stStatusWidget\"]')", timeout=30_000)
+                    try:
+                        page.wait_for_function(  # both answers are in before timing
+                            "() => document.querySelectorAll('div[role=radiogroup] "
+                            "input:checked').length === 2 && !document.querySelector("
+                            "'[data-testid=\"stStatusWidget\"]')", timeout=30_000)
+                    except Exception:
+                        page.screenshot(path=str(RESULTS / "rating_flow_failed.png"))
+                        raise SystemExit(f"card {k + 1} ({old}, "
+                                         f"{'keyboard' if keyboard else 'mouse'}): the two "
+                                         f"answers did not register: {page.evaluate(CHECKED)}"
+                                         ) from None
                     page.wait_for_timeout(300)
                     mark = time.perf_counter()
                     start = page.evaluate("performance.now()")
@@ -172,7 +174,9 @@ def main() -> None:
                     changes.append(page.evaluate("window.__ready") - start)
                     done = time.perf_counter()
                     sizes.append(sum(n for t, n in received if mark <= t <= done))
-                    kinds.append("whole-record" if old.split("/")[0] in ("rhythm", "global")
+                    inputs.append("keyboard" if keyboard else "mouse")
+                    new = page.locator(".protoecg-card").get_attribute("data-card")
+                    kinds.append("whole-record" if new.split("/")[0] in ("rhythm", "global")
                                  else "window")
                 browser.close()
         finally:
@@ -184,7 +188,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} CPU cores, no GPU",
         "browser": f"Chromium ({CHROMIUM}) via Playwright, headless",
         "viewport": args.viewport, "catalog_prototypes": len(catalog.prototypes),
-        "card_change_ms": figures(changes), "card_change_ms_by_card_left": by_kind,
+        "card_change_ms": figures(changes), "card_change_ms_by_card_shown": by_kind,
         "first_card_ms": round(first_card_ms, 1),
         "bytes_per_card": {"p50": int(statistics.median(sizes)), "max": int(max(sizes))},
         "method": "in-page performance.now() from sending Enter/the click to the new card's "

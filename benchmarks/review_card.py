@@ -16,24 +16,14 @@ import json
 import os
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _runs import paper_size_catalog  # benchmarks/_runs.py (run as scripts)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PROTOECG_SHARED_DATA", REPO.parent / "shared" / "data"))
-
-
-def ensure_catalog(run: Path) -> Path:
-    if not (run / "catalog" / "catalog.json").is_file():
-        subprocess.run([sys.executable, "-m", "protoecg", "train", "--dataset", "ptbxl",
-                        "--root", str(SHARED / "ptbxl-subset"), "--preset", "paper",
-                        "--epochs", "0", "--out", str(run), "--quiet"], check=True)
-        subprocess.run([sys.executable, "-m", "protoecg", "project", "--run", str(run)],
-                       check=True)
-    return run / "catalog"
 
 
 def summary(values: list[float]) -> dict:
@@ -56,7 +46,8 @@ def main() -> None:
     from protoecg.study.protocol import load_protocol
     from protoecg.study.store import ReviewStore
 
-    catalog = read_catalog(ensure_catalog(REPO / "runs" / "bench_paper_untrained"))
+    catalog = read_catalog(paper_size_catalog(REPO / "data" / "bench" / "paper_untrained",
+                                              SHARED / "ptbxl-subset"))
     protocol = load_protocol(REPO / "study_protocols" / "protoecgnet_clinician_review.toml")
     with tempfile.TemporaryDirectory() as tmp, ReviewStore(Path(tmp) / "bench.db") as store:
         start = time.perf_counter()

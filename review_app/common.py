@@ -14,8 +14,9 @@ from protoecg.study.store import AuthError, Reviewer, ReviewStore, Study
 # The app's face: no developer chrome for clinicians (the serve command also sets
 # client.toolbarMode), little padding, ECG drawings that fit the window, the rating panel in
 # view while the page scrolls, the question that the number keys answer outlined.
-STYLE = """<div class="protoecg-hidden"><style>
-div[data-testid="stElementContainer"]:has(.protoecg-hidden) { display: none; }
+STYLE = """<div class="protoecg-element-hidden"><style>
+div[data-testid="stElementContainer"]:has(.protoecg-element-hidden) { display: none; }
+.protoecg-hidden { display: none; }
 [data-testid="stAppDeployButton"], [data-testid="stMainMenu"], #MainMenu,
 [data-testid="stToolbarActions"], [data-testid="stDecoration"] { display: none !important; }
 [data-testid="stMainBlockContainer"], .block-container {
@@ -28,6 +29,16 @@ div[data-testid="stElementContainer"]:has(.protoecg-hidden) { display: none; }
 div[data-testid="stColumn"]:has(.protoecg-panel) {
   position: sticky; top: 2.75rem; align-self: flex-start;
   max-height: calc(100vh - 3rem); overflow-y: auto; }
+.protoecg-chart svg { cursor: crosshair; }
+h3.protoecg-title { margin: 0; padding: 0.2rem 0 0.1rem 0; font-size: 1.55rem; }
+p.protoecg-where { font-size: 0.85rem; opacity: 0.65; margin: 0 0 0.4rem 0; }
+.protoecg-tools { font-size: 0.8rem; color: #6b6b6b; margin-top: -0.6rem; }
+.protoecg-zoom { color: #1f77b4; cursor: pointer; text-decoration: underline; }
+.protoecg-zoom-on .protoecg-window { position: fixed; inset: 0.5rem; z-index: 999990;
+  background: #fff; padding: 0.5rem; overflow: auto; box-shadow: 0 0 0 100vmax rgba(0,0,0,.45); }
+.protoecg-zoom-on .protoecg-window svg { max-height: calc(100vh - 3rem); }
+.protoecg-zoom-on .protoecg-tools { position: fixed; top: 0.7rem; right: 1.2rem;
+  z-index: 999991; background: #fff; padding: 0.2rem 0.6rem; border-radius: 4px; }
 div[role="radiogroup"].protoecg-active {
   outline: 2px solid #1f77b4; outline-offset: 4px; border-radius: 4px; }
 </style></div>"""

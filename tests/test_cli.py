@@ -25,6 +25,14 @@ def test_every_command_has_help_and_is_in_the_readme(words, capsys):
     assert f"protoecg {words}" in readme, f"README.md does not document `protoecg {words}`"
 
 
+@pytest.mark.parametrize("words", ["", "study", "review", "data"])
+def test_the_command_and_its_groups_have_help(words, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*words.split(), "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: protoecg" in capsys.readouterr().out
+
+
 def test_summary_json_has_the_documented_keys(capsys):
     assert main(["data", "summary", "--dataset", "synthetic", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)

@@ -91,14 +91,15 @@ def test_sign_in_rejects_wrong_codes_and_lets_raters_in(db):
     assert "unknown access code" in at.error[0].value
     at = signed_in("ana")
     assert at.session_state["user"]["name"] == "ana"
-    assert at.subheader[0].value.count(" — ") == 1  # "CODE — description"
+    title = next(m.value for m in at.markdown if "protoecg-title" in m.value)
+    assert title.count(" — ") == 1  # "CODE — description"
 
 
 def test_no_answer_is_preselected_and_saving_stores_it(db):
     at = signed_in("ana")
     assert [r.value for r in at.radio] == [None, None]  # the official form started at 1
     assert [r.options for r in at.radio][0] == ["1", "2", "3", "4", "5"]
-    assert any(c.value.startswith("1 Strongly disagree · 2 Disagree")  # the scale's words
+    assert any("1 Strongly disagree · 2 Disagree" in c.value  # the scale's words
                for c in at.caption)
     rate(at, 4, 2)
     assert at.success[0].value.startswith("Saved ")
@@ -292,3 +293,24 @@ def test_an_empty_submit_is_not_a_wrong_code_and_researchers_lift_lockouts(db):
     at.text_input(key="access_code").input(CODES["ana"])
     at.button[0].click().run()
     assert at.session_state["user"]["name"] == "ana"
+
+
+def test_a_reload_keeps_the_rater_signed_in_on_the_same_card_until_signed_out(db):
+    at = signed_in("ana")
+    rate(at, 4, 2)
+    token, card = at.query_params["session"], at.query_params["card"]
+    assert "ANA1" not in token  # the token is not the access code
+    reloaded = AppTest.from_file(APP, default_timeout=60)
+    reloaded.query_params["session"] = token
+    reloaded.query_params["card"] = card
+    reloaded.run()
+    assert not reloaded.exception
+    assert reloaded.session_state["user"]["name"] == "ana"
+    assert reloaded.session_state["cursor"] == 1 and not reloaded.text_input
+    reloaded.button(key="sign_out").click().run()
+    again = AppTest.from_file(APP, default_timeout=60)
+    again.query_params["session"] = token
+    again.run()
+    assert "user" not in again.session_state
+    assert "session has ended" in again.info[0].value
+    assert again.text_input(key="access_code")

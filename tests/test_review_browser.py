@@ -256,3 +256,32 @@ def test_screenshots_of_a_window_card_and_a_whole_record_card(server):
             assert set(shot) == {"whole", "window"}
     shutil.copy(ARTIFACTS / "rating_card_window_1440x900.png",
                 ARTIFACTS / "rating_card_latest.png")
+
+
+def test_caliper_measures_time_and_amplitude_and_zoom_shows_the_window_over_the_page(server):
+    url, _ = server
+    with browser_page(1440, 900) as page:
+        card = sign_in(page, url, "fay")
+        while card.startswith(WHOLE):  # a card with an enlarged window
+            page.get_by_role("button", name="Skip").click()
+            card = wait_for_card_change(page, card)
+        svg = page.locator(".protoecg-window svg")
+        box = svg.bounding_box()
+        width_mm, height_mm = (float(v) for v in svg.get_attribute("viewBox").split()[2:])
+        x, y = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.5
+        page.mouse.click(x, y)
+        page.mouse.click(x + 100, y - 50)  # 100 px right, 50 px up
+        reading = svg.get_attribute("data-caliper")
+        # the drawing keeps its aspect inside its box (scaled to the tighter side)
+        mm_per_px = 1 / min(box["width"] / width_mm, box["height"] / height_mm)
+        expected_ms = 100 * mm_per_px / 25 * 1000
+        expected_mv = 50 * mm_per_px / 10
+        ms = float(reading.split("Δt ")[1].split(" ms")[0])
+        mv = float(reading.split("Δ ")[1].split(" ")[0])
+        assert abs(ms - expected_ms) <= 2 and abs(mv - expected_mv) <= 0.02, reading
+        page.get_by_text("Zoom the window").click()
+        zoomed = svg.bounding_box()
+        assert zoomed["width"] > box["width"] * 1.3  # over the page, larger
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(100)
+        assert abs(svg.bounding_box()["width"] - box["width"]) < 2

@@ -45,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(record, indent=2))
     else:
-        print(f"{args.action}d {len(record['selected'])} prototypes "
+        done = {"disable": "disabled", "replace": "replaced",
+                "forbid": "marked to forbid"}[args.action]
+        print(f"{done} {len(record['selected'])} prototypes "
               f"({record['n_active']} of {record['n_prototypes']} active) -> {args.out}; "
               f"next: protoecg retrain --run {args.out}")
     return 0

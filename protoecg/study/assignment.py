@@ -7,14 +7,17 @@ raters later never reorders what was already there. ``assign`` applies a plan to
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import Counter
 
 from protoecg.study.store import ReviewStore, StoreError, Study
 
 
+@functools.lru_cache(maxsize=65536)
 def rank(*parts: object) -> str:
-    """A stable pseudo-random sort key for the given names."""
+    """A stable pseudo-random sort key for the given names (memoised: a rater's queue is
+    ordered again on every card change)."""
     return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
 
 

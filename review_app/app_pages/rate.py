@@ -75,6 +75,7 @@ KEYBOARD = """<script>
     const card = m.dataset.card;
     if (card !== state.card) {
       if (state.card !== null) toTop();
+      doc.body.classList.remove('protoecg-zoom-on');
       state.card = card;
       state.active = null;
     }
@@ -114,6 +115,59 @@ KEYBOARD = """<script>
       }
     }
   }, true);  // capture phase: widgets may stop the event from bubbling
+  // Caliper: two clicks on a drawing give the time and amplitude between them (as with
+  // calipers on paper); a third click starts again. The zoom control shows the window chart
+  // over the whole page (Esc or the control again closes it).
+  const SVGNS = 'http://www.w3.org/2000/svg';
+  const calipers = new WeakMap();
+  const caliper = (svg, e) => {
+    const point = svg.createSVGPoint();
+    point.x = e.clientX; point.y = e.clientY;
+    const p = point.matrixTransform(svg.getScreenCTM().inverse());
+    let marks = calipers.get(svg) || [];
+    if (marks.length >= 2) {
+      svg.querySelectorAll('.protoecg-caliper').forEach(n => n.remove());
+      marks = [];
+    }
+    marks.push(p);
+    calipers.set(svg, marks);
+    const dot = doc.createElementNS(SVGNS, 'circle');
+    dot.setAttribute('class', 'protoecg-caliper');
+    dot.setAttribute('cx', p.x); dot.setAttribute('cy', p.y); dot.setAttribute('r', 0.9);
+    dot.setAttribute('fill', '#d62728');
+    svg.appendChild(dot);
+    if (marks.length === 2) {
+      const [a, b] = marks;
+      const line = doc.createElementNS(SVGNS, 'path');
+      line.setAttribute('class', 'protoecg-caliper');
+      line.setAttribute('d', `M${a.x},${a.y}H${b.x}V${b.y}`);
+      line.setAttribute('stroke', '#d62728'); line.setAttribute('stroke-width', 0.35);
+      line.setAttribute('fill', 'none'); line.setAttribute('stroke-dasharray', '1 0.6');
+      svg.appendChild(line);
+      const perS = parseFloat(svg.dataset.mmPerS), perUnit = parseFloat(svg.dataset.mmPerUnit);
+      const ms = Math.abs(b.x - a.x) / perS * 1000, amp = (a.y - b.y) / perUnit;
+      const text = `Δt ${ms.toFixed(0)} ms (${(60000 / Math.max(ms, 1)).toFixed(0)}/min)` +
+          ` · Δ ${amp >= 0 ? '+' : ''}${amp.toFixed(2)} ${svg.dataset.units}`;
+      const label = doc.createElementNS(SVGNS, 'text');
+      label.setAttribute('class', 'protoecg-caliper');
+      label.setAttribute('x', Math.min(a.x, b.x));
+      label.setAttribute('y', Math.min(a.y, b.y) - 1.5);
+      label.setAttribute('font-size', 3.6); label.setAttribute('fill', '#d62728');
+      label.setAttribute('font-family', 'sans-serif'); label.setAttribute('font-weight', 'bold');
+      label.textContent = text;
+      svg.appendChild(label);
+      svg.setAttribute('data-caliper', text);
+    }
+  };
+  doc.addEventListener('click', (e) => {
+    const zoom = e.target.closest && e.target.closest('.protoecg-zoom');
+    if (zoom) { doc.body.classList.toggle('protoecg-zoom-on'); e.preventDefault(); return; }
+    const svg = e.target.closest && e.target.closest('.protoecg-chart svg');
+    if (svg) caliper(svg, e);
+  });
+  doc.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') doc.body.classList.remove('protoecg-zoom-on');
+  });
   doc.addEventListener('click', (e) => {  // the mouse on Save & next / Back / Skip
     const group = e.target.closest && e.target.closest('div[role="radiogroup"]');
     if (group && e.isTrusted) {  // an answer by mouse: the keys go on from the next question
@@ -130,12 +184,37 @@ KEYBOARD = """<script>
 """
 
 
-def _keys(prototype_id: str, study) -> dict[str, str]:
-    keys = {q.id: f"q::{prototype_id}::{q.id}" for q in study.protocol.questions}
-    keys.update({f.id: f"f::{prototype_id}::{f.id}" for f in study.protocol.flags})
+KEYS_HELP = ("**Keys:** 1–5 answer the outlined question · ↑ ↓ choose it · Enter saves and "
+             "moves on · ← goes back · Esc closes the zoom")
+# raters have no sidebar, so no header either; the panel sits at the top of the window
+CARD_STYLE = ('<style>[data-testid="stHeader"] { display: none; } '
+              'div[data-testid="stMainBlockContainer"] { padding-top: 0.75rem !important; } '
+              'div[data-testid="stColumn"]:has(.protoecg-panel) { top: 0.5rem; '
+              'max-height: calc(100vh - 1rem); }</style>')
+
+
+def _keys(study) -> dict[str, str]:
+    """The answer widgets' keys: the same on every card, so that a card change updates the
+    widgets in the browser instead of making new ones (``_show_answers`` loads each card's)."""
+    keys = {q.id: f"q::{q.id}" for q in study.protocol.questions}
+    keys.update({f.id: f"f::{f.id}" for f in study.protocol.flags})
     if study.protocol.comment_enabled:
-        keys["comment"] = f"c::{prototype_id}"
+        keys["comment"] = "c::comment"
     return keys
+
+
+def _show_answers(prototype_id: str, study, answers: dict) -> None:
+    """Put a card's own answers (or nothing) into the answer widgets, once per card shown."""
+    if st.session_state.get("answers_of") == prototype_id:
+        return
+    for answer_id, key in _keys(study).items():
+        if answer_id == "comment":
+            st.session_state[key] = answers.get("comment", "")
+        elif answer_id in {f.id for f in study.protocol.flags}:
+            st.session_state[key] = bool(answers.get(answer_id, False))
+        else:
+            st.session_state[key] = answers.get(answer_id)
+    st.session_state["answers_of"] = prototype_id
 
 
 def _move(delta: int, total: int) -> None:
@@ -149,7 +228,7 @@ def _save(prototype_id: str, total: int) -> None:
     with common.open_store() as store:
         study = common.current_study(store)
         answers = {}
-        for question_id, key in _keys(prototype_id, study).items():
+        for question_id, key in _keys(study).items():
             if key in st.session_state and st.session_state[key] is not None:
                 answers[question_id] = st.session_state[key]
         missing = [q.id for q in study.protocol.questions
@@ -179,7 +258,10 @@ def _scale_caption(question) -> str:
     return " · ".join(f"{p.value} {p.label}" for p in question.scale)
 
 
+@st.fragment
 def render() -> None:
+    """The card. A fragment: Save, Back, Skip and the answers rerun only the card, not the
+    app around it (navigation, style, footer)."""
     user = common.current_user()
     reviewer = common.reviewer_of(user)
     try:
@@ -212,32 +294,33 @@ def render() -> None:
     except ProtoECGError as exc:
         common.show_error(exc)
         return
-    if upcoming is not None:  # drawn while this card is being rated
-        prefetch(common.database_path(), study.name, upcoming["prototype"])
     info = class_info(row["class_code"])
     done = sum(i.complete for i in items)
-    # the marker the page's key handler follows; raters have no sidebar, so no header either
-    st.html(f'<div class="protoecg-hidden protoecg-card" '
-            f'data-card="{html.escape(item.prototype_id)}"><style>'
-            '[data-testid="stHeader"] { display: none; } '
-            'div[data-testid="stMainBlockContainer"] { padding-top: 0.75rem !important; } '
-            'div[data-testid="stColumn"]:has(.protoecg-panel) { top: 0.5rem; '
-            'max-height: calc(100vh - 1rem); }</style></div>')
+    # Few elements: each is one message and one update in the browser, and a card change
+    # costs about 3 ms per element on this hardware. The marker the page's key handler
+    # follows rides with the left column's first element.
     left, right = st.columns([13, 6], gap="medium")
     with left:
-        st.subheader(f"{row['class_code']} — {info['description'] or row['class_description']}",
-                     anchor=False)
-        st.caption(f"{row['branch']} prototype {row['prototype_id']} · record "
-                   f"{row['source_record_id']} ({row['source_dataset']}) · "
-                   f"{row['window_start_s']:.2f}–{row['window_end_s']:.2f} s · {charts['note']}")
+        title = html.escape(f"{row['class_code']} — "
+                            f"{info['description'] or row['class_description']}")
+        where = html.escape(f"{row['branch']} prototype {row['prototype_id']} · record "
+                            f"{row['source_record_id']} ({row['source_dataset']}) · "
+                            f"{row['window_start_s']:.2f}–{row['window_end_s']:.2f} s · "
+                            f"{charts['note']}")
+        st.markdown(
+            f'<div class="protoecg-hidden protoecg-card" '
+            f'data-card="{html.escape(item.prototype_id)}">{CARD_STYLE}</div>'
+            f'<h3 class="protoecg-title">{title}</h3><p class="protoecg-where">{where}</p>',
+            unsafe_allow_html=True, help="; ".join(info["details"]) or None)
         if charts["whole"]:
             _drawing(charts["record"], "protoecg-whole")
         else:
-            _drawing(charts["window"], "protoecg-window")
-            _drawing(charts["record"], "protoecg-record")
-        with st.expander("About this class"):
-            for line in info["details"]:
-                st.write(line)
+            st.markdown(
+                f'<div class="protoecg-chart protoecg-window">{charts["window"]}</div>'
+                '<div class="protoecg-tools"><span class="protoecg-zoom" role="button" '
+                'tabindex="0">⤢ Zoom the window</span> · caliper: click two points on a '
+                f'tracing</div><div class="protoecg-chart protoecg-record">{charts["record"]}'
+                '</div>', unsafe_allow_html=True)
         if row.get("source_report"):
             with st.expander("Report of the source record"):
                 st.text(row["source_report"])
@@ -248,49 +331,49 @@ def render() -> None:
                            f"{n['start_s']:.2f}–{n['end_s']:.2f} s")
                 _drawing(n["svg"], "protoecg-neighbour")
     with right:
-        st.html('<div class="protoecg-hidden protoecg-panel"></div>')
         st.progress(done / len(items), text=f"{done} of {len(items)} complete · card "
                                              f"{cursor + 1} of {len(items)}")
         if done == len(items):
             st.success("All your prototypes are rated. Thank you! You can still revise answers.")
-        keys = _keys(item.prototype_id, study)
+        keys = _keys(study)
+        _show_answers(item.prototype_id, study, answers)
         questions = study.protocol.questions
         shared = len({q.scale for q in questions}) == 1  # one scale: its words said once
-        if shared:
-            st.caption(_scale_caption(questions[0]))
+        # the panel marker (it keeps this column in view) rides with the first caption
+        st.caption('<span class="protoecg-hidden protoecg-panel"></span>'
+                   + html.escape(_scale_caption(questions[0]) if shared else ""),
+                   unsafe_allow_html=True)
         for question in questions:
-            current = answers.get(question.id)
-            st.radio(question.prompt, question.values,
-                     index=question.values.index(current) if current is not None else None,
-                     horizontal=True, key=keys[question.id])
+            st.radio(question.prompt, question.values, horizontal=True, key=keys[question.id])
             if not shared:
                 st.caption(_scale_caption(question))
         for flag in study.protocol.flags:
-            st.checkbox(flag.label, value=bool(answers.get(flag.id, False)),
-                        key=keys[flag.id])
+            st.checkbox(flag.label, key=keys[flag.id])
         if study.protocol.comment_enabled:
-            st.text_area(study.protocol.comment_label, value=answers.get("comment", ""),
+            st.text_area(study.protocol.comment_label,
                          key=keys["comment"], max_chars=study_answers.COMMENT_MAX_CHARS,
                          height=68)
         notice = st.session_state.get("notice")
         if notice:
             getattr(st, notice[0])(notice[1])
-        back, skip, save = st.columns(3)
-        back.button("Back", on_click=_move, args=(-1, len(items)), disabled=cursor == 0,
-                    key="back", width="stretch")
-        skip.button("Skip", on_click=_move, args=(1, len(items)), key="skip",
-                    disabled=cursor == len(items) - 1, width="stretch")
-        save.button("Save & next", type="primary", on_click=_save,
-                    args=(item.prototype_id, len(items)), key="save", width="stretch")
-        st.caption("Keys: 1–5 answer the highlighted question · ↑ ↓ choose it · Enter saves · "
-                   "← goes back")
+        with st.container(horizontal=True, wrap=False):
+            st.button("Back", on_click=_move, args=(-1, len(items)), disabled=cursor == 0,
+                      key="back", width="stretch")
+            st.button("Skip", on_click=_move, args=(1, len(items)), key="skip",
+                      disabled=cursor == len(items) - 1, width="stretch")
+            st.button("Save & next", type="primary", on_click=_save,
+                      args=(item.prototype_id, len(items)), key="save", width="stretch")
         # shown before the first card, as the protocol asks; one click away afterwards
-        with st.expander("Instructions", expanded=done == 0 and not answers):
-            for paragraph in study.protocol.instructions.split("\n\n"):  # hard-wrapped text
-                st.markdown(" ".join(paragraph.split()))
-    st.html(f'<div class="protoecg-hidden protoecg-card-end" '
+        with st.expander("Instructions and keys", expanded=done == 0 and not answers):
+            paragraphs = [" ".join(p.split())  # the protocol's text is hard-wrapped
+                          for p in study.protocol.instructions.split("\n\n")]
+            st.markdown("\n\n".join([*paragraphs, KEYS_HELP]))
+    st.html(f'<div class="protoecg-element-hidden protoecg-card-end" '
             f'data-card="{html.escape(item.prototype_id)}"></div>{KEYBOARD}',
             unsafe_allow_javascript=True)
+    if upcoming is not None:  # drawn while this card is being rated (started last, so that
+        # drawing it does not hold up sending this one)
+        prefetch(common.database_path(), study.name, upcoming["prototype"])
 
 
 render()
