@@ -65,6 +65,11 @@ def variants(features_epochs: int = 20) -> dict[str, dict]:
         together = merge(together, change)
     out["all"] = together
     out["all_log_l2"] = merge(together, {"model": {"similarity": "log_l2"}})
+    # the official loss weights with the three other switches, pushing every 5th joint epoch
+    # (ProtoPNet's habit) rather than after each: on LUDB "all" cost the global branch
+    out["pretrain_latent_push5"] = merge(OFFICIAL, {
+        **changes["pretrain"], **changes["latent_init"]} | {
+        "train": {"epochs": {"features": features_epochs}, "push_every": 5}})
     return out
 
 

@@ -16,7 +16,7 @@ from tests.conftest import REPO
 STORE = REPO / "protoecg" / "study" / "store.py"
 SQL_WORDS = ("SELECT ", "INSERT ", "UPDATE ", "DELETE ", "PRAGMA ", "CREATE TABLE")
 ALLOWED_FROM_OUTSIDE = {"protoecg", "protoecg.catalog.reader", "protoecg.data.labels",
-                        "protoecg.errors", "protoecg.ecgplot"}
+                        "protoecg.errors", "protoecg.ecgplot", "protoecg.ecgsvg"}
 
 
 def sources() -> list[Path]:

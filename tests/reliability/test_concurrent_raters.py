@@ -135,7 +135,7 @@ def test_fifty_writers_killed_at_random_points(db, tmp_path):
                 assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             conn.close()
             with ReviewStore(old, "write") as store:  # migrates now, whatever was left
-                assert store.schema_version == 3
+                assert store.schema_version == 4
     # every acknowledged save is in the answer history (its comment is unique to it); a save
     # that committed but was killed before it could say so may come after it
     with ReviewStore(db, "read") as store:
