@@ -26,6 +26,7 @@ div[data-testid="stElementContainer"]:has(.protoecg-element-hidden) { display: n
 .protoecg-record svg { max-height: 36vh; }
 .protoecg-whole svg { max-height: 78vh; }
 .protoecg-neighbour svg { max-height: 30vh; }
+.protoecg-adjudicate svg { max-height: 45vh; }
 div[data-testid="stColumn"]:has(.protoecg-panel) {
   position: sticky; top: 2.75rem; align-self: flex-start;
   max-height: calc(100vh - 3rem); overflow-y: auto; }
@@ -42,6 +43,18 @@ p.protoecg-where { font-size: 0.85rem; opacity: 0.65; margin: 0 0 0.4rem 0; }
 div[role="radiogroup"].protoecg-active {
   outline: 2px solid #1f77b4; outline-offset: 4px; border-radius: 4px; }
 </style></div>"""
+
+
+@st.cache_data(max_entries=16, show_spinner="Computing agreement statistics …")
+def study_report(db_path: str, study_name: str, resamples: int, last_change: int) -> tuple:
+    """(summary, report.html) for the study; recomputed when anything is written
+    (``last_change`` is part of the cache key)."""
+    from protoecg.agreement import report  # researchers only: raters never wait for altair
+
+    with ReviewStore(db_path, "read") as store:
+        study = store.study(study_name)
+        summary = report.summarize_study(store, study, resamples)
+        return summary, report.render_html(summary, study)
 
 
 def database_path() -> str | None:

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from protoecg.catalog.reader import read_catalog
 from protoecg.study import answers, cards, tables
 from protoecg.study.assignment import assign
+from protoecg.study.consensus import consensus_table
 from protoecg.study.protocol import load_protocol
 from protoecg.study.store import ReviewStore
 from tests.conftest import PAPER_PROTOCOL, REPO
@@ -165,11 +166,32 @@ def test_researcher_pages(db):
     assert len(at.dataframe) == 2  # per rater, per class
     at.switch_page("app_pages/disagreements.py").run()
     assert at.title[0].value == "Disagreements" and not at.exception
-    table = at.dataframe[0].value
+    assert at.dataframe[0].value["prototype_id"].tolist() == [pid]  # the overview
+    table = at.dataframe[1].value
     assert set(table["rater"]) == {"ana", "ben"}
     assert "<b>bold</b> claim" in set(table["comment"])  # as text, not rendered
+    assert any("<svg" in m.value for m in at.markdown)  # the card as raters saw it
+    with ReviewStore(db, "read") as store:
+        raters_before = store.db.execute("SELECT * FROM ratings ORDER BY id").fetchall()
+    at.radio(key=f"consensus::{pid}::representativeness").set_value(3)
+    at.text_area(key=f"note::{pid}").input("typical after discussion")
+    # Record consensus (clarity left open: nothing written for it)
+    next(b for b in at.button if b.label == "Record consensus").click().run()
+    assert not at.exception and f"Consensus recorded for {pid}." in at.success[0].value
+    with ReviewStore(db, "read") as store:
+        study = store.study("pilot")
+        assert consensus_table(store, study)[["prototype_id", "question", "value", "note"]] \
+            .values.tolist() == [[pid, "representativeness", 3, "typical after discussion"]]
+        assert store.db.execute("SELECT * FROM ratings ORDER BY id").fetchall() == \
+            raters_before  # consensus never changes a rater's answer
     at.switch_page("app_pages/downloads.py").run()
     assert at.title[0].value == "Downloads" and not at.exception
+    labels = [b.label for b in at.get("download_button")]
+    assert any(label.startswith("consensus.csv") for label in labels)
+    at.button(key="prepare_snapshot").click().run()
+    assert not at.exception
+    assert any(b.label.startswith("review database snapshot")
+               for b in at.get("download_button"))
 
 
 def test_raters_never_reach_researcher_pages(db):

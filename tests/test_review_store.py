@@ -16,6 +16,7 @@ from protoecg.study import answers
 from protoecg.study.assignment import assign
 from protoecg.study.protocol import load_protocol
 from protoecg.study.ratings_csv import export_ratings, import_ratings
+from protoecg.study.schema import current_version
 from protoecg.study.store import AuthError, ReviewStore, StoreError
 from tests.conftest import PAPER_PROTOCOL
 
@@ -340,7 +341,7 @@ def test_not_a_database(tmp_path):
 
 
 def test_schema_version_and_wal(store):
-    assert store.schema_version == 4
+    assert store.schema_version == current_version() == 5
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -360,7 +361,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_studies(tmp_path, catalo
                      "catalog_json) VALUES ('old', 'p', ?, 'c', '{}')",
                      [json.dumps(load_protocol(PAPER_PROTOCOL).to_dict())])
     with ReviewStore(path) as store:
-        assert store.schema_version == 4
+        assert store.schema_version == current_version() == 5
         old = store.study("old")
         assert old.previous_id is None
         new = store.create_study("new", load_protocol(PAPER_PROTOCOL), catalog,

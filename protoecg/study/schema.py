@@ -13,6 +13,11 @@ from sqlite_utils.migrations import Migrations
 MIGRATIONS = Migrations("protoecg-review")
 
 
+def current_version() -> int:
+    """The schema version this code writes: how many migrations it knows."""
+    return len(MIGRATIONS._migrations)  # sqlite-utils keeps them in order, no public count
+
+
 @MIGRATIONS()
 def m001_initial(db: Database) -> None:
     db["studies"].create({
@@ -89,3 +94,17 @@ def m004_sessions(db: Database) -> None:
     db["sessions"].create({"token_hash": str, "reviewer_id": int, "created_at": str,
                            "expires_at": float}, pk="token_hash",
                           foreign_keys=[("reviewer_id", "reviewers", "id")])
+
+
+@MIGRATIONS()
+def m005_consensus(db: Database) -> None:
+    # Adjudication: a researcher's consensus answer to a question about a prototype, with a
+    # note. Kept apart from the raters' answers (never overwriting them), append-only like
+    # them: the current consensus is the highest revision; a NULL value withdraws it.
+    db["consensus"].create({
+        "id": int, "study_id": int, "prototype_pk": int, "question": str, "value": int,
+        "note": str, "researcher_id": int, "revision": int, "created_at": str,
+    }, pk="id", foreign_keys=[("study_id", "studies", "id"), ("prototype_pk", "prototypes", "id"),
+                              ("researcher_id", "reviewers", "id")])
+    db["consensus"].create_index(["study_id", "prototype_pk", "question", "revision"],
+                                 unique=True)

@@ -654,6 +654,50 @@ class ReviewStore:
         return written
 
     # ------------------------------------------------------------------- audit
+    # ---------------------------------------------------------------- consensus
+    def write_consensus(self, study: Study, researcher: Reviewer, prototype_pk: int,
+                        question: str, value: int | None, note: str) -> int:
+        """A new revision of the consensus answer to ``question`` for one prototype (``value``
+        None withdraws it); the raters' answers are not touched. Returns the revision."""
+        with self._write(researcher.name, "consensus", study.id,
+                         {"prototype_pk": prototype_pk, "question": question, "value": value}):
+            revision = self.db.execute(
+                "SELECT COALESCE(MAX(revision), 0) + 1 FROM consensus WHERE study_id = ? AND "
+                "prototype_pk = ? AND question = ?", [study.id, prototype_pk, question]
+            ).fetchone()[0]
+            self.db["consensus"].insert({
+                "study_id": study.id, "prototype_pk": prototype_pk, "question": question,
+                "value": value, "note": note, "researcher_id": researcher.id,
+                "revision": revision, "created_at": now()})
+        return revision
+
+    def latest_consensus(self, study: Study) -> list[dict]:
+        """The current consensus per (prototype, question), withdrawn ones left out."""
+        rows = self.db.execute(
+            "SELECT p.prototype_id, c.question, c.value, c.note, r.name, c.revision,"
+            " c.created_at FROM consensus c JOIN (SELECT prototype_pk, question,"
+            " MAX(revision) AS revision FROM consensus WHERE study_id = :s"
+            " GROUP BY prototype_pk, question) m USING (prototype_pk, question, revision)"
+            " JOIN prototypes p ON p.id = c.prototype_pk"
+            " JOIN reviewers r ON r.id = c.researcher_id"
+            " WHERE c.study_id = :s AND c.value IS NOT NULL"
+            " ORDER BY p.position, c.question", {"s": study.id}).fetchall()
+        return [dict(zip(("prototype_id", "question", "value", "note", "researcher",
+                          "revision", "decided_at"), row, strict=True)) for row in rows]
+
+    def snapshot(self, destination: str | Path) -> Path:
+        """A consistent copy of the whole database while raters keep saving (SQLite's online
+        backup); ``destination`` must not exist yet."""
+        destination = Path(destination)
+        if destination.exists():
+            raise StoreError(f"{destination}: already exists; choose a new file for the copy")
+        target = sqlite3.connect(destination)
+        try:
+            self.db.conn.backup(target)
+        finally:
+            target.close()
+        return destination
+
     def audit_log(self, study: Study | None = None) -> list[dict]:
         """Audit rows (id, at, study_id, actor, action, detail as a dict), oldest first; of
         one study, or all (including logins and study creation) when ``study`` is None."""

@@ -7,18 +7,8 @@ import json
 import common
 import streamlit as st
 
-from protoecg.agreement import report
 from protoecg.agreement.formatting import statistics_table
 from protoecg.errors import ProtoECGError
-
-
-@st.cache_data(max_entries=16, show_spinner="Computing agreement statistics …")
-def _summary(db_path: str, study_name: str, resamples: int, last_change: int) -> tuple:
-    """(summary, report.html) for the study; recomputed when anything is written."""
-    with common.open_store() as store:
-        study = store.study(study_name)
-        summary = report.summarize_study(store, study, resamples)
-        return summary, report.render_html(summary, study)
 
 
 def render() -> None:
@@ -37,7 +27,8 @@ def render() -> None:
     if not st.button("Compute", key="compute_agreement") and "agreement" not in st.session_state:
         st.info("Press Compute to calculate the statistics on the current answers.")
         return
-    summary, page = _summary(common.database_path(), study.name, resamples, last_change)
+    summary, page = common.study_report(common.database_path(), study.name, resamples,
+                                        last_change)
     st.session_state["agreement"] = True
     st.dataframe(statistics_table(summary), hide_index=True, key="agreement_table")
     left, right = st.columns(2)

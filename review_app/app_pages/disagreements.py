@@ -1,4 +1,6 @@
-"""Page (researchers): prototypes whose raters disagree, side by side for adjudication."""
+"""Page (researchers): adjudication. Prototypes whose raters disagree, each with its card (the
+drawings raters saw), every rater's answers and comments side by side, and a form that records
+the researchers' consensus (kept apart from the raters' answers, which it never changes)."""
 
 from __future__ import annotations
 
@@ -7,31 +9,91 @@ import streamlit as st
 
 from protoecg.errors import ProtoECGError
 from protoecg.study import tables
+from protoecg.study.cards import cached_card_charts
+from protoecg.study.consensus import consensus_table, record_consensus
+
+
+def _record(prototype_id: str, questions: list[str], decided: list[str]) -> None:
+    """Record the form's answers; a question left open withdraws only a consensus that
+    existed (``decided``), it writes nothing otherwise."""
+    user = common.current_user()
+    note = st.session_state.get(f"note::{prototype_id}", "")
+    try:
+        with common.open_store() as store:
+            for question in questions:
+                value = st.session_state.get(f"consensus::{prototype_id}::{question}")
+                if value is None and question not in decided:
+                    continue
+                record_consensus(store, common.reviewer_of(user), prototype_id, question,
+                                 value, note)
+    except ProtoECGError as exc:
+        st.session_state["adjudication_notice"] = ("error", str(exc))
+        return
+    st.session_state["adjudication_notice"] = ("success",
+                                               f"Consensus recorded for {prototype_id}.")
 
 
 def render() -> None:
+    st.title("Disagreements")
+    st.caption("Prototypes whose raters differ by at least the chosen number of points on a "
+               "question: the card as raters saw it, each rater's answers and comments side by "
+               "side, and the consensus you record (stored apart; raters' answers never "
+               "change).")
+    spread = st.slider("Minimum difference between raters (points)", 1, 4, 2, key="min_spread")
     try:
         with common.open_store() as store:
             study = common.current_study(store)
-            spread = st.slider("Minimum difference between raters (points)", 1, 4, 2,
-                               key="min_spread")
             table = tables.disagreements(store, study, spread)
+            decided = consensus_table(store, study)
+            rows = {p.prototype_id: store.prototype_snapshot(p.pk)
+                    for p in store.prototypes(study)
+                    if p.prototype_id in set(table.get("prototype_id", []))}
     except ProtoECGError as exc:
         common.show_error(exc)
         return
-    st.title("Disagreements")
-    st.caption("Prototypes whose raters differ by at least the chosen number of points on a "
-               "question, with each rater's answers and comments side by side.")
     if table.empty:
         st.info("No prototype has answers that differ that much (yet).")
         return
-    st.write(f"{table['prototype_id'].nunique()} prototypes")
-    for (prototype_id, question, gap), group in table.groupby(
-            ["prototype_id", "question", "spread"], sort=False):
-        with st.expander(f"{prototype_id} · {question} · spread {gap}"):
-            # a dataframe shows comments as plain text: HTML in them is never rendered
-            st.dataframe(group.drop(columns=["prototype_id", "question", "spread"]),
-                         hide_index=True)
+    questions = [q for q in study.protocol.questions]
+    overview = (table.groupby("prototype_id", sort=False)["spread"].max()
+                .reset_index(name="largest spread"))
+    overview["consensus"] = overview["prototype_id"].isin(set(decided["prototype_id"]))
+    st.write(f"{len(overview)} prototypes; {int(overview['consensus'].sum())} with a "
+             "consensus")
+    st.dataframe(overview, hide_index=True, key="disagreement_overview")
+    chosen = st.selectbox("Prototype to adjudicate", list(overview["prototype_id"]),
+                          key="adjudicate")
+    row = rows[chosen]
+    st.subheader(f"{row['class_code']} — {row['class_description']}", anchor=False)
+    try:
+        charts = cached_card_charts(common.database_path(), study.name, row)
+    except ProtoECGError as exc:
+        common.show_error(exc)
+        return
+    st.caption(f"{row['prototype_id']} · record {row['source_record_id']} · "
+               f"{row['window_start_s']:.2f}–{row['window_end_s']:.2f} s · {charts['note']}")
+    drawings = [charts["record"]] if charts["whole"] else [charts["window"], charts["record"]]
+    for svg in drawings:
+        st.markdown(f'<div class="protoecg-chart protoecg-adjudicate">{svg}</div>',
+                    unsafe_allow_html=True)
+    mine = table[table["prototype_id"] == chosen]
+    # a dataframe shows comments as plain text: HTML in them is never rendered
+    st.dataframe(mine.drop(columns=["prototype_id"]).drop_duplicates("rater"),
+                 hide_index=True, key="adjudication_answers")
+    current = decided[decided["prototype_id"] == chosen].set_index("question")
+    with st.form(f"consensus_form::{chosen}"):
+        for question in questions:
+            value = current["value"].get(question)
+            st.radio(f"Consensus: {question.prompt}", question.values, horizontal=True,
+                     index=question.values.index(int(value)) if value is not None else None,
+                     key=f"consensus::{chosen}::{question.id}")
+        st.text_area("Note (why)", value=str(current["note"].iloc[0]) if len(current) else "",
+                     key=f"note::{chosen}")
+        st.form_submit_button("Record consensus", on_click=_record,
+                              args=(chosen, [q.id for q in questions], list(current.index)))
+    notice = st.session_state.pop("adjudication_notice", None)
+    if notice:
+        getattr(st, notice[0])(notice[1])
 
 
 render()
