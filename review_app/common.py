@@ -46,15 +46,17 @@ div[role="radiogroup"].protoecg-active {
 
 
 @st.cache_data(max_entries=16, show_spinner="Computing agreement statistics …")
-def study_report(db_path: str, study_name: str, resamples: int, last_change: int) -> tuple:
-    """(summary, report.html) for the study; recomputed when anything is written
-    (``last_change`` is part of the cache key)."""
+def study_report(db_path: str, study_name: str, resamples: int, last_change: int,
+                 use_consensus: bool = False) -> tuple:
+    """(summary, report.html) for the study, as `protoecg report` writes them; recomputed
+    when anything is written (``last_change`` is part of the cache key)."""
     from protoecg.agreement import report  # researchers only: raters never wait for altair
 
     with ReviewStore(db_path, "read") as store:
         study = store.study(study_name)
-        summary = report.summarize_study(store, study, resamples)
-        return summary, report.render_html(summary, study)
+        summary = report.summarize_study(store, study, resamples, use_consensus=use_consensus)
+        return summary, report.render_html(summary, study,
+                                           report.flag_pictures(store, study, summary))
 
 
 def database_path() -> str | None:

@@ -2,6 +2,7 @@
 study (on the synthetic catalog), then summarised."""
 
 import json
+import os
 import re
 import tomllib
 
@@ -91,3 +92,73 @@ def test_report_command_writes_the_three_files(tmp_path, synthetic_catalog, caps
     assert page.startswith("<!doctype html>") and "<svg" in page
     assert not re.search(r'<(script|link)[^>]+(src|href)=["\']https?:', page)  # offline
     assert "Fleiss" in page and "Krippendorff" in page
+
+
+@pytest.mark.slow
+def test_report_of_a_populated_study_reads_as_a_paper_supplement(ludb_catalog, tmp_path):
+    """3 raters on a real LUDB catalog (58 prototypes): no null, NaN or raw JSON anywhere,
+    undefined statistics say why, the flagged prototypes come with their drawings, answers
+    and comments, the catalog's identity is in summary.json; consensus changes only the final
+    answers. A full-page screenshot goes to test-artifacts/ when Chromium is there."""
+    from protoecg.agreement.report import write_report
+    from protoecg.study.assignment import assign
+    from protoecg.study.consensus import record_consensus
+    from tests.test_review_browser import ARTIFACTS, CHROMIUM
+
+    catalog = read_catalog(ludb_catalog)
+    rng = np.random.default_rng(0)
+    with ReviewStore(tmp_path / "review.db") as store:
+        study = store.create_study("supplement", load_protocol(PAPER_PROTOCOL), catalog)
+        raters = [store.add_reviewer(study, name, "rater")[0]
+                  for name in ("Dr A", "Dr B", "Dr C")]
+        rhea = store.add_reviewer(study, "rhea", "researcher")[0]
+        assign(store, study, 3)
+        ids = [p.prototype_id for p in store.prototypes(study)]
+        from protoecg.study.answers import save_answers
+        for k, rater in enumerate(raters):
+            for i, pid in enumerate(ids):
+                base = 2 + (i % 3)
+                given = {"representativeness": int(np.clip(base + rng.integers(-1, 2), 1, 5)),
+                         "clarity": int(np.clip(base + rng.integers(-1, 2), 1, 5))}
+                if i % 11 == 0 and k < 2:
+                    given["bad"] = True
+                if i % 13 == 1:
+                    given["best"] = True
+                if i % 17 == 0:
+                    given["comment"] = '<script>alert(1)</script> {"raw": 1} wide QRS'
+                save_answers(store, rater, pid, given)
+        record_consensus(store, rhea, ids[0], "representativeness", 5, "agreed on review")
+        summary = write_report(store, study, tmp_path / "report", 200, use_consensus=True)
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert summary["catalog"]["model_sha256"] == catalog.meta["model_sha256"]
+    assert summary["catalog"]["prototypes_in_study"] == 58
+    text = re.sub(r"<svg.*?</svg>", "", page, flags=re.S)  # the drawings' path data aside
+    for word in ("null", "NaN", "None", "nan "):
+        assert word not in text, word
+    # "undefined" only in sentences that say a reason is given (the methods, the dash)
+    assert text.count("undefined") == len(re.findall(r"undefined[^.<]*reason", text)) >= 1
+    assert '{"' not in text and "<script>" not in text  # no raw JSON, nothing unescaped
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text  # the comment, as text
+    assert " 1 raters" not in text and "3 raters" in text
+    single = [b for b, parts in summary["by_branch"].items()
+              if parts["representativeness"]["n_prototypes"] == 1]
+    assert single, "the tiny LUDB catalog has a one-prototype branch"
+    alpha = summary["by_branch"][single[0]]["representativeness"]["krippendorff_alpha_ordinal"]
+    assert alpha["value"] is None and "1 rated prototype" in alpha["reason"]
+    flagged = page[page.index("<h2>Flagged prototypes</h2>"):page.index("<h2>Widest")]
+    assert flagged.count("<svg") >= len(summary["flags"]["bad"]["prototypes"]) > 0
+    assert "Methods</h2><p>3 raters rated 58 prototypes" in page
+    final = summary["final"]["prototypes"][ids[0]]["representativeness"]
+    assert final == {"value": 5, "source": "consensus", "note": "agreed on review",
+                     "by": "rhea"}
+    assert summary["final"]["n_consensus"] == 1
+    if os.path.exists(CHROMIUM):
+        from playwright.sync_api import sync_playwright
+
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            view = browser.new_page(viewport={"width": 1280, "height": 900})
+            view.goto((tmp_path / "report" / "report.html").as_uri())
+            view.screenshot(path=str(ARTIFACTS / "report_full.png"), full_page=True)
+            browser.close()

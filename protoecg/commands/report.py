@@ -18,13 +18,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bootstrap resamples over prototypes (default 1000)")
     parser.add_argument("--seed", type=int, default=42,
                         help="seed of the bootstrap resamples (default 42)")
+    parser.add_argument("--use-consensus", action="store_true",
+                        help="final answers per prototype use the researchers' recorded "
+                             "consensus where there is one (summary.json 'final'); agreement "
+                             "statistics stay the raters'")
     parser.add_argument("--json", action="store_true", help="print summary.json")
 
 
 def run(args: argparse.Namespace) -> int:
     with ReviewStore(args.db, "read") as store:
         study = store.study(args.study)
-        summary = write_report(store, study, args.out, args.resamples, args.seed)
+        summary = write_report(store, study, args.out, args.resamples, args.seed,
+                               use_consensus=args.use_consensus)
     if args.json:
         print(json.dumps(summary))
         return 0

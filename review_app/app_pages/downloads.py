@@ -42,11 +42,14 @@ def render() -> None:
     st.subheader("Agreement", anchor=False)
     resamples = st.select_slider("Bootstrap resamples", [100, 200, 500, 1000], value=1000,
                                  key="download_resamples")
+    use_consensus = st.checkbox("Final answers use the recorded consensus (agreement stays "
+                                "the raters')", key="use_consensus")
+    wanted = (resamples, last_change, use_consensus)
     if st.button("Prepare summary.json and report.html", key="prepare_report") or \
-            st.session_state.get("report_ready") == (resamples, last_change):
+            st.session_state.get("report_ready") == wanted:
         summary, page = common.study_report(common.database_path(), name, resamples,
-                                            last_change)
-        st.session_state["report_ready"] = (resamples, last_change)
+                                            last_change, use_consensus)
+        st.session_state["report_ready"] = wanted
         st.download_button("summary.json", json.dumps(summary, indent=2),
                            file_name=f"{name}-summary.json", mime="application/json",
                            key="download_summary")
