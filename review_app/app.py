@@ -27,6 +27,7 @@ elif user["role"] == "rater":
     pages = [st.Page("app_pages/rate.py", title="Rate prototypes", default=True)]
 else:
     pages = [st.Page("app_pages/progress.py", title="Progress", default=True),
+             st.Page("app_pages/setup.py", title="Set up"),
              st.Page("app_pages/agreement.py", title="Agreement"),
              st.Page("app_pages/disagreements.py", title="Disagreements"),
              st.Page("app_pages/pruning.py", title="Prune rules"),

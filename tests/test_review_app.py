@@ -336,3 +336,47 @@ def test_a_reload_keeps_the_rater_signed_in_on_the_same_card_until_signed_out(db
     assert "user" not in again.session_state
     assert "session has ended" in again.info[0].value
     assert again.text_input(key="access_code")
+
+
+def test_researchers_set_up_studies_in_the_app(db, synthetic_catalog):
+    at = signed_in("rhea")
+    at.switch_page("app_pages/setup.py").run()
+    assert at.title[0].value == "Set up" and not at.exception
+    # a reviewer: the code is shown once, the database has them
+    at.text_input(key="new_reviewer_name").input("zoe")
+    next(b for b in at.button if b.label == "Add reviewer").click().run()
+    assert not at.exception
+    code = at.code[0].value
+    with ReviewStore(db, "write") as store:  # authenticate records the attempt
+        study = store.study("pilot")
+        assert store.reviewer(study, "zoe").role == "rater"
+        assert store.authenticate(code, throttle={"session": "t"})[1].name == "zoe"
+    at.run()
+    assert not at.code  # not shown again
+    # a bad one: one clear line, nothing written
+    at.text_input(key="new_reviewer_name").input("zoe")
+    next(b for b in at.button if b.label == "Add reviewer").click().run()
+    assert "already has a reviewer named 'zoe'" in at.error[0].value
+    # assignment: K = 1 over three raters
+    at.number_input(key="raters_per_prototype").set_value(1)
+    at.button(key="assign").click().run()
+    assert at.success[0].value.startswith("1 rater per prototype: ")
+    with ReviewStore(db, "read") as store:
+        study = store.study("pilot")
+        assert store.count_assignments(study) == store.count_prototypes(study)
+    # a new study from a catalog folder and the packaged protocol
+    at.text_input(key="new_study_name").input("second")
+    at.text_input(key="new_study_catalog").input(str(synthetic_catalog))
+    next(b for b in at.button if b.label == "Create study").click().run()
+    assert not at.exception and "created study 'second'" in at.success[0].value
+    code = at.code[0].value
+    with ReviewStore(db, "write") as store:
+        study, who = store.authenticate(code, throttle={"session": "t2"})
+        assert (study.name, who.name, who.role) == ("second", "rhea", "researcher")
+    # a catalog folder that is not one: one line, no study
+    at.text_input(key="new_study_name").input("third")
+    at.text_input(key="new_study_catalog").input(str(db.parent / "nowhere"))
+    next(b for b in at.button if b.label == "Create study").click().run()
+    assert at.error and "nowhere" in at.error[0].value
+    with ReviewStore(db, "read") as store:
+        assert [s.name for s in store.studies()] == ["pilot", "empty", "second"]

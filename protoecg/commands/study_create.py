@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from protoecg.catalog.reader import read_catalog
 from protoecg.commands._study import add_db
-from protoecg.study.protocol import load_protocol
-from protoecg.study.rounds import next_round_prototypes
+from protoecg.study.setup import create_study_from_files, load_study_files
 from protoecg.study.store import ReviewStore, StoreError
 
 
@@ -28,15 +26,12 @@ def run(args: argparse.Namespace) -> int:
     if args.all_prototypes and not args.previous:
         raise StoreError("--all-prototypes: only with --previous STUDY (a first round rates "
                          "every prototype anyway)")
-    protocol = load_protocol(args.protocol)
-    catalog = read_catalog(args.catalog)
+    protocol, catalog = load_study_files(args.protocol, args.catalog)  # before any database
     with ReviewStore(args.db, "create") as store:
-        previous = store.study(args.previous) if args.previous else None
-        chosen = (next_round_prototypes(store, previous, catalog, args.all_prototypes)
-                  if previous else None)
-        study = store.create_study(args.name, protocol, catalog, previous, chosen)
-    count = len(chosen) if chosen is not None else len(catalog.prototypes)
-    after = f" (next round of {previous.name!r})" if previous else ""
+        study, count = create_study_from_files(store, args.name, protocol, catalog,
+                                               args.previous, args.all_prototypes)
+    protocol = study.protocol
+    after = f" (next round of {args.previous!r})" if args.previous else ""
     print(f"created study {study.name!r}{after}: {count} prototypes, protocol "
           f"{protocol.id} ({len(protocol.questions)} questions, {protocol.raters_per_prototype} "
           f"raters per prototype) in {args.db}")

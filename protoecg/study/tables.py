@@ -9,6 +9,7 @@ import io
 
 import pandas as pd
 
+from protoecg.data.labels import scp_statements
 from protoecg.study.answers import current_answers, queue
 from protoecg.study.ratings_csv import export_ratings
 from protoecg.study.store import ReviewStore, Study
@@ -33,13 +34,15 @@ def class_progress(store: ReviewStore, study: Study) -> pd.DataFrame:
             rows.append({"class_code": item.class_code, "prototype_id": item.prototype_id,
                          "complete": item.complete})
     if not rows:
-        return pd.DataFrame(columns=["class_code", "prototypes", "assignments", "complete",
-                                     "fraction"])
+        return pd.DataFrame(columns=["class_code", "class", "prototypes", "assignments",
+                                     "complete", "fraction"])
     frame = pd.DataFrame(rows)
     out = frame.groupby("class_code").agg(prototypes=("prototype_id", "nunique"),
                                           assignments=("prototype_id", "size"),
                                           complete=("complete", "sum")).reset_index()
     out["fraction"] = out["complete"] / out["assignments"]
+    names = scp_statements()["description"]
+    out.insert(1, "class", [names.get(code, "") for code in out["class_code"]])
     return out.sort_values(["fraction", "class_code"], ignore_index=True)
 
 
@@ -76,3 +79,24 @@ def ratings_csv_bytes(store: ReviewStore, study: Study) -> bytes:
     buffer = io.StringIO()
     export_ratings(store, study, buffer)
     return buffer.getvalue().encode()
+
+
+PAUSE_S = 600.0  # a gap longer than this between two saves is a break, not time on a card
+
+
+def rater_pace(store: ReviewStore, study: Study) -> pd.DataFrame:
+    """Per rater: cards saved, the median seconds between consecutive saves (their time per
+    card; gaps over 10 minutes count as breaks) and the minutes spent rating in all."""
+    answers = current_answers(store, study)
+    rows = []
+    for rater, mine in answers.groupby("reviewer"):
+        saves = pd.to_datetime(mine.groupby("prototype_id")["answered_at"].max(),
+                               utc=True, format="ISO8601").sort_values()
+        gaps = saves.diff().dt.total_seconds().dropna()
+        working = gaps[gaps <= PAUSE_S]
+        rows.append({"rater": rater, "cards saved": len(saves),
+                     "median s per card": round(float(working.median()), 1)
+                     if len(working) else None,
+                     "minutes rating": round(float(working.sum()) / 60, 1)})
+    return pd.DataFrame(rows, columns=["rater", "cards saved", "median s per card",
+                                       "minutes rating"])

@@ -36,6 +36,7 @@ def render() -> None:
             summary = status(store, study)
             per_rater = tables.rater_progress(summary)
             per_class = tables.class_progress(store, study)
+            pace = tables.rater_pace(store, study)
     except ProtoECGError as exc:
         common.show_error(exc)
         return
@@ -55,7 +56,10 @@ def render() -> None:
         st.info("No assignments yet: run `protoecg study assign`.")
         return
     st.subheader("Per rater")
-    st.dataframe(per_rater, hide_index=True, key="per_rater")
+    per_rater = per_rater.merge(pace, on="rater", how="left")
+    per_rater["fraction"] = (per_rater["fraction"] * 100).round(1)
+    st.dataframe(per_rater.rename(columns={"fraction": "% complete"}), hide_index=True,
+                 key="per_rater")
     st.subheader("Per class")
     chart = alt.Chart(per_class).mark_bar().encode(
         x=alt.X("fraction:Q", title="complete", scale=alt.Scale(domain=[0, 1])),

@@ -1,0 +1,36 @@
+"""Setting up a study from files: what `protoecg study create` and the app's set-up page both
+call, so that the scripted path and the researcher's page cannot drift apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from protoecg.catalog.reader import Catalog, read_catalog
+from protoecg.study.protocol import Protocol, load_protocol
+from protoecg.study.rounds import next_round_prototypes
+from protoecg.study.store import ReviewStore, StoreError, Study
+
+
+def load_study_files(protocol: str | Path, catalog: str | Path) -> tuple[Protocol, Catalog]:
+    """The protocol file and the catalog folder, checked (one clear error naming the file),
+    before any database is opened: a bad file creates or changes nothing."""
+    return load_protocol(protocol), read_catalog(catalog)
+
+
+def create_study_from_files(store: ReviewStore, name: str, protocol: Protocol,
+                            catalog: Catalog, previous: str | None = None,
+                            all_prototypes: bool = False) -> tuple[Study, int]:
+    """A new study over ``catalog`` with ``protocol`` (from ``load_study_files``); with
+    ``previous``, the next round of that study (only what it did not rate, unless
+    ``all_prototypes``). Returns the study and how many prototypes it rates."""
+    if all_prototypes and not previous:
+        raise StoreError("--all-prototypes: only with --previous STUDY (a first round rates "
+                         "every prototype anyway)")
+    name = (name or "").strip()
+    if not name:
+        raise StoreError("study name is empty")
+    before = store.study(previous) if previous else None
+    chosen = (next_round_prototypes(store, before, catalog, all_prototypes)
+              if before else None)
+    study = store.create_study(name, protocol, catalog, before, chosen)
+    return study, len(chosen) if chosen is not None else len(catalog.prototypes)

@@ -1,0 +1,108 @@
+"""Page (researchers): set the study up without the command line: add raters and
+researchers (each access code shown once), assign K raters per prototype, and create another
+study from a catalog folder and a protocol. The same library calls as `protoecg study …`."""
+
+from __future__ import annotations
+
+import common
+import streamlit as st
+
+from protoecg.errors import ProtoECGError
+from protoecg.resources import protocol_path
+from protoecg.study.assignment import assign
+from protoecg.study.setup import create_study_from_files, load_study_files
+
+
+def _add_reviewer() -> None:
+    name = st.session_state.get("new_reviewer_name", "")
+    role = st.session_state.get("new_reviewer_role", "rater")
+    try:
+        with common.open_store() as store:
+            reviewer, code = store.add_reviewer(common.current_study(store), name, role)
+    except ProtoECGError as exc:
+        st.session_state["setup_notice"] = ("error", str(exc))
+        return
+    st.session_state["new_code"] = (reviewer.name, reviewer.role, code)
+    st.session_state["new_reviewer_name"] = ""
+
+
+def _assign() -> None:
+    k = int(st.session_state.get("raters_per_prototype", 1))
+    try:
+        with common.open_store() as store:
+            result = assign(store, common.current_study(store), k)
+    except ProtoECGError as exc:
+        st.session_state["setup_notice"] = ("error", str(exc))
+        return
+    k = result["raters_per_prototype"]
+    st.session_state["setup_notice"] = (
+        "success", f"{k} rater{'' if k == 1 else 's'} per prototype: "
+                   f"{result['assignments']} assignments ({result['added']} added, "
+                   f"{result['removed']} removed, {result['kept']} kept).")
+
+
+def _create_study() -> None:
+    user = common.current_user()
+    try:
+        protocol, catalog = load_study_files(
+            st.session_state.get("new_study_protocol") or protocol_path(),
+            st.session_state.get("new_study_catalog", ""))
+        with common.open_store() as store:
+            study, count = create_study_from_files(
+                store, st.session_state.get("new_study_name", ""), protocol, catalog,
+                st.session_state.get("new_study_previous") or None)
+            researcher, code = store.add_reviewer(study, user["name"], "researcher")
+    except (ProtoECGError, OSError) as exc:
+        st.session_state["setup_notice"] = ("error", str(exc))
+        return
+    st.session_state["setup_notice"] = ("success", f"created study {study.name!r}: {count} "
+                                                   "prototypes")
+    st.session_state["new_code"] = (f"{researcher.name} (study {study.name})",
+                                    "researcher", code)
+
+
+def render() -> None:
+    st.title("Set up")
+    try:
+        with common.open_store() as store:
+            study = common.current_study(store)
+            reviewers = store.reviewers(study)
+            others = [s.name for s in store.studies()]
+    except ProtoECGError as exc:
+        common.show_error(exc)
+        return
+    notice = st.session_state.pop("setup_notice", None)
+    if notice:
+        getattr(st, notice[0])(notice[1])
+    shown = st.session_state.pop("new_code", None)
+    if shown:  # once: it is stored hashed and cannot be shown again
+        st.success(f"Access code for {shown[0]} ({shown[1]}). Copy it now and give it to them "
+                   "in person or by a secure channel; it is not shown again.")
+        st.code(shown[2], language=None)
+    st.subheader(f"Reviewers of study {study.name}", anchor=False)
+    st.dataframe([{"name": r.name, "role": r.role} for r in reviewers], hide_index=True,
+                 key="reviewers_table")
+    with st.form("add_reviewer", clear_on_submit=False):
+        st.text_input("Name", key="new_reviewer_name", max_chars=100)
+        st.radio("Role", ["rater", "researcher"], horizontal=True, key="new_reviewer_role")
+        st.form_submit_button("Add reviewer", on_click=_add_reviewer)
+    st.subheader("Assignment", anchor=False)
+    st.caption("Each prototype goes to K raters, loads balanced; assignments that already have "
+               "answers are kept.")
+    st.number_input("Raters per prototype (K)", min_value=1, max_value=20,
+                    value=study.protocol.raters_per_prototype, key="raters_per_prototype")
+    st.button("Assign", on_click=_assign, key="assign")
+    st.subheader("A new study", anchor=False)
+    st.caption("From a catalog folder on this server (RUN/catalog, written by `protoecg "
+               "project`) and a protocol file; you become its researcher (a new code).")
+    with st.form("new_study"):
+        st.text_input("Study name", key="new_study_name", max_chars=100)
+        st.text_input("Catalog folder", key="new_study_catalog",
+                      placeholder="runs/RUN/catalog")
+        st.text_input("Protocol file", key="new_study_protocol",
+                      placeholder=f"{protocol_path().name} (the paper's, if left empty)")
+        st.selectbox("Next round of (optional)", ["", *others], key="new_study_previous")
+        st.form_submit_button("Create study", on_click=_create_study)
+
+
+render()
