@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,12 +30,18 @@ ARTIFACTS = Path(os.environ.get("PROTOECG_TEST_ARTIFACTS", REPO / "test-artifact
 CODES = {"ana": "ANA1-RATE-0001", "ben": "BEN2-RATE-0002", "cai": "CAI3-RATE-0003",
          "dov": "DOV4-RATE-0004", "eve": "EVE5-RATE-0005", "fay": "FAY6-RATE-0006"}
 WHOLE = ("rhythm/", "global/")
+RESEARCHER = "RHEA-RSCH-0009"
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def catalog_folder(ludb_catalog):
+    return ludb_catalog
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +55,7 @@ def server(ludb_catalog, tmp_path_factory):
                                    read_catalog(ludb_catalog))
         for name, code in CODES.items():
             store.add_reviewer(study, name, "rater", code=code)
+        store.add_reviewer(study, "rhea", "researcher", code=RESEARCHER)
         assign(store, study, len(CODES))  # every rater gets every prototype
     port = free_port()
     process = subprocess.Popen(
@@ -285,3 +293,105 @@ def test_caliper_measures_time_and_amplitude_and_zoom_shows_the_window_over_the_
         page.keyboard.press("Escape")
         page.wait_for_timeout(100)
         assert abs(svg.bounding_box()["width"] - box["width"]) < 2
+
+
+def sign_in_with(page, url: str, code: str) -> None:
+    page.goto(url)
+    page.get_by_label("Access code").fill(code)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector('[data-testid="stSidebar"], .protoecg-card', state="attached",
+                           timeout=30_000)
+    idle(page)
+
+
+def shown_code(page) -> str:
+    return page.locator('[data-testid="stCode"] code').first.inner_text().strip()
+
+
+def test_a_researcher_sets_up_a_study_and_adjudicates_in_the_browser(server, catalog_folder):
+    url, db = server
+    with browser_page(1440, 900) as page:
+        sign_in_with(page, url, RESEARCHER)
+        page.get_by_role("link", name="Set up").click()
+        idle(page)
+        # a new study from the catalog folder and the packaged protocol
+        page.get_by_label("Study name").fill("second")
+        page.get_by_label("Catalog folder").fill(str(catalog_folder))
+        page.get_by_role("button", name="Create study").click()
+        idle(page)
+        lead = shown_code(page)
+        with ReviewStore(db, "read") as store:
+            study = store.study("second")
+            assert [(r.name, r.role) for r in store.reviewers(study)] == [
+                ("rhea", "researcher")]
+        # sign in to it; add two raters (each code shown once) and assign both to all
+        page.get_by_role("button", name="Sign out").click()
+        idle(page)
+        sign_in_with(page, url, lead)
+        page.get_by_role("link", name="Set up").click()
+        idle(page)
+        codes = {}
+        for name in ("gus", "hal"):
+            page.get_by_label("Name", exact=True).fill(name)
+            page.get_by_role("button", name="Add reviewer").click()
+            idle(page)
+            codes[name] = shown_code(page)
+        page.get_by_label("Raters per prototype (K)").fill("2")
+        page.keyboard.press("Enter")
+        idle(page)
+        page.get_by_role("button", name="Assign").click()
+        idle(page)
+        with ReviewStore(db, "read") as store:
+            study = store.study("second")
+            assert {r.name for r in store.reviewers(study)} == {"rhea", "gus", "hal"}
+            assert store.count_assignments(study) == 2 * store.count_prototypes(study)
+        page.get_by_role("button", name="Sign out").click()
+        idle(page)
+        # the two raters disagree on gus's first card (hal opens it by its address)
+        target = None
+        for name, (a, b) in (("gus", (0, 0)), ("hal", (4, 4))):
+            page.goto(url)
+            page.get_by_label("Access code").fill(codes[name])
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_selector(".protoecg-card", state="attached", timeout=30_000)
+            idle(page)
+            if target is None:
+                target = card_of(page)
+            elif card_of(page) != target:
+                token = page.url.split("session=")[1].split("&")[0]
+                page.goto(f"{url}/?session={token}&card={urllib.parse.quote(target)}")
+                page.wait_for_selector(".protoecg-card", state="attached", timeout=30_000)
+                idle(page)
+            first = card_of(page)
+            assert first == target
+            groups = page.locator('div[role="radiogroup"]')
+            groups.nth(0).locator("label").nth(a).click()
+            idle(page)
+            groups.nth(1).locator("label").nth(b).click()
+            idle(page)
+            page.get_by_role("button", name="Save & next").click()
+            wait_for_card_change(page, first)
+            page.get_by_role("button", name="Sign out").click()
+            idle(page)
+        with ReviewStore(db, "read") as store:
+            study = store.study("second")
+            ratings_before = store.db.execute("SELECT * FROM ratings WHERE study_id = ?",
+                                              [study.id]).fetchall()
+        assert len(ratings_before) == 4
+        # adjudication: the card, both raters' answers, a consensus
+        sign_in_with(page, url, lead)
+        page.get_by_role("link", name="Disagreements").click()
+        idle(page)
+        assert page.locator(".protoecg-adjudicate svg").count() >= 1
+        page.locator('div[role="radiogroup"]').nth(0).locator("label").nth(2).click()
+        page.get_by_label("Note (why)").fill("typical after discussion")
+        page.get_by_role("button", name="Record consensus").click()
+        idle(page)
+        assert page.get_by_text("Consensus recorded for").count() == 1
+    with ReviewStore(db, "read") as store:
+        study = store.study("second")
+        decided = store.latest_consensus(study)
+        assert [(d["question"], d["value"], d["note"]) for d in decided] == [
+            ("representativeness", 3, "typical after discussion")]
+        assert store.db.execute("SELECT * FROM ratings WHERE study_id = ?",
+                                [study.id]).fetchall() == ratings_before

@@ -16,6 +16,8 @@ import pandas as pd
 
 from protoecg import __version__
 from protoecg.agreement.formatting import format_statistic
+from protoecg.agreement.irrcac import DEFINITIONS as IRRCAC_DEFINITIONS
+from protoecg.agreement.irrcac import irrcac_statistics
 from protoecg.agreement.statistics import STATISTICS, statistics_with_ci
 from protoecg.study.answers import current_answers, status
 from protoecg.study.cards import card_charts
@@ -73,6 +75,7 @@ def summarize_study(store: ReviewStore, study: Study, n_resamples: int = 1000,
         "bootstrap": {"resamples": n_resamples, "seed": seed, "unit": "prototype",
                       "method": "percentile"},
         "definitions": {key: s.definition for key, s in STATISTICS.items()},
+        "definitions_irrcac": IRRCAC_DEFINITIONS,
         "catalog": {key: study.catalog_meta.get(key) for key in (
             "model_sha256", "dataset", "run", "created", "n_prototypes", "similarity",
             "signal_preprocessing")} | {"path": study.catalog_path,
@@ -93,6 +96,8 @@ def summarize_study(store: ReviewStore, study: Study, n_resamples: int = 1000,
             "mean": float(observed.mean()) if observed.size else None,
             "distribution": {str(v): int((observed == v).sum()) for v in values},
             **_statistics(matrix, values, indices),
+            # the same resamples, irrCAC's definitions (what researchers reproduce in R)
+            "irrcac": irrcac_statistics(matrix, values, indices),
         }
         summary["questions"][question.id] = entry
         for group, column, target in (("by_branch", "branch", BRANCH_STATISTICS),
@@ -437,6 +442,20 @@ def render_html(summary: dict, study: Study, pictures: dict[str, str] | None = N
             for name, parts_ in summary[key].items())
         return (f"<h2>{title}</h2><table><tr><th>{column}</th>{header}</tr>{body}</table>")
 
+    irr_rows = "".join(
+        f"<tr><td>{html.escape(definition)}</td>" + "".join(
+            f"<td>{format_statistic(summary['questions'][q.id]['irrcac'][key], 'html')}</td>"
+            for q in questions) + "</tr>"
+        for key, definition in summary["definitions_irrcac"].items())
+    parts.append(
+        "<h2>Agreement as irrCAC defines it</h2><p>The same answers and resamples through "
+        "Gwet's irrCAC definitions for raw ratings with missing answers (Gwet 2014; R package "
+        "irrCAC), for comparison with studies that report them. They differ from the table "
+        "above where the definitions differ: irrCAC's Fleiss' kappa uses every prototype with "
+        "two or more answers (above: only those with the most common number of answers), and "
+        "its percent agreement averages prototypes (above: it pools rater pairs); its "
+        f"Krippendorff's alpha here is nominal (above: ordinal).</p><table><tr><th>"
+        f"coefficient</th>{header}</tr>{irr_rows}</table>")
     parts.append(group_table("By branch", "by_branch", "branch"))
     parts.append(group_table("By class", "by_class", "class"))
     for title, svg in _charts(summary, questions):
