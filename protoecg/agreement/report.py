@@ -101,7 +101,7 @@ def summarize_study(store: ReviewStore, study: Study, n_resamples: int = 1000,
         }
         summary["questions"][question.id] = entry
         for group, column, target in (("by_branch", "branch", BRANCH_STATISTICS),
-                                      ("by_class", "class_code", ())):
+                                      ("by_class", "class_code", BRANCH_STATISTICS)):
             for name, part in meta.groupby(column, sort=True):
                 keep = np.isin(prototypes, part["prototype_id"])
                 sub = matrix[keep]
