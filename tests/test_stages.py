@@ -41,6 +41,19 @@ def test_paper_schedule_resolves_from_the_config():
     assert [s.name for s in config.schedule("black_box")] == ["black_box"]
 
 
+def test_refine_after_projection_is_a_switch_pushed_every_epoch():
+    config = load_config("paper")
+    config.train.epochs["refine"] = 4
+    config.train.push_every = 0  # the row's own period, not the joint stage's
+    table = config.schedule("protoecgnet")
+    names = [s.name for s in table]
+    assert names == ["prototypes", "joint", "projection", "refine", "classifier", "fusion"]
+    refine = table[3]
+    assert (refine.epochs, refine.push_every) == (4, 1)
+    assert refine.trains == ("backbone", "add_on", "prototypes")
+    assert table[1].push_every == 0  # joint follows train.push_every
+
+
 def test_row_settings_override_the_defaults():
     stage = resolve_stage({"name": "joint", "trains": ["prototypes", "backbone"],
                            "loss": {"bce": 1.0, "clustering": "clustering", "diversity": 2},

@@ -92,7 +92,8 @@ _PROTOTYPE_LOSS = {"bce": 1.0, "clustering": "clustering", "separation": "separa
 
 SCHEDULES: dict[str, tuple[dict, ...]] = {
     # ProtoECGNet (Sethi et al. 2025): [feature pre-training] -> [prototypes from latents] ->
-    # prototypes only -> joint [with periodic push] -> projection -> branch classifiers ->
+    # prototypes only -> joint [with periodic push] -> projection -> [refine, pushed every
+    # epoch] -> branch classifiers ->
     # fusion (branches frozen, fusion initialised from the branch classifiers). Bracketed rows
     # are the switches of issue 11 (``when``; ``push``), off in the official code.
     "protoecgnet": (
@@ -103,6 +104,11 @@ SCHEDULES: dict[str, tuple[dict, ...]] = {
         {"name": "joint", "trains": ("backbone", "add_on", "prototypes"),
          "loss": _PROTOTYPE_LOSS, "push": True},
         {"name": "projection", "kind": "projection"},
+        # [refine]: after projection, the backbones, add-on layers and prototypes train on
+        # with a push after every epoch, so the network adapts to prototypes that are real
+        # windows and they stay real windows (the best epoch kept is a pushed one)
+        {"name": "refine", "trains": ("backbone", "add_on", "prototypes"),
+         "loss": _PROTOTYPE_LOSS, "push": 1, "when": "refine"},
         {"name": "classifier", "trains": ("classifier",), "loss": {"bce": 1.0, "l1": "l1"},
          "keep_start": True},
         {"name": "fusion", "trains": ("fusion",), "scope": "model",
@@ -128,6 +134,17 @@ SCHEDULES: dict[str, tuple[dict, ...]] = {
         {"name": "forbid", "trains": ("prototypes",),
          "loss": {**_PROTOTYPE_LOSS, "forget": "forget"}, "push": True},
         {"name": "projection", "kind": "projection"},
+        {"name": "classifier", "trains": ("classifier",), "loss": {"bce": 1.0, "l1": "l1"},
+         "keep_start": True},
+        {"name": "fusion", "trains": ("fusion",), "scope": "model",
+         "loss": {"bce": 1.0, "l1": "l1"}, "starts_from": "fusion_from_branches",
+         "monitor": "fusion", "keep_start": True},
+    ),
+    # A trained, projected ProtoECGNet refined afterwards (benchmarks/refine.py): the refine
+    # stage (pushed every epoch, so prototypes stay real windows), then the last layers.
+    "refine": (
+        {"name": "refine", "trains": ("backbone", "add_on", "prototypes"),
+         "loss": _PROTOTYPE_LOSS, "push": 1},
         {"name": "classifier", "trains": ("classifier",), "loss": {"bce": 1.0, "l1": "l1"},
          "keep_start": True},
         {"name": "fusion", "trains": ("fusion",), "scope": "model",
@@ -200,7 +217,9 @@ def resolve_stage(row: Mapping, defaults: Defaults) -> Stage:
         optimizer=optimizer,
         starts_from=_choice(row.get("starts_from", "previous"), STARTS, where, "starts_from"),
         monitor=_choice(row.get("monitor", "branches"), MONITORS, where, "monitor"),
-        push_every=defaults.push_every if row.get("push") else 0,
+        # "push": True follows train.push_every; a number fixes the row's own period
+        push_every=(defaults.push_every if row.get("push") is True
+                    else int(row.get("push") or 0)),
         keep_start=bool(row.get("keep_start", False)),
     )
 
