@@ -304,7 +304,13 @@ def sign_in_with(page, url: str, code: str) -> None:
     idle(page)
 
 
-def shown_code(page) -> str:
+def shown_code(page, previous: str | None = None) -> str:
+    """The access code the page shows once (waiting until it is not ``previous``, the one
+    shown before, which a busy page may still be displaying)."""
+    page.wait_for_function(
+        "(prev) => { const c = document.querySelector('[data-testid=\"stCode\"] code');"
+        " return c && c.innerText.trim() && c.innerText.trim() !== prev; }",
+        arg=previous or "", timeout=30_000)
     return page.locator('[data-testid="stCode"] code').first.inner_text().strip()
 
 
@@ -335,7 +341,8 @@ def test_a_researcher_sets_up_a_study_and_adjudicates_in_the_browser(server, cat
             page.get_by_label("Name", exact=True).fill(name)
             page.get_by_role("button", name="Add reviewer").click()
             idle(page)
-            codes[name] = shown_code(page)
+            codes[name] = shown_code(page, codes.get("gus"))
+        assert codes["gus"] != codes["hal"]
         page.get_by_label("Raters per prototype (K)").fill("2")
         page.keyboard.press("Enter")
         idle(page)
@@ -382,12 +389,12 @@ def test_a_researcher_sets_up_a_study_and_adjudicates_in_the_browser(server, cat
         sign_in_with(page, url, lead)
         page.get_by_role("link", name="Disagreements").click()
         idle(page)
-        assert page.locator(".protoecg-adjudicate svg").count() >= 1
+        # the card as raters saw it (waited for: a busy machine draws it later)
+        page.wait_for_selector(".protoecg-adjudicate svg", timeout=30_000)
         page.locator('div[role="radiogroup"]').nth(0).locator("label").nth(2).click()
         page.get_by_label("Note (why)").fill("typical after discussion")
         page.get_by_role("button", name="Record consensus").click()
-        idle(page)
-        assert page.get_by_text("Consensus recorded for").count() == 1
+        page.get_by_text("Consensus recorded for").wait_for(timeout=30_000)
     with ReviewStore(db, "read") as store:
         study = store.study("second")
         decided = store.latest_consensus(study)
