@@ -6,7 +6,7 @@ real windows), then the last layers; compared with its source on the test fold (
     python benchmarks/refine.py --run data/ablation-ptbxl/pretrain --out data/refine-ptbxl \\
         [--epochs 5] [--threads 1]
 
-Writes benchmarks/results/refine_<source run name>.json.
+Writes benchmarks/results/refine_<source run name>_<epochs>.json.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def main() -> None:
               "per_branch": {b: {k: v[k] for k in ("before", "after", "delta", "delta_ci")}
                              for b, v in figures["per_branch"].items()}}
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"refine_{Path(args.run).name}.json"
+    path = RESULTS / f"refine_{Path(args.run).name}_{args.epochs}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     low, high = result["delta_ci"]
     print(f"test macro AUROC {result['before']:.4f} -> {result['after']:.4f}, difference "
