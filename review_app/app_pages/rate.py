@@ -84,9 +84,15 @@ KEYBOARD = """<script>
       if (card !== state.pending || Date.now() - state.since > 400) {
         state.pending = null;
         state.active = null;
-        const keys = state.queue.splice(0);
-        keys.forEach(d => answer(d));
+        state.since = Date.now();
       }
+    }
+    // keys kept during the change go in one at a time, each once the app has taken the one
+    // before (two answers sent within a few ms of each other can lose the first)
+    if (state.pending === null && state.queue.length && settled()
+        && Date.now() - state.since > 250) {
+      answer(state.queue.shift());
+      state.since = Date.now();
     }
     highlight();
   }, 50);
@@ -97,7 +103,9 @@ KEYBOARD = """<script>
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (/^[1-9]$/.test(e.key)) {
       e.preventDefault(); e.stopPropagation();
-      if (state.pending !== null) { state.queue.push(parseInt(e.key, 10)); return; }
+      if (state.pending !== null || state.queue.length) {  // in order, after the kept ones
+        state.queue.push(parseInt(e.key, 10)); return;
+      }
       answer(parseInt(e.key, 10));
     } else if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
       const n = groups().length;
