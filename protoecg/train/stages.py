@@ -90,6 +90,22 @@ class Stage:
 _PROTOTYPE_LOSS = {"bce": 1.0, "clustering": "clustering", "separation": "separation",
                    "diversity": "diversity", "contrastive": "contrastive"}
 
+# The last layers, as every schedule of ProtoECGNet ends: the branch classifiers, then the
+# fusion layer (branches frozen, fusion initialised from the branch classifiers); each keeps
+# its starting model when no epoch beats it.
+_LAST_LAYERS = (
+    {"name": "classifier", "trains": ("classifier",), "loss": {"bce": 1.0, "l1": "l1"},
+     "keep_start": True},
+    {"name": "fusion", "trains": ("fusion",), "scope": "model",
+     "loss": {"bce": 1.0, "l1": "l1"}, "starts_from": "fusion_from_branches",
+     "monitor": "fusion", "keep_start": True},
+)
+# After projection: backbones, add-on layers and prototypes train on with a push after every
+# epoch, so the network adapts to prototypes that are real windows and they stay real windows
+# (the best epoch kept is a pushed one).
+_REFINE = {"name": "refine", "trains": ("backbone", "add_on", "prototypes"),
+           "loss": _PROTOTYPE_LOSS, "push": 1}
+
 SCHEDULES: dict[str, tuple[dict, ...]] = {
     # ProtoECGNet (Sethi et al. 2025): [feature pre-training] -> [prototypes from latents] ->
     # prototypes only -> joint [with periodic push] -> projection -> [refine, pushed every
@@ -104,26 +120,12 @@ SCHEDULES: dict[str, tuple[dict, ...]] = {
         {"name": "joint", "trains": ("backbone", "add_on", "prototypes"),
          "loss": _PROTOTYPE_LOSS, "push": True},
         {"name": "projection", "kind": "projection"},
-        # [refine]: after projection, the backbones, add-on layers and prototypes train on
-        # with a push after every epoch, so the network adapts to prototypes that are real
-        # windows and they stay real windows (the best epoch kept is a pushed one)
-        {"name": "refine", "trains": ("backbone", "add_on", "prototypes"),
-         "loss": _PROTOTYPE_LOSS, "push": 1, "when": "refine"},
-        {"name": "classifier", "trains": ("classifier",), "loss": {"bce": 1.0, "l1": "l1"},
-         "keep_start": True},
-        {"name": "fusion", "trains": ("fusion",), "scope": "model",
-         "loss": {"bce": 1.0, "l1": "l1"}, "starts_from": "fusion_from_branches",
-         "monitor": "fusion", "keep_start": True},
+        {**_REFINE, "when": "refine"},
+        *_LAST_LAYERS,
     ),
     # After review (protoecg retrain): the prototypes stay as pruned/replaced; the branch
     # classifiers and then the fusion layer learn again on the training folds.
-    "retrain": (
-        {"name": "classifier", "trains": ("classifier",), "loss": {"bce": 1.0, "l1": "l1"},
-         "keep_start": True},
-        {"name": "fusion", "trains": ("fusion",), "scope": "model",
-         "loss": {"bce": 1.0, "l1": "l1"}, "starts_from": "fusion_from_branches",
-         "monitor": "fusion", "keep_start": True},
-    ),
+    "retrain": _LAST_LAYERS,
     # After review with ProtoPDebug's fix (protoecg prune --action forbid, then retrain): a
     # short fine-tune of the prototypes that also pushes each class's prototypes away from the
     # windows raters rejected for it (with the periodic push, if on), a projection that never
@@ -134,22 +136,13 @@ SCHEDULES: dict[str, tuple[dict, ...]] = {
         {"name": "forbid", "trains": ("prototypes",),
          "loss": {**_PROTOTYPE_LOSS, "forget": "forget"}, "push": True},
         {"name": "projection", "kind": "projection"},
-        {"name": "classifier", "trains": ("classifier",), "loss": {"bce": 1.0, "l1": "l1"},
-         "keep_start": True},
-        {"name": "fusion", "trains": ("fusion",), "scope": "model",
-         "loss": {"bce": 1.0, "l1": "l1"}, "starts_from": "fusion_from_branches",
-         "monitor": "fusion", "keep_start": True},
+        *_LAST_LAYERS,
     ),
     # A trained, projected ProtoECGNet refined afterwards (benchmarks/refine.py): the refine
     # stage (pushed every epoch, so prototypes stay real windows), then the last layers.
     "refine": (
-        {"name": "refine", "trains": ("backbone", "add_on", "prototypes"),
-         "loss": _PROTOTYPE_LOSS, "push": 1},
-        {"name": "classifier", "trains": ("classifier",), "loss": {"bce": 1.0, "l1": "l1"},
-         "keep_start": True},
-        {"name": "fusion", "trains": ("fusion",), "scope": "model",
-         "loss": {"bce": 1.0, "l1": "l1"}, "starts_from": "fusion_from_branches",
-         "monitor": "fusion", "keep_start": True},
+        _REFINE,
+        *_LAST_LAYERS,
     ),
     # The black-box twin: every parameter, BCE on its head's logits.
     "black_box": (
