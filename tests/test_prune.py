@@ -394,3 +394,15 @@ def test_round_chains_prune_retrain_project_compare_and_the_next_study(projected
         assert study.previous_id == store.study("round1").id
         rated = {p.prototype_id for p in store.prototypes(study)}
     assert rated and not rated & set(flagged)  # disabled prototypes are not rated again
+
+
+def test_pruning_leaves_batch_norm_statistics_as_trained(projected, tmp_path):
+    """replace and forbid look at one ECG to size the latent map; that look must not fold the
+    ECG into the backbones' batch-norm statistics saved with the pruned model."""
+    root, run, db, flagged = projected
+    out = tmp_path / "replaced"
+    assert main(["prune", "--run", str(run), "--db", str(db), "--study", "round1", "--rule",
+                 RULE, "--action", "replace", "--out", str(out)]) == 0
+    source, pruned = torch.load(run / "model.pt"), torch.load(out / "model.pt")
+    stats = [k for k in source if "running_" in k or "num_batches" in k]
+    assert stats and all(torch.equal(source[k], pruned[k]) for k in stats)

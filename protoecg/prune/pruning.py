@@ -159,9 +159,7 @@ def _replace(model: ProtoECGNet, meta: dict, config, catalog: Catalog, plan: Pla
         targets = [i for i, pid in enumerate(ids) if pid in plan.selected]
         if not targets:
             continue
-        with torch.no_grad():
-            latent_length = branch.latent(torch.from_numpy(x_train[:1]).to(device)).shape[2]
-        scale = latent_length / n_samples
+        scale = _latent_length(branch, x_train) / n_samples
         taken: dict[int, list[tuple[int, int]]] = {}
         for i, pid in enumerate(ids):  # every other prototype's window stays its own
             row = table.loc[pid]
@@ -216,8 +214,22 @@ def retrain(run_dir: str | Path, device: str = "cpu", progress: bool = True) -> 
                       forbidden=_forbidden_windows(model, data, record) if forbid else None)
     finished = trainer.fit()
     if forbid:
-        _new_revisions(run_dir, record, data)
+        _new_revisions(run_dir, record, data, trainer.model)
     return finished
+
+
+def _latent_length(branch, signals) -> int:
+    """Latent steps per ECG of ``branch``: one forward pass of one ECG, on the branch's device,
+    in eval mode (in train mode batch norm would fold this one ECG into its running statistics,
+    and they would be saved with the model)."""
+    device = next(branch.parameters()).device
+    was_training = branch.training
+    branch.eval()
+    try:
+        with torch.no_grad():
+            return int(branch.latent(torch.from_numpy(signals[:1]).to(device)).shape[2])
+    finally:
+        branch.train(was_training)
 
 
 def _forbidden_windows(model: ProtoECGNet, data, record: dict) -> dict[str, ForbiddenWindows]:
@@ -231,8 +243,7 @@ def _forbidden_windows(model: ProtoECGNet, data, record: dict) -> dict[str, Forb
                 and w["record_id"] in position and w["class_code"] in branch.class_codes]
         if not rows:
             continue
-        with torch.no_grad():
-            latent_length = branch.latent(torch.from_numpy(x_train[:1])).shape[2]
+        latent_length = _latent_length(branch, x_train)
         last = latent_length - branch.prototype_steps
         records = [position[w["record_id"]] for w in rows]
         out[name] = ForbiddenWindows(
@@ -244,21 +255,19 @@ def _forbidden_windows(model: ProtoECGNet, data, record: dict) -> dict[str, Forb
     return out
 
 
-def _new_revisions(run_dir: Path, record: dict, data) -> None:
-    """After the forbid schedule's projection: every prototype whose window is not the one its
-    catalog row showed becomes a new revision (so no rating of the old window is read as one of
-    the new); pruning.json gains where each selected prototype went and which others moved."""
+def _new_revisions(run_dir: Path, record: dict, data, model: ProtoECGNet) -> None:
+    """After the forbid schedule's projection (``model``: the trained one, as the trainer
+    saved it): every prototype whose window is not the one its catalog row showed becomes a
+    new revision (so no rating of the old window is read as one of the new); model.pt is saved
+    again and pruning.json gains where each selected prototype went and which others moved."""
     old = read_catalog(Path(record["source_run"]) / "catalog").prototypes.set_index(
         "prototype_id")
     projection = json.loads((run_dir / "projection.json").read_text())
-    model, _, _ = load_model(run_dir, "cpu")
     x_train, _ = data.part("train")
     n_samples = data.dataset.n_samples
     moved: dict[str, str] = {}
     for name, branch in model.branches.items():
-        with torch.no_grad():
-            latent_length = branch.latent(torch.from_numpy(x_train[:1])).shape[2]
-        scale = n_samples / latent_length
+        scale = n_samples / _latent_length(branch, x_train)
         for i, entry in enumerate(projection[name]):
             pid = entry["prototype_id"]
             start = int(round(entry["window"] * scale))
