@@ -40,26 +40,23 @@ def _weights(categories: list[int], kind: str) -> np.ndarray:
     raise ValueError(f"unknown weights {kind!r}: expected identity or quadratic")
 
 
-def _counts(matrix: np.ndarray, categories: list[int]) -> np.ndarray:
+def _counts(matrix: np.ndarray, categories: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """(n, r, q) one-hot of each rater's answer per unit (all zero where missing), units
-    without any answer left out (irrCAC asks for them to be removed)."""
+    without any answer left out (irrCAC asks for them to be removed), and which units were
+    kept."""
     m = np.asarray(matrix, dtype=float)
     onehot = np.stack([(m == c) for c in categories], axis=2).astype(float)
-    return onehot[onehot.sum(axis=(1, 2)) > 0]
+    keep = onehot.sum(axis=(1, 2)) > 0
+    return onehot[keep], keep
 
 
 def coefficients(matrix: np.ndarray, categories: list[int], weights: str = "identity",
                  W: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Every coefficient (and the shared ``pa``) for unit multiplicities ``W`` (R, n) (None:
     the data as they are, R = 1); NaN where undefined for a row of ``W``."""
-    onehot = _counts(matrix, categories)
+    onehot, keep = _counts(matrix, categories)
     n, r, q = onehot.shape
-    if W is None:
-        W = np.ones((1, n))
-    else:  # the multiplicities of the units kept by _counts
-        keep = np.asarray(matrix, dtype=float)
-        keep = np.isfinite(keep).any(axis=1) & np.isin(keep, categories).any(axis=1)
-        W = np.asarray(W, dtype=float)[:, keep]
+    W = np.ones((1, n)) if W is None else np.asarray(W, dtype=float)[:, keep]
     keys = ("percent_agreement", "gwet", "fleiss_kappa", "conger_kappa", "brennan_prediger",
             "krippendorff_alpha")
     if n == 0 or r == 0:  # no answer at all
@@ -108,30 +105,28 @@ def coefficients(matrix: np.ndarray, categories: list[int], weights: str = "iden
     return {k: np.where(n2 > 0, v, np.nan) for k, v in out.items()}
 
 
+def _reported(matrix: np.ndarray, values: list[int], W: np.ndarray | None
+              ) -> dict[str, np.ndarray]:
+    """The coefficients under the names of ``DEFINITIONS`` (AC2 is Gwet's with quadratic
+    weights; the rest unweighted)."""
+    plain = coefficients(matrix, values, "identity", W)
+    quad = coefficients(matrix, values, "quadratic", W)
+    return {"percent_agreement": plain["percent_agreement"], "gwet_ac1": plain["gwet"],
+            "gwet_ac2_quadratic": quad["gwet"], "fleiss_kappa": plain["fleiss_kappa"],
+            "conger_kappa": plain["conger_kappa"],
+            "brennan_prediger": plain["brennan_prediger"],
+            "krippendorff_alpha_nominal": plain["krippendorff_alpha"]}
+
+
 def irrcac_statistics(matrix: np.ndarray, values: list[int], indices: np.ndarray,
                       level: float = 0.95) -> dict[str, dict]:
     """``summary.json``'s ``questions.<id>.irrcac``: each coefficient's value on the scale's
     categories and its percentile bootstrap CI over units (the same resamples as the other
     statistics); ``{value: null, reason}`` where undefined."""
     m = np.asarray(matrix, dtype=float)
-    plain = coefficients(m, values, "identity")
-    quad = coefficients(m, values, "quadratic")
-    points = {"percent_agreement": plain["percent_agreement"], "gwet_ac1": plain["gwet"],
-              "gwet_ac2_quadratic": quad["gwet"], "fleiss_kappa": plain["fleiss_kappa"],
-              "conger_kappa": plain["conger_kappa"],
-              "brennan_prediger": plain["brennan_prediger"],
-              "krippendorff_alpha_nominal": plain["krippendorff_alpha"]}
-    samples: dict[str, np.ndarray] = {}
-    if len(indices) and len(m):
-        W = bootstrap.multiplicity(indices, len(m))
-        plain_r = coefficients(m, values, "identity", W)
-        quad_r = coefficients(m, values, "quadratic", W)
-        samples = {"percent_agreement": plain_r["percent_agreement"],
-                   "gwet_ac1": plain_r["gwet"], "gwet_ac2_quadratic": quad_r["gwet"],
-                   "fleiss_kappa": plain_r["fleiss_kappa"],
-                   "conger_kappa": plain_r["conger_kappa"],
-                   "brennan_prediger": plain_r["brennan_prediger"],
-                   "krippendorff_alpha_nominal": plain_r["krippendorff_alpha"]}
+    points = _reported(m, values, None)
+    samples = (_reported(m, values, bootstrap.multiplicity(indices, len(m)))
+               if len(indices) and len(m) else {})
     out = {}
     for key, value in points.items():
         v = float(value[0]) if len(value) else float("nan")
