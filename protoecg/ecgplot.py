@@ -86,7 +86,8 @@ def _series(t: np.ndarray, values: np.ndarray, base: float, segment: str) -> lis
              "order": i} for i, (a, b) in enumerate(zip(t, values, strict=True))]
 
 
-def _note(units: str) -> str:
+def paper_note(units: str) -> str:
+    """The paper scale of a drawing, and a warning where amplitudes are not millivolts."""
     if units == "mV":
         return "25 mm/s, 10 mm/mV"
     return (f"25 mm/s; amplitudes in {units} (normalised units), NOT millivolts: "
@@ -159,7 +160,7 @@ def twelve_lead_chart(signal: np.ndarray, fs: int, units: str = "mV",
         layer["encoding"]["color"] = {"field": "color", "type": "nominal", "scale": None}
         layers.append(layer)
     return _spec(layers, x0, x1, y0, y1, px_per_mm, title or "12-lead ECG",
-                 [_note(units), *caption])
+                 [paper_note(units), *caption])
 
 
 def window_chart(signal: np.ndarray, fs: int, start: int, end: int, units: str = "mV",
@@ -192,7 +193,7 @@ def window_chart(signal: np.ndarray, fs: int, start: int, end: int, units: str =
     layers.append(_trace(traces, xd, yd))
     layers.append(_labels(labels, xd, yd))
     return _spec(layers, x0, x1, y0, y1, px_per_mm,
-                 title or f"{start / fs:.2f}-{end / fs:.2f} s", [_note(units)])
+                 title or f"{start / fs:.2f}-{end / fs:.2f} s", [paper_note(units)])
 
 
 def save_png(spec: dict, path: str | Path, scale: float = 1.0) -> None:

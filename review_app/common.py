@@ -53,10 +53,8 @@ def study_report(db_path: str, study_name: str, resamples: int, last_change: int
     from protoecg.agreement import report  # researchers only: raters never wait for altair
 
     with ReviewStore(db_path, "read") as store:
-        study = store.study(study_name)
-        summary = report.summarize_study(store, study, resamples, use_consensus=use_consensus)
-        return summary, report.render_html(summary, study,
-                                           report.flag_pictures(store, study, summary))
+        return report.build_report(store, store.study(study_name), resamples,
+                                   use_consensus=use_consensus)
 
 
 def database_path() -> str | None:

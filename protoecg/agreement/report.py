@@ -540,8 +540,14 @@ def write_report(store: ReviewStore, study: Study, out: str | Path, n_resamples:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     export_ratings(store, study, out / "ratings.csv")
-    summary = summarize_study(store, study, n_resamples, seed, use_consensus=use_consensus)
+    summary, page = build_report(store, study, n_resamples, seed, use_consensus)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / "report.html").write_text(render_html(summary, study,
-                                                 flag_pictures(store, study, summary)))
+    (out / "report.html").write_text(page)
     return summary
+
+
+def build_report(store: ReviewStore, study: Study, n_resamples: int = 1000, seed: int = 42,
+                 use_consensus: bool = False) -> tuple[dict, str]:
+    """(summary, report.html) in memory: what `protoecg report` writes and the app offers."""
+    summary = summarize_study(store, study, n_resamples, seed, use_consensus=use_consensus)
+    return summary, render_html(summary, study, flag_pictures(store, study, summary))

@@ -6,17 +6,11 @@ import threading
 from collections import OrderedDict
 
 from protoecg.data.labels import scp_statements
+from protoecg.ecgplot import paper_note
 from protoecg.ecgsvg import Shade, twelve_lead_svg, window_svg
 from protoecg.study.store import ReviewStore, Study
 
 CONTEXT_S = 0.25  # seconds drawn either side of a window
-
-
-def _note(units: str) -> str:
-    if units == "mV":
-        return "25 mm/s, 10 mm/mV"
-    return (f"25 mm/s; amplitudes in {units} (normalised units), not millivolts: no voltage "
-            "can be read off this grid")
 
 
 def card_charts(store: ReviewStore, study: Study, row: dict, n_neighbours: int = 3) -> dict:
@@ -46,7 +40,7 @@ def card_charts(store: ReviewStore, study: Study, row: dict, n_neighbours: int =
                                      margin_s=CONTEXT_S, label=f"record {n['record_id']}"),
         })
     return {"whole": whole, "window": window, "record": record, "neighbours": neighbours,
-            "note": _note(units)}
+            "note": paper_note(units)}
 
 
 # --------------------------------------------------------------------------- caching
