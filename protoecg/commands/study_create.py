@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 
 from protoecg.commands._study import add_db
-from protoecg.study.setup import create_study_from_files, load_study_files
-from protoecg.study.store import ReviewStore, StoreError
+from protoecg.study.setup import (
+    check_round_options,
+    create_study_from_files,
+    load_study_files,
+)
+from protoecg.study.store import ReviewStore
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,9 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.all_prototypes and not args.previous:
-        raise StoreError("--all-prototypes: only with --previous STUDY (a first round rates "
-                         "every prototype anyway)")
+    check_round_options(args.previous, args.all_prototypes)
     protocol, catalog = load_study_files(args.protocol, args.catalog)  # before any database
     with ReviewStore(args.db, "create") as store:
         study, count = create_study_from_files(store, args.name, protocol, catalog,

@@ -11,6 +11,14 @@ from protoecg.study.rounds import next_round_prototypes
 from protoecg.study.store import ReviewStore, StoreError, Study
 
 
+def check_round_options(previous: str | None, all_prototypes: bool) -> None:
+    """``all_prototypes`` only means something for a later round (checkable before any file
+    or database is opened)."""
+    if all_prototypes and not previous:
+        raise StoreError("--all-prototypes: only with --previous STUDY (a first round rates "
+                         "every prototype anyway)")
+
+
 def load_study_files(protocol: str | Path, catalog: str | Path) -> tuple[Protocol, Catalog]:
     """The protocol file and the catalog folder, checked (one clear error naming the file),
     before any database is opened: a bad file creates or changes nothing."""
@@ -23,9 +31,7 @@ def create_study_from_files(store: ReviewStore, name: str, protocol: Protocol,
     """A new study over ``catalog`` with ``protocol`` (from ``load_study_files``); with
     ``previous``, the next round of that study (only what it did not rate, unless
     ``all_prototypes``). Returns the study and how many prototypes it rates."""
-    if all_prototypes and not previous:
-        raise StoreError("--all-prototypes: only with --previous STUDY (a first round rates "
-                         "every prototype anyway)")
+    check_round_options(previous, all_prototypes)
     name = (name or "").strip()
     if not name:
         raise StoreError("study name is empty")
