@@ -65,6 +65,10 @@ COMMANDS: tuple[Command, ...] = (
             "explain a trained ProtoECGNet's predictions for one ECG: per predicted label the "
             "prototypes that contributed most and where in the ECG they matched (JSON + "
             "picture)"),
+    Command(("audit",), "audit",
+            "audit a trained ProtoECGNet's explanations: sanity checks (model and label "
+            "randomisation), the ECG segment each prototype window covers against expert "
+            "rules, and which prototypes drive predictions per class and subgroup"),
     Command(("study", "create"), "study_create",
             "create a review study: a protocol (TOML) applied to every prototype of a catalog"),
     Command(("study", "add-reviewer"), "study_add_reviewer",

@@ -406,3 +406,34 @@ def test_pruning_leaves_batch_norm_statistics_as_trained(projected, tmp_path):
     source, pruned = torch.load(run / "model.pt"), torch.load(out / "model.pt")
     stats = [k for k in source if "running_" in k or "num_batches" in k]
     assert stats and all(torch.equal(source[k], pruned[k]) for k in stats)
+
+
+def test_rules_read_the_runs_audit(projected, tmp_path, capsys):
+    """audit.* terms select from `protoecg audit`'s per-prototype rows, next to the ratings;
+    a missing audit or one of other weights is one line."""
+    root, run, db, flagged = projected
+    out = tmp_path / "audit"
+    assert main(["audit", "--run", str(run), "--out", str(out), "--no-label-randomisation",
+                 "--quiet"]) == 0
+    rows = json.loads((out / "audit.json").read_text())["prototypes"]
+    segment = next(rows[p]["segment"] for p in flagged if rows[p]["segment"])
+    rule = f'bad >= 2 and audit.segment == "{segment}"'
+    capsys.readouterr()
+    assert main(["prune", "--run", str(run), "--db", str(db), "--study", "round1", "--rule",
+                 rule, "--action", "disable", "--dry-run", "--json",
+                 "--audit", str(out / "audit.json")]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["selected"] == [p for p in flagged if rows[p]["segment"] == segment]
+    assert plan["evidence"][plan["selected"][0]]["audit"] == rows[plan["selected"][0]]
+    # no audit at the run's default place
+    assert main(["prune", "--run", str(run), "--db", str(db), "--study", "round1", "--rule",
+                 rule, "--action", "disable", "--dry-run"]) == 2
+    assert "no audit of the rated run; run `protoecg audit --run" in capsys.readouterr().err
+    # an audit of other weights
+    other = json.loads((out / "audit.json").read_text())
+    other["model_sha256"] = "0" * 64
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    assert main(["prune", "--run", str(run), "--db", str(db), "--study", "round1", "--rule",
+                 rule, "--action", "disable", "--dry-run", "--audit",
+                 str(tmp_path / "other.json")]) == 2
+    assert "audits other weights" in capsys.readouterr().err

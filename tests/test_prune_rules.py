@@ -59,8 +59,14 @@ def test_evaluation(rule, evidence, expected):
 @pytest.mark.parametrize("rule, column, message", [
     ("", 1, "the rule is empty"),
     ("bad", 4, "expected a comparison (<, <=, >, >=, ==, !=) after a value, found the end"),
-    ("bad >=", 7, "expected a number, bad, best, purity or mean/median/min/max/n(question), "
-                  "found the end of the rule"),
+    ("bad >=", 7, "expected a number, bad, best, purity, audit.* or "
+                  "mean/median/min/max/n(question), found the end of the rule"),
+    ('audit.segment == "QRX"', 18, "unknown segment 'QRX'"),
+    ('"QRX" == audit.segment', 1, "unknown segment 'QRX'"),
+    ('audit.segment < "QRS"', 15, "texts are compared with == or !=, not <"),
+    ("audit.segment == 1", 15, "compared only with another text"),
+    ('bad == "QRS"', 5, "compared only with another text"),
+    ("audit.wave > 1", 1, "unknown name 'audit.wave'"),
     ("bad >= 2 and", 13, "expected a number"),
     ("bad >= 2 @", 10, "unexpected character '@'"),
     ("bad >= 2 best >= 1", 10, "expected 'and', 'or' or the end of the rule, found 'best'"),
@@ -143,3 +149,21 @@ def test_any_text_parses_or_fails_with_a_column(text):
         parse_rule(text, QUESTIONS)
     except RuleError as exc:
         assert 1 <= exc.column <= len(text) + 1
+
+
+@pytest.mark.parametrize(("rule", "audit", "selected"), [
+    ('audit.segment == "QRS"', {"segment": "QRS"}, True),
+    ('audit.segment != "QRS"', {"segment": "ST-T"}, True),
+    ('audit.segment != "QRS"', {"segment": None}, False),  # outside the delineation: undefined
+    ('audit.segment == "QRS"', None, False),  # not audited: undefined
+    ("audit.no_wave == 1", {"no_wave": True}, True),
+    ("audit.no_wave == 1", {"no_wave": False}, False),
+    ("audit.agrees == 0", {"agrees": None}, False),
+    ("audit.used == 0 and audit.drivers < 1", {"used": False, "drivers": 0}, True),
+    ('bad >= 1 and (audit.no_wave == 1 or audit.segment != "QRS")',
+     {"segment": "T", "no_wave": False}, True),
+])
+def test_audit_values(rule, audit, selected):
+    tree = parse_rule(rule)
+    assert evaluate(tree, Evidence(bad=1, audit=audit)) is selected
+    assert parse_rule(to_text(tree)) == tree  # the canonical text round-trips

@@ -45,7 +45,9 @@ def add_rule_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rule", required=True,
                         help="which prototypes to act on, e.g. \"bad >= 2 or "
                              "(mean(representativeness) < 2.5 and n(representativeness) >= 3)\""
-                             " (values: bad, best, purity, mean/median/min/max/n(QUESTION))")
+                             " (values: bad, best, purity, mean/median/min/max/n(QUESTION), "
+                             "audit.segment, audit.no_wave, audit.agrees, audit.used, "
+                             "audit.drivers)")
     parser.add_argument("--action", required=True, choices=ACTIONS,
                         help="disable: no influence on any prediction, id kept; replace: "
                              "re-project onto the next-best allowed window (new revision); "
@@ -53,4 +55,7 @@ def add_rule_options(parser: argparse.ArgumentParser) -> None:
                              "again (prototypes that move become new revisions)")
     parser.add_argument("--allow-empty-class", action="store_true",
                         help="allow disabling the last active prototype of a class")
+    parser.add_argument("--audit", default=None,
+                        help="audit.json the rule's audit.* values come from (default: "
+                             "RUN/audit/audit.json, written by `protoecg audit --run RUN`)")
     add_device(parser)

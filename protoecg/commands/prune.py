@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.dry_run and not args.out:
         raise RunError("--out: the pruned run folder to write is required (or pass --dry-run)")
     plan = plan_pruning(args.run, args.db, args.study, args.rule, args.action,
-                        allow_empty_class=args.allow_empty_class)
+                        allow_empty_class=args.allow_empty_class, audit=args.audit)
     if args.dry_run:
         if args.json:
             print(json.dumps({**plan.to_dict(), "evidence": plan.evidence}, indent=2))

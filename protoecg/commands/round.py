@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     plan = plan_pruning(args.run, args.db, args.study, args.rule, args.action,
-                        allow_empty_class=args.allow_empty_class)
+                        allow_empty_class=args.allow_empty_class, audit=args.audit)
     with ReviewStore(args.db, "write") as store:  # refuse a taken name before anything trains
         taken = {s.name for s in store.studies()}
     if args.next_study in taken:

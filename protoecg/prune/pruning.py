@@ -85,7 +85,8 @@ def _open_study(db: Path, name: str) -> tuple[ReviewStore, Study]:
 
 
 def plan_pruning(run_dir: str | Path, db: str | Path, study_name: str, rule: str,
-                 action: str, *, allow_empty_class: bool = False) -> Plan:
+                 action: str, *, allow_empty_class: bool = False,
+                 audit: str | Path | None = None) -> Plan:
     """What ``rule`` selects, checked against the run, its catalog and the study; changes
     nothing (and loads no model)."""
     run_dir, db = Path(run_dir), Path(db)
@@ -96,7 +97,7 @@ def plan_pruning(run_dir: str | Path, db: str | Path, study_name: str, rule: str
             raise RunError(f"study {study_name!r} rated another model "
                            f"({str(study.catalog_meta.get('model_sha256'))[:12]}…) than "
                            f"{run_dir} ({catalog.meta['model_sha256'][:12]}…)")
-        selection = select(store, study, rule, action, allow_empty_class)
+        selection = select(store, study, rule, action, allow_empty_class, audit)
     finally:
         store.close()
     return Plan(**vars(selection), run=run_dir)

@@ -6,17 +6,28 @@
     and         := not ("and" not)*
     not         := "not" not | comparison | "(" rule ")"
     comparison  := value ("<" | "<=" | ">" | ">=" | "==" | "!=") value
-    value       := NUMBER | "bad" | "best" | "purity" | FUNCTION "(" QUESTION ")" | "(" value ")"
+    value       := NUMBER | TEXT | "bad" | "best" | "purity" | AUDIT
+                   | FUNCTION "(" QUESTION ")" | "(" value ")"
     NUMBER      := 2, 2.5, .5, 1e-3 (no sign: every value here is >= 0)
+    TEXT        := "QRS" or 'QRS' (compared with == / != to a text value only)
     FUNCTION    := "mean" | "median" | "min" | "max" | "n"
+    AUDIT       := "audit.segment" | "audit.no_wave" | "audit.agrees" | "audit.used"
+                   | "audit.drivers"
 
 ``bad`` / ``best``: how many raters set that flag on the prototype; ``mean(Q)``, ``median(Q)``,
 ``min(Q)``, ``max(Q)``: of the raters' current answers to question ``Q`` (a protocol question
 id), undefined when nobody answered; ``n(Q)``: how many raters answered ``Q``; ``purity``: the
 share of the prototype's k most similar training records that carry its class (the catalog's
-ProtoPNet-style model-side rule). A comparison with an undefined value is false. Example::
+ProtoPNet-style model-side rule). ``audit.*`` read the run's explanation audit
+(``protoecg audit``): ``audit.segment`` the ECG segment the prototype's window is centred on
+(text: one of P, PR, QRS, ST-T, T, none; undefined outside the delineation and for whole-record
+prototypes), ``audit.no_wave`` 1 when its window holds no P, QRS or T wave, ``audit.agrees`` 1
+when its segment is one the expert rules expect for its class, ``audit.used`` 1 when it is
+among the top three contributors of at least one positive prediction, ``audit.drivers`` how
+many positive predictions it drives. A comparison with an undefined value is false. Example::
 
     bad >= 2 or (mean(representativeness) < 2.5 and n(representativeness) >= 3)
+    bad >= 1 and (audit.no_wave == 1 or audit.segment != "QRS")
 
 Every error names the column (1-based) of the rule where it was found.
 """
@@ -32,11 +43,15 @@ from protoecg.errors import ProtoECGError
 
 COUNTS = ("bad", "best")
 MODEL_VALUES = ("purity",)
+AUDIT_VALUES = ("audit.segment", "audit.no_wave", "audit.agrees", "audit.used", "audit.drivers")
+TEXT_VALUES = ("audit.segment",)
+SEGMENT_NAMES = ("P", "PR", "QRS", "ST-T", "T", "none")  # protoecg.audit.segments.SEGMENTS
 FUNCTIONS = ("mean", "median", "min", "max", "n")
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
 KEYWORDS = ("and", "or", "not")
 _TOKEN = re.compile(r"\s*(?:(?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
-                    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+                    r"|(?P<text>\"[^\"]*\"|'[^']*')"
+                    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)"
                     r"|(?P<op><=|>=|==|!=|<|>)|(?P<paren>[()]))")
 
 
@@ -65,6 +80,16 @@ class ModelValue:  # purity
 
 
 @dataclass(frozen=True)
+class Text:
+    value: str
+
+
+@dataclass(frozen=True)
+class AuditValue:  # audit.segment ...
+    name: str
+
+
+@dataclass(frozen=True)
 class Aggregate:  # mean(Q) ...
     function: str
     question: str
@@ -89,14 +114,14 @@ class BoolOp:
     operands: tuple
 
 
-Value = Number | Count | ModelValue | Aggregate
+Value = Number | Text | Count | ModelValue | AuditValue | Aggregate
 Condition = Compare | Not | BoolOp
 
 
 # ---------------------------------------------------------------------------- parsing
 @dataclass(frozen=True)
 class _Token:
-    kind: str  # number name op paren end
+    kind: str  # number text name op paren end
     text: str
     column: int
 
@@ -193,19 +218,37 @@ class _Parser:
         return self.comparison()
 
     def comparison(self) -> Compare:
+        left_column = self.token.column
         left = self.value()
         if not self.is_("op"):
             found = "the end of the rule" if self.is_("end") else repr(self.token.text)
             self.fail(f"expected a comparison (<, <=, >, >=, ==, !=) after a value, "
                       f"found {found}")
-        op = self.take("op").text
-        return Compare(op, left, self.value())
+        op_token = self.take("op")
+        right_column = self.token.column
+        right = self.value()
+        texts = [_is_text(left), _is_text(right)]
+        if any(texts):
+            if not all(texts):
+                self.fail("a text value (audit.segment or a quoted text) is compared only with "
+                          "another text", op_token)
+            if op_token.text not in ("==", "!="):
+                self.fail(f"texts are compared with == or !=, not {op_token.text}", op_token)
+            for node, column in ((left, left_column), (right, right_column)):
+                if isinstance(node, Text) and node.value not in SEGMENT_NAMES:
+                    raise RuleError(self.rule, column,
+                                    f"unknown segment {node.value!r} (segments: "
+                                    f"{', '.join(SEGMENT_NAMES)})")
+        return Compare(op_token.text, left, right)
 
     def value(self) -> Value:
         token = self.token
         if token.kind == "number":
             self.at += 1
             return Number(float(token.text))
+        if token.kind == "text":
+            self.at += 1
+            return Text(token.text[1:-1])
         if token.kind == "paren" and token.text == "(":
             self.at += 1
             inner = self.value()
@@ -213,13 +256,18 @@ class _Parser:
             return inner
         if token.kind != "name":
             found = "the end of the rule" if token.kind == "end" else repr(token.text)
-            self.fail(f"expected a number, bad, best, purity or mean/median/min/max/n(question),"
-                      f" found {found}")
+            self.fail(f"expected a number, bad, best, purity, audit.* or "
+                      f"mean/median/min/max/n(question), found {found}")
         self.at += 1
         if token.text in COUNTS:
             return Count(token.text)
         if token.text in MODEL_VALUES:
             return ModelValue(token.text)
+        if token.text in AUDIT_VALUES:
+            return AuditValue(token.text)
+        if "." in token.text:
+            self.fail(f"unknown name {token.text!r} (audit values: "
+                      f"{', '.join(AUDIT_VALUES)})", token)
         if token.text in FUNCTIONS:
             self.take("paren", "(")
             question = self.take("name")
@@ -229,7 +277,7 @@ class _Parser:
             return Aggregate(token.text, question.text, question.column)
         if token.text in KEYWORDS:
             self.fail(f"expected a value, found {token.text!r}", token)
-        self.fail(f"unknown name {token.text!r} (values: bad, best, purity, "
+        self.fail(f"unknown name {token.text!r} (values: bad, best, purity, audit.*, "
                   f"{'/'.join(FUNCTIONS)}(question))", token)
 
 
@@ -260,6 +308,14 @@ def _walk(node):
             yield from _walk(operand)
 
 
+def _is_text(node) -> bool:
+    return isinstance(node, Text) or (isinstance(node, AuditValue) and node.name in TEXT_VALUES)
+
+
+def uses_audit(tree: Condition) -> bool:
+    return any(isinstance(n, AuditValue) for n in _walk(tree))
+
+
 def questions_used(tree: Condition) -> set[str]:
     return {n.question for n in _walk(tree) if isinstance(n, Aggregate)}
 
@@ -277,10 +333,20 @@ class Evidence:
     best: int = 0
     answers: Mapping[str, tuple[float, ...]] = field(default_factory=dict)  # per question
     purity: float = math.nan
+    # the run's audit row of this prototype (``audit.json`` ``prototypes.<id>``); None: not
+    # audited
+    audit: Mapping[str, object] | None = None
 
-    def value(self, node: Value) -> float:
+    def value(self, node: Value) -> float | str | None:
         if isinstance(node, Number):
             return node.value
+        if isinstance(node, Text):
+            return node.value
+        if isinstance(node, AuditValue):
+            found = (self.audit or {}).get(node.name.split(".", 1)[1])
+            if node.name in TEXT_VALUES:
+                return None if found is None else str(found)
+            return math.nan if found is None else float(found)
         if isinstance(node, Count):
             return float(getattr(self, node.flag))
         if isinstance(node, ModelValue):
@@ -308,6 +374,10 @@ def evaluate(tree: Condition, evidence: Evidence) -> bool:
     """Whether the rule selects a prototype with this evidence."""
     if isinstance(tree, Compare):
         left, right = evidence.value(tree.left), evidence.value(tree.right)
+        if _is_text(tree.left):  # the parser allows only == / != between texts
+            if left is None or right is None:
+                return False  # undefined (not audited, outside the delineation)
+            return (left == right) == (tree.op == "==")
         if math.isnan(left) or math.isnan(right):
             return False  # undefined (nobody answered): no comparison holds
         return _COMPARE[tree.op](left, right)
@@ -323,8 +393,10 @@ def to_text(tree) -> str:
         return repr(tree.value)
     if isinstance(tree, Count):
         return tree.flag
-    if isinstance(tree, ModelValue):
+    if isinstance(tree, ModelValue | AuditValue):
         return tree.name
+    if isinstance(tree, Text):
+        return f'"{tree.value}"'
     if isinstance(tree, Aggregate):
         return f"{tree.function}({tree.question})"
     if isinstance(tree, Compare):

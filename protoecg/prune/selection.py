@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from protoecg.errors import ProtoECGError
-from protoecg.prune.rules import Evidence, evaluate, parse_rule, uses_purity
+from protoecg.prune.rules import Evidence, evaluate, parse_rule, uses_audit, uses_purity
 from protoecg.study.answers import current_answers
 from protoecg.study.store import ReviewStore, Study
 
@@ -36,8 +36,35 @@ class Selection:
         return sum(c["prototypes"] for c in self.per_class.values())
 
 
-def evidence_of(store: ReviewStore, study: Study) -> dict[str, tuple[Evidence, dict]]:
-    """Each prototype's evidence (flags, answers per question, purity) and its snapshot row."""
+def audit_path(study: Study) -> Path:
+    """Where ``protoecg audit`` writes the audit of the run a study rated (its default)."""
+    return Path(study.catalog_path).parent / "audit" / "audit.json"
+
+
+def read_audit(study: Study, path: str | Path | None = None) -> dict[str, dict]:
+    """The per-prototype rows of the audit of the run ``study`` rated (``path`` or the run's
+    ``audit/audit.json``); refuses an audit of other weights than the study's catalog."""
+    path = Path(path) if path else audit_path(study)
+    if not path.is_file():
+        raise SelectionError(f"{path}: no audit of the rated run; run `protoecg audit --run "
+                             f"{path.parent.parent}` first (the rule uses audit.*)")
+    try:
+        audit = json.loads(path.read_text())
+        rows, sha = audit["prototypes"], audit["model_sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SelectionError(f"{path}: not an audit.json written by `protoecg audit` "
+                             f"({type(exc).__name__}: {exc})") from None
+    if sha != study.catalog_meta.get("model_sha256"):
+        raise SelectionError(f"{path}: audits other weights ({str(sha)[:12]}…) than the catalog "
+                             f"study {study.name!r} rated; run `protoecg audit` on that run "
+                             "again")
+    return rows
+
+
+def evidence_of(store: ReviewStore, study: Study, audit: dict[str, dict] | None = None
+                ) -> dict[str, tuple[Evidence, dict]]:
+    """Each prototype's evidence (flags, answers per question, purity, its audit row) and its
+    snapshot row."""
     questions = [q.id for q in study.protocol.questions]
     answers = current_answers(store, study)
     by_prototype = dict(tuple(answers.groupby("prototype_id", sort=False)))
@@ -52,18 +79,21 @@ def evidence_of(store: ReviewStore, study: Study) -> dict[str, tuple[Evidence, d
         purity = row.get("purity")
         out[prototype.prototype_id] = (Evidence(
             bad=flags["bad"], best=flags["best"], answers=per_question,
-            purity=math.nan if purity is None else float(purity)), row)
+            purity=math.nan if purity is None else float(purity),
+            audit=None if audit is None else audit.get(prototype.prototype_id)), row)
     return out
 
 
 def select(store: ReviewStore, study: Study, rule: str, action: str,
-           allow_empty_class: bool = False) -> Selection:
+           allow_empty_class: bool = False, audit: str | Path | None = None) -> Selection:
     """The prototypes of ``study`` that ``rule`` selects for ``action``; refuses a selection
-    that would disable a class's last active prototype unless ``allow_empty_class``."""
+    that would disable a class's last active prototype unless ``allow_empty_class``. A rule
+    with ``audit.*`` reads ``audit`` (default: the rated run's ``audit/audit.json``)."""
     if action not in ACTIONS:
         raise SelectionError(f"action {action!r}: expected one of {', '.join(ACTIONS)}")
     tree = parse_rule(rule, [q.id for q in study.protocol.questions])
-    evidence = evidence_of(store, study)
+    rows = read_audit(study, audit) if uses_audit(tree) else None
+    evidence = evidence_of(store, study, rows)
     if uses_purity(tree) and all(math.isnan(e.purity) for e, _ in evidence.values()):
         raise SelectionError(f"study {study.name!r}: its catalog has no purity (written before "
                              "pruning existed); re-run `protoecg project` and create the study "
@@ -90,7 +120,9 @@ def select(store: ReviewStore, study: Study, rule: str, action: str,
     chosen = {pid: {"bad": evidence[pid][0].bad, "best": evidence[pid][0].best,
                     "answers": {q: list(v) for q, v in evidence[pid][0].answers.items()},
                     "purity": None if math.isnan(evidence[pid][0].purity)
-                    else evidence[pid][0].purity}
+                    else evidence[pid][0].purity,
+                    **({"audit": dict(evidence[pid][0].audit or {})} if rows is not None
+                       else {})}
               for pid in selected}
     return Selection(study.name, rule, action, selected, chosen, per_class)
 
