@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -380,3 +381,45 @@ def test_researchers_set_up_studies_in_the_app(db, synthetic_catalog):
     assert at.error and "nowhere" in at.error[0].value
     with ReviewStore(db, "read") as store:
         assert [s.name for s in store.studies()] == ["pilot", "empty", "second"]
+
+
+def test_prune_page_shows_the_runs_explanation_audit_beside_the_ratings(db):
+    """With `protoecg audit`'s file beside the rated run, the page summarises it and each
+    selected prototype's line carries its audit values; the rule can use audit.*."""
+    with ReviewStore(db) as store:
+        study = store.study("pilot")
+        ana, ben = store.reviewer(study, "ana"), store.reviewer(study, "ben")
+        shared = [i.prototype_id for i in answers.queue(store, ana)
+                  if i.prototype_id in {j.prototype_id for j in answers.queue(store, ben)}]
+        pid = shared[0]
+        for rater in (ana, ben):
+            answers.save_answers(store, rater, pid, {"representativeness": 1, "clarity": 2,
+                                                     "bad": True})
+        ids = [p.prototype_id for p in store.prototypes(study)]
+        folder = Path(study.catalog_path).parent / "audit"
+        sha = study.catalog_meta["model_sha256"]
+    rows = {i: {"segment": "QRS" if i == pid else "T", "no_wave": False, "agrees": True,
+                "used": False, "drivers": 0} for i in ids}
+    verdict = {"verdict": "depends on the model", "steps": []}
+    audit = {"model_sha256": sha, "split": "test", "prototypes": rows,
+             "sanity": {"morphology": {"model_randomisation": verdict,
+                                       "label_randomisation": {"skipped": "test"}}},
+             "segments": {"IRBBB": {"P": 0.0, "PR": 0.0, "QRS": 1.0, "ST-T": 0.0, "T": 0.0,
+                                    "none": 0.0, "n_annotated": 1, "n_prototypes": 2,
+                                    "expected": ["QRS"], "agreement": 1.0}},
+             "delineation": {"source": "expert (test)"}, "activation": {"never_used": ids}}
+    folder.mkdir()
+    try:
+        (folder / "audit.json").write_text(json.dumps(audit))
+        at = signed_in("rhea")
+        at.switch_page("app_pages/pruning.py").run()
+        assert not at.exception
+        assert any(e.label == "Explanation audit of the rated run" for e in at.expander)
+        at.text_input(key="prune_rule").set_value('bad >= 2 and audit.segment == "QRS"')
+        at.button(key="FormSubmitter:rule-Preview").click().run()
+        assert not at.exception
+        assert any(s.value.startswith("Selects 1 of 16 prototypes") for s in at.subheader)
+        label = next(e.label for e in at.expander if pid in e.label)
+        assert "audit: centred on QRS" in label and "never among the top 3" in label
+    finally:
+        shutil.rmtree(folder)

@@ -41,6 +41,20 @@ def audit_path(study: Study) -> Path:
     return Path(study.catalog_path).parent / "audit" / "audit.json"
 
 
+def audit_of(study: Study) -> dict | None:
+    """The audit of the run ``study`` rated, when `protoecg audit` wrote one at its default
+    place for these weights; None otherwise (what the researcher page shows beside ratings)."""
+    path = audit_path(study)
+    try:
+        audit = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(audit, dict) or \
+            audit.get("model_sha256") != study.catalog_meta.get("model_sha256"):
+        return None
+    return audit
+
+
 def read_audit(study: Study, path: str | Path | None = None) -> dict[str, dict]:
     """The per-prototype rows of the audit of the run ``study`` rated (``path`` or the run's
     ``audit/audit.json``); refuses an audit of other weights than the study's catalog."""

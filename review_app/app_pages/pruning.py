@@ -11,7 +11,7 @@ from protoecg.data import labels as label_table
 from protoecg.ecgplot import window_chart
 from protoecg.errors import ProtoECGError
 from protoecg.prune.rules import RuleError
-from protoecg.prune.selection import ACTIONS, runs_from, select
+from protoecg.prune.selection import ACTIONS, audit_of, runs_from, select
 
 THUMBNAILS = 24  # pictures drawn at most (the table lists every selected prototype)
 
@@ -37,6 +37,48 @@ def _thumbnail(store, study, row: dict) -> dict:
                               f"{row['window_start_s']:.2f}-{row['window_end_s']:.2f} s")
 
 
+def _audit_text(row: dict | None) -> str:
+    """One line of a prototype's explanation audit, beside its ratings."""
+    if not row:
+        return ""
+    parts = []
+    if row.get("segment") is not None:
+        parts.append(f"centred on {row['segment']}")
+    if row.get("no_wave"):
+        parts.append("no wave in its window")
+    if row.get("agrees") is False:
+        parts.append("not where the expert rules look")
+    parts.append(f"drives {row.get('drivers', 0)} positive predictions" if row.get("used")
+                 else "never among the top 3 of a positive prediction")
+    return " · audit: " + ", ".join(parts)
+
+
+def _audit_summary(audit: dict | None) -> None:
+    if audit is None:
+        st.caption("No explanation audit of this run yet: `protoecg audit --run RUN` adds the "
+                   "sanity checks, the ECG segment each prototype looks at and how often it "
+                   "drives predictions, and the rule values audit.segment, audit.no_wave, "
+                   "audit.agrees, audit.used, audit.drivers.")
+        return
+    with st.expander("Explanation audit of the rated run"):
+        st.dataframe(pd.DataFrame([
+            {"branch": branch,
+             "model randomisation": checks["model_randomisation"]["verdict"],
+             "label randomisation": checks["label_randomisation"].get("verdict", "skipped")}
+            for branch, checks in audit["sanity"].items()]), hide_index=True)
+        segments = pd.DataFrame([
+            {"class": code, "prototypes": f"{e['n_annotated']} of {e['n_prototypes']}",
+             **{s: e[s] for s in ("P", "PR", "QRS", "ST-T", "T", "none")},
+             "expected": "/".join(e["expected"] or []) or "—", "agreement": e["agreement"]}
+            for code, e in audit["segments"].items()])
+        if not segments.empty:
+            st.caption(f"Share of each class's prototype windows centred on each segment "
+                       f"({audit['delineation']['source']}).")
+            st.dataframe(segments, hide_index=True)
+        st.caption(f"{len(audit['activation']['never_used'])} prototypes never among the top 3 "
+                   f"of a positive prediction ({audit['split']} ECGs).")
+
+
 def _preview(store, study, rule: str, action: str, allow_empty: bool) -> None:
     try:
         selection = select(store, study, rule, action, allow_empty)
@@ -59,12 +101,13 @@ def _preview(store, study, rule: str, action: str, allow_empty: bool) -> None:
         return
     st.dataframe(per_class, hide_index=True)
     rows = {p.prototype_id: p for p in store.prototypes(study)}
+    audit = (audit_of(study) or {}).get("prototypes", {})
     for k, pid in enumerate(selection.selected):
         evidence = selection.evidence[pid]
         answers = "; ".join(f"{q}: {', '.join(f'{v:g}' for v in values) or '—'}"
                             for q, values in evidence["answers"].items())
         with st.expander(f"{pid} · bad {evidence['bad']} · best {evidence['best']} · "
-                         f"{answers}", expanded=k < 3):
+                         f"{answers}{_audit_text(audit.get(pid))}", expanded=k < 3):
             if k < THUMBNAILS:
                 row = store.prototype_snapshot(rows[pid].pk)
                 st.vega_lite_chart(_thumbnail(store, study, row), width="content")
@@ -99,7 +142,9 @@ def render() -> None:
     st.caption("Which prototypes a rule selects from this study's current answers. Values: "
                "bad and best (how many raters set the flag), mean / median / min / max / n of "
                "a question, purity (share of the prototype's 6 most similar training records "
-               "with its class); comparisons, and / or / not, parentheses.")
+               "with its class), audit.segment / audit.no_wave / audit.agrees / audit.used / "
+               "audit.drivers (from `protoecg audit`); comparisons, and / or / not, "
+               "parentheses.")
     try:
         with common.open_store() as store:
             study = common.current_study(store)
@@ -109,6 +154,7 @@ def render() -> None:
                 allow_empty = st.checkbox("Allow disabling a class's last prototype",
                                           key="prune_allow_empty")
                 st.form_submit_button("Preview")
+            _audit_summary(audit_of(study))
             _preview(store, study, rule, action, allow_empty)
             _runs(study)
     except ProtoECGError as exc:
