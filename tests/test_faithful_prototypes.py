@@ -151,3 +151,29 @@ def test_models_saved_before_the_feature_head_still_load(small_data):
     fresh = build_model(small_data.label_names, load_config("tiny").model)
     fresh.load_state_dict(state)  # strict: the missing head is filled, nothing else
     assert all(torch.equal(fresh.state_dict()[k], v) for k, v in state.items())
+
+
+def test_the_twins_backbones_seed_the_prototype_branches(small_data, tmp_path):
+    """train.backbones_from copies a black-box twin's three backbones (and nothing else) into
+    the prototype branches; a run that is not a completed twin is refused by name."""
+    config = load_config("tiny")
+    config.train.epochs = {**config.train.epochs, "black_box": 1}
+    twin = Trainer(config, small_data, tmp_path / "twin", black_box=True, progress=False)
+    twin.fit()
+    twin_state = torch.load(tmp_path / "twin" / "model.pt", weights_only=True)
+    seeded_config = load_config("tiny", write(
+        tmp_path, f'[train]\nbackbones_from = "{tmp_path / "twin"}"\n'))
+    seeded = Trainer(seeded_config, small_data, tmp_path / "seeded", progress=False).model
+    plain = Trainer(config, small_data, tmp_path / "plain", progress=False).model
+    for name, branch in seeded.branches.items():
+        for key, value in branch.backbone.state_dict().items():
+            assert torch.equal(value, twin_state[f"backbones.{name}.{key}"]), (name, key)
+        assert torch.equal(branch.prototypes, plain.branches[name].prototypes)
+        assert torch.equal(branch.add_on[0].weight, plain.branches[name].add_on[0].weight)
+    from protoecg.train.run import RunError
+
+    for bad, message in ((tmp_path / "nowhere", "no completed run"),
+                         (tmp_path / "seeded", "no completed run")):
+        wrong = load_config("tiny", write(tmp_path, f'[train]\nbackbones_from = "{bad}"\n'))
+        with pytest.raises(RunError, match=message):
+            Trainer(wrong, small_data, tmp_path / "refused", progress=False)

@@ -8,8 +8,9 @@ trained run, written as ``audit.json`` and a Markdown report (``report.md``).
   ``verdict``) and ``label_randomisation`` (figures and ``verdict``, or ``skipped`` with why);
 - ``segments.<class>``: share of the class's time-local prototype windows centred on each of
   ``P``, ``PR``, ``QRS``, ``ST-T``, ``T``, ``none``, with counts, the expert rule and the share
-  agreeing with it; ``delineation`` says whose delineation (expert or fallback) and, on LUDB,
-  how often the fallback agrees with the experts;
+  agreeing with it; each window is placed by expert delineation where the dataset has it (LUDB,
+  inside its annotated span) and by the fallback elsewhere; ``delineation`` gives the counts of
+  each and, on LUDB, how often the fallback agrees with the experts;
 - ``activation``: drivers of positive predictions per class and subgroup, ``never_used``;
 - ``prototypes.<id>``: the per-prototype terms prune rules read (``audit.segment``,
   ``audit.no_wave``, ``audit.agrees``, ``audit.used``, ``audit.drivers``).
@@ -65,21 +66,33 @@ def prototype_segments(catalog, dataset_name: str, root: str) -> tuple[list[dict
         delineation, fallback = cache[record]
         guess, guess_empty = window_segment(fallback, start_s, end_s)
         segment, no_wave = (window_segment(delineation, start_s, end_s) if expert
-                            else (guess, guess_empty))
-        if expert and segment is not None:
+                            else (None, None))
+        if segment is not None:
             fallback_checks.append(guess == segment)
+            source = "expert"
+        else:  # no expert annotation here (another dataset, or LUDB's unannotated edges)
+            segment, no_wave, source = guess, guess_empty, "fallback"
         expected = EXPERT_RULES.get(row.class_code)
         rows.append({
             "prototype_id": row.prototype_id, "branch": row.branch,
             "class_code": row.class_code, "record_id": record,
             "window_start_s": start_s, "window_end_s": end_s,
-            "segment": segment, "no_wave": no_wave,
+            "segment": segment, "no_wave": no_wave, "source": source,
             "agrees": None if expected is None or segment is None else segment in expected,
         })
-    source = ("expert (LUDB annotation files, majority over the 12 leads)" if expert
-              else "fallback (12-lead slope envelope QRS detection + interval template)")
+    duration = n_samples / fs
+    source = ("expert (LUDB annotation files, majority over the 12 leads), the fallback where "
+              "LUDB has no annotation (about the first and last second of each record)"
+              if expert else
+              "fallback (12-lead slope envelope QRS detection + interval template)")
     about = {"source": source, "n_windows": len(rows),
-             "n_unannotated": sum(r["segment"] is None for r in rows)}
+             "n_expert": sum(r["source"] == "expert" for r in rows),
+             "n_fallback": sum(r["source"] == "fallback" for r in rows),
+             "n_unannotated": sum(r["segment"] is None for r in rows),
+             # prototypes drawn to the record's edges (padding artefacts are a known cause)
+             "n_in_first_or_last_second": sum(r["window_start_s"] < 1.0 or
+                                              r["window_end_s"] > duration - 1.0
+                                              for r in rows)}
     if expert:
         about["fallback_agreement_with_experts"] = (
             float(np.mean(fallback_checks)) if fallback_checks else None)
@@ -249,8 +262,11 @@ def markdown_report(result: dict) -> str:
             for s in checks["model_randomisation"]["steps"]) + " |")
     d = result["delineation"]
     lines += ["", "## Where prototypes look", "",
-              f"Delineation: {d['source']}; {d['n_windows']} time-local prototype windows, "
-              f"{d['n_unannotated']} centred outside the annotation."]
+              f"Delineation: {d['source']}. {d['n_windows']} time-local prototype windows: "
+              f"{d['n_expert']} placed by expert delineation, {d['n_fallback']} by the fallback, "
+              f"{d['n_unannotated']} before the first or after the last detected wave; "
+              f"{d['n_in_first_or_last_second']} lie (partly) in the first or last second of "
+              "their record."]
     if d.get("fallback_agreement_with_experts") is not None:
         lines.append(f" The fallback delineation agrees with the experts on "
                      f"{d['fallback_agreement_with_experts']:.0%} of "
@@ -258,7 +274,9 @@ def markdown_report(result: dict) -> str:
     lines += ["", "| class | prototypes | " + " | ".join(SEGMENTS) +
               " | expected | agreement |", "|---" * (4 + len(SEGMENTS)) + "|"]
     for code, entry in result["segments"].items():
-        lines.append(f"| {code} | {entry['n_annotated']} of {entry['n_prototypes']} | " +
+        by_fallback = f" ({entry['n_fallback']} by fallback)" if entry.get("n_fallback") else ""
+        lines.append(f"| {code} | {entry['n_annotated']} of {entry['n_prototypes']}"
+                     f"{by_fallback} | " +
                      " | ".join(_f(entry[s]) for s in SEGMENTS) +
                      f" | {'/'.join(entry['expected']) if entry['expected'] else '—'} | "
                      f"{_f(entry['agreement'])} |")

@@ -212,5 +212,7 @@ def segment_table(rows: list[dict]) -> dict[str, dict]:
             "expected": list(expected) if expected else None,
             "agreement": (sum(counts[s] for s in expected) / n) if expected and n else None,
         })
+        entry["n_fallback"] = sum(r.get("source") == "fallback" and r["segment"] is not None
+                                  for r in mine)
         table[code] = entry
     return table

@@ -56,6 +56,9 @@ class TrainConfig:
     num_workers: int = 0
     eval_batch_size: int = 128
     threads: int = 0  # torch CPU threads; 0 = torch's default
+    # a completed black-box twin run whose three backbones seed the prototype branches'
+    # backbones (issue 11: the twin's features, then prototypes learnt on them); "" = none
+    backbones_from: str = ""
 
 
 @dataclass

@@ -31,7 +31,7 @@ from protoecg.train.metrics import macro_auroc
 from protoecg.train.objective import ForbiddenWindows, LossContext, stage_loss
 from protoecg.train.predict import autocast, predict
 from protoecg.train.projection import BranchProjection, init_from_latents, project_branch
-from protoecg.train.run import RUN_FORMAT, RunError, save_torch, write_json
+from protoecg.train.run import RUN_FORMAT, RunError, read_run, save_torch, write_json
 from protoecg.train.stages import Stage, parameter_group
 
 # What a stage may start from besides the model as the previous stage left it.
@@ -81,6 +81,31 @@ def _finite(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
+def seed_backbones(model: ProtoECGNet, twin_run: str | Path) -> None:
+    """Copy a completed black-box twin's backbones into the prototype branches (same widths,
+    same label set); the add-on layers, prototypes and classifiers keep their initialisation."""
+    path = Path(twin_run) / "model.pt"
+    if not path.is_file():
+        raise RunError(f"train.backbones_from = {str(twin_run)!r}: no completed run there "
+                       "(no model.pt)")
+    meta, _ = read_run(twin_run)
+    if not meta.get("black_box"):
+        raise RunError(f"train.backbones_from = {str(twin_run)!r}: not a black-box twin run")
+    if meta["label_names"] != model.label_names:
+        raise RunError(f"train.backbones_from = {str(twin_run)!r}: trained on another label "
+                       "set than this run")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for name, branch in model.branches.items():
+        prefix = f"backbones.{name}."
+        own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        try:
+            branch.backbone.load_state_dict(own)
+        except RuntimeError as exc:
+            raise RunError(f"train.backbones_from = {str(twin_run)!r}: its {name} backbone "
+                           f"does not fit this model ({str(exc).splitlines()[-1][:120]})"
+                           ) from None
+
+
 class Trainer:
     def __init__(self, config: Config, data: PreparedData, run_dir: str | Path, *,
                  device: str = "cpu", black_box: bool = False, progress: bool = True,
@@ -106,6 +131,8 @@ class Trainer:
         self.model = build_model(data.label_names, config.model, black_box)
         if initial_state is not None:  # e.g. a pruned model whose last layers retrain
             self.model.load_state_dict(initial_state)
+        elif config.train.backbones_from and not black_box:
+            seed_backbones(self.model, config.train.backbones_from)
         self.model.to(self.device)
         self.extra_meta = extra_meta or {}
         self.ctx = LossContext.from_labels(self.model, data.part("train")[1], self.device)
