@@ -1,12 +1,15 @@
 """Throughput of the `paper`-size ProtoECGNet on this machine's CPU (batch 32, fp32).
 
-Measures, as the official implementation was measured (TIPS.md): a "joint" training step
-(forward, prototype loss with the paper's weights, backward, Adam) per branch and for all three;
-inference; projection per 1,000 training ECGs; forward FLOPs per ECG (torch's FlopCounterMode);
-and the share of this machine's measured fp32 matmul rate that training reaches.
+Measures, the way the official implementation was measured side by side (TIPS.md): a "joint"
+training step (forward, prototype loss with the paper's weights, backward, Adam) per branch and
+for all three; inference; projection per 1,000 training ECGs; forward FLOPs per ECG (torch's
+FlopCounterMode); and the share of this machine's measured fp32 matmul rate that training
+reaches. Only this project's figures: a comparison with the official code counts only when
+both are measured in one run (the side-by-side table in the README quotes TIPS.md).
 
-Run by hand: ``.venv/bin/python benchmarks/train_throughput.py [--repeats 3]``; writes
-``benchmarks/results/train_throughput.json`` and prints a Markdown table for the README.
+Run by hand: ``.venv/bin/python benchmarks/train_throughput.py [--repeats 3] [--device cuda
+--amp]``; writes ``benchmarks/results/train_throughput[_<device>].json`` and prints a Markdown
+table for the README.
 """
 
 from __future__ import annotations
@@ -27,61 +30,72 @@ from protoecg.data import labels as label_table
 from protoecg.model import build_model
 from protoecg.train.config import load_config
 from protoecg.train.objective import LossContext, stage_loss
+from protoecg.train.predict import autocast
 from protoecg.train.projection import project_branch
 
 REPO = Path(__file__).resolve().parents[1]
-OFFICIAL = {  # TIPS.md: the official code on this kind of machine, ECGs/s and s per 256 ECGs
-    "rhythm": {"train": 112, "inference": 397, "projection_256": 0.80},
-    "morphology": {"train": 51, "inference": 276, "projection_256": 3.63},
-    "global": {"train": 98, "inference": 360, "projection_256": 0.86},
-    "all": {"train": 25.9, "inference": 112},
-}
-
-
-def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_gflops(n: int = 2048, repeats: int = 5,
+                  device: torch.device = torch.device("cpu")) -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b
     best = float("inf")
     for _ in range(repeats):
+        _sync(device)
         start = time.perf_counter()
         a @ b
+        _sync(device)
         best = min(best, time.perf_counter() - start)
     return 2 * n**3 / best / 1e9
 
 
-def time_train(model, x, y, repeats: int, steps: int = 3) -> float:
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":  # kernels run asynchronously: time what has finished
+        torch.cuda.synchronize(device)
+
+
+def time_train(model, x, y, repeats: int, steps: int = 3, amp: bool = False) -> float:
+    device = x.device
     joint = next(s for s in load_config("paper").schedule("protoecgnet")
                  if s.name == "joint")
-    ctx = LossContext.from_labels(model, y.numpy(), torch.device("cpu"))
+    ctx = LossContext.from_labels(model, y.cpu().numpy(), device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
     model.train()
 
     def step():
-        logits, outputs = model(x)
-        loss, _ = stage_loss(joint, model, logits, outputs, y, ctx)
+        with autocast(device, amp):
+            logits, outputs = model(x)
+            loss, _ = stage_loss(joint, model, logits, outputs, y, ctx)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
 
     step()  # warm-up
     rates = []
     for _ in range(repeats):
+        _sync(device)
         start = time.perf_counter()
         for _ in range(steps):
             step()
+        _sync(device)
         rates.append(steps * len(x) / (time.perf_counter() - start))
     return statistics.median(rates)
 
 
 @torch.no_grad()
-def time_inference(model, x, repeats: int, steps: int = 5) -> float:
+def time_inference(model, x, repeats: int, steps: int = 5, amp: bool = False) -> float:
     model.eval()
-    model(x)
+    with autocast(x.device, amp):
+        model(x)
     rates = []
     for _ in range(repeats):
+        _sync(x.device)
         start = time.perf_counter()
         for _ in range(steps):
-            model(x)
+            with autocast(x.device, amp):
+                model(x)
+        _sync(x.device)
         rates.append(steps * len(x) / (time.perf_counter() - start))
     return statistics.median(rates)
 
@@ -97,27 +111,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--projection-ecgs", type=int, default=256)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--amp", action="store_true", help="float16 autocast (CUDA only)")
     args = parser.parse_args()
+    device = torch.device(args.device)
     torch.manual_seed(0)
     config = load_config("paper")
     rng = np.random.default_rng(0)
-    x = torch.randn(32, 12, 1000)
+    x = torch.randn(32, 12, 1000, device=device)
+    name = (torch.cuda.get_device_name(device) if device.type == "cuda"
+            else f"{platform.machine()} CPU, {os.cpu_count()} cores")
     results: dict = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch "
-                   f"{torch.__version__}, {torch.get_num_threads()} threads",
-        "date": time.strftime("%Y-%m-%d"), "batch_size": 32, "precision": "fp32",
-        "matmul_gflops": round(matmul_gflops(), 1), "branches": {}, "official": OFFICIAL,
+        "machine": f"{name}, torch {torch.__version__}, {torch.get_num_threads()} threads",
+        "device": str(device), "date": time.strftime("%Y-%m-%d"), "batch_size": 32,
+        "precision": "float16 autocast" if args.amp and device.type == "cuda" else "fp32",
+        "matmul_gflops": round(matmul_gflops(device=device), 1), "branches": {},
     }
     everything = label_table.all_codes()
     for branch in (*label_table.BRANCHES, "all"):
         codes = everything if branch == "all" else label_table.branch_codes(branch)
-        model = build_model(codes, config.model)
+        model = build_model(codes, config.model).to(device)
         y = torch.from_numpy((rng.random((32, len(codes))) < 0.1).astype(np.float32))
         y[:, 0] = 1  # every sample positive somewhere
+        y = y.to(device)
         entry = {
             "prototypes": model.n_prototypes,
-            "train_ecgs_per_s": round(time_train(model, x, y, args.repeats), 1),
-            "inference_ecgs_per_s": round(time_inference(model, x, args.repeats), 1),
+            "train_ecgs_per_s": round(time_train(model, x, y, args.repeats, amp=args.amp), 1),
+            "inference_ecgs_per_s": round(time_inference(model, x, args.repeats, amp=args.amp),
+                                          1),
             "forward_gflops_per_ecg": round(forward_flops(model) / 1e9, 3),
         }
         # training does about 3x the forward work (forward + two backward products)
@@ -132,23 +153,24 @@ def main() -> None:
             # as the training stage runs it: projection only, no neighbour ranking (the
             # official code has none); `protoecg project` adds one more pass for neighbours
             project_branch(model.branches[branch], signals, labels, batch_size=64,
-                           n_neighbours=0)
+                           n_neighbours=0, device=device)
+            _sync(device)
             seconds = time.perf_counter() - start
             entry["projection_s_per_256_ecgs"] = round(seconds * 256 / n, 2)
             entry["projection_s_per_1000_ecgs"] = round(seconds * 1000 / n, 2)
         results["branches"][branch] = entry
         print(branch, entry, flush=True)
-    out = REPO / "benchmarks" / "results" / "train_throughput.json"
+    suffix = "" if device.type == "cpu" else f"_{device.type}"
+    out = REPO / "benchmarks" / "results" / f"train_throughput{suffix}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
-    print("\n| branch | prototypes | train ECG/s (official) | inference ECG/s (official) | "
-          "projection s / 1,000 ECGs (official) | forward GFLOP/ECG | share of matmul rate |")
+    print(f"\n{results['date']}, {results['machine']}, {results['precision']}, batch 32")
+    print("\n| branch | prototypes | train ECG/s | inference ECG/s | projection s / 1,000 ECGs | "
+          "forward GFLOP/ECG | share of matmul rate |")
     print("|---|---|---|---|---|---|---|")
     for branch, e in results["branches"].items():
-        o = OFFICIAL[branch]
-        projection = (f"{e['projection_s_per_1000_ecgs']} ({o['projection_256'] * 1000 / 256:.2f})"
-                      if "projection_256" in o else "-")
-        print(f"| {branch} | {e['prototypes']} | {e['train_ecgs_per_s']} ({o['train']}) | "
-              f"{e['inference_ecgs_per_s']} ({o['inference']}) | {projection} | "
+        projection = e.get("projection_s_per_1000_ecgs", "-")
+        print(f"| {branch} | {e['prototypes']} | {e['train_ecgs_per_s']} | "
+              f"{e['inference_ecgs_per_s']} | {projection} | "
               f"{e['forward_gflops_per_ecg']} | {e['train_share_of_matmul_rate']:.0%} |")
     print(f"\nmatmul rate: {results['matmul_gflops']} GFLOP/s")
 
