@@ -34,8 +34,10 @@ from protoecg.train.predict import autocast
 from protoecg.train.projection import project_branch
 
 REPO = Path(__file__).resolve().parents[1]
-def matmul_gflops(n: int = 2048, repeats: int = 5,
-                  device: torch.device = torch.device("cpu")) -> float:
+CPU = torch.device("cpu")
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5, device: torch.device = CPU) -> float:
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b
     best = float("inf")
