@@ -1,0 +1,141 @@
+"""Pretraining building blocks: each ECG augmentation (shape, dtype, seeded determinism, an
+invariant), NT-Xent, the cosine term and the CLIP loss against hand-worked values, and the
+hashed report encoder."""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+import numpy as np
+import pytest
+import torch
+
+from protoecg.pretrain import augment
+from protoecg.pretrain.losses import clip_loss, cosine_term, nt_xent, simclr_loss
+from protoecg.pretrain.text import HashedTextEncoder, hash_tokens, tokens
+
+
+def batch(seed: int = 0) -> torch.Tensor:
+    return torch.randn(4, 12, 1000, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("name", sorted(augment.AUGMENTATIONS))
+def test_each_augmentation_keeps_shape_and_dtype_is_seeded_and_leaves_its_input(name):
+    function = augment.AUGMENTATIONS[name]
+    x = batch()
+    original = x.clone()
+    a = function(x, torch.Generator().manual_seed(1))
+    b = function(x, torch.Generator().manual_seed(1))
+    c = function(x, torch.Generator().manual_seed(2))
+    assert a.shape == x.shape and a.dtype == x.dtype
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(x, original)
+    assert not torch.equal(a, x)
+
+
+def test_amplitude_scale_keeps_every_sign_and_so_every_zero_crossing():
+    x = batch()
+    y = augment.amplitude_scale(x, torch.Generator().manual_seed(0))
+    assert torch.equal(torch.sign(y), torch.sign(x))
+    ratio = y / x
+    assert torch.allclose(ratio, ratio[:, :1, :1].expand_as(ratio), rtol=1e-5)  # one factor
+    assert ((ratio[:, 0, 0] >= 0.8) & (ratio[:, 0, 0] <= 1.2)).all()
+
+
+def test_shift_moves_the_signal_and_pads_with_zeros():
+    x = batch()
+    y = augment.shift(x, torch.Generator().manual_seed(3), max_fraction=0.1)
+    for i in range(len(x)):
+        k = next(k for k in range(-100, 101)
+                 if torch.equal(y[i, :, max(k, 0):1000 + min(k, 0)],
+                                x[i, :, max(-k, 0):1000 - max(k, 0)]))
+        assert (y[i, :, :k] == 0).all() if k > 0 else (y[i, :, 1000 + k:] == 0).all()
+
+
+def test_baseline_wander_and_powerline_add_one_common_component_of_bounded_size():
+    x = batch()
+    for function, bound in ((augment.baseline_wander, 0.1), (augment.powerline_noise, 0.05)):
+        added = function(x, torch.Generator().manual_seed(4)) - x
+        assert torch.allclose(added, added[:, :1].expand_as(added), atol=1e-6)
+        assert added.abs().max() <= bound + 1e-6
+    wander = augment.baseline_wander(x, torch.Generator().manual_seed(4)) - x
+    # below 0.5 Hz at 100 Hz: consecutive samples differ by at most 2*pi*0.5*0.1/100
+    assert wander.diff(dim=2).abs().max() <= 2 * math.pi * 0.5 * 0.1 / 100 + 1e-6
+
+
+def test_gaussian_noise_has_the_stated_deviation():
+    x = torch.zeros(8, 12, 1000)
+    noise = augment.gaussian_noise(x, torch.Generator().manual_seed(5), sigma=0.02)
+    assert noise.std().item() == pytest.approx(0.02, rel=0.02)
+
+
+def test_lead_dropout_zeroes_whole_leads_and_keeps_at_least_one():
+    x = batch() + 10  # no sample is zero by chance
+    y = augment.lead_dropout(x, torch.Generator().manual_seed(6), p=0.99)
+    for i in range(len(x)):
+        zero = (y[i] == 0).all(dim=1)
+        assert torch.equal(y[i][~zero], x[i][~zero])
+        assert (~zero).sum() >= 1
+
+
+def test_view_maker_is_seeded():
+    views = augment.ViewMaker(fs=100.0)
+    x = batch()
+    assert torch.equal(views(x, torch.Generator().manual_seed(7)),
+                       views(x, torch.Generator().manual_seed(7)))
+
+
+# --------------------------------------------------------------------------- losses
+def test_nt_xent_against_a_hand_worked_value():
+    # views (1,0),(0,1) and their identical twins, temperature 1: each row's logits are
+    # 0 to the other ECG's two views and 1 to its twin -> -log(e / (e + 2))
+    z = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assert nt_xent(z, z.clone(), temperature=1.0).item() == pytest.approx(
+        math.log(1 + 2 / math.e), rel=1e-6)
+    # a scale of an embedding changes nothing (normalised); temperature 0.5 doubles logits
+    assert nt_xent(3 * z, z, temperature=0.5).item() == pytest.approx(
+        math.log(1 + 2 / math.e**2), rel=1e-6)
+
+
+def test_cosine_term_and_plain_simclr():
+    a, b = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 2.0]])
+    assert cosine_term(a, b).item() == pytest.approx(1.0)
+    assert cosine_term(a, 5 * a).item() == pytest.approx(0.0, abs=1e-7)
+    z1, z2 = torch.randn(6, 8), torch.randn(6, 8)
+    assert simclr_loss(z1, z2, 0.2, cosine_weight=0).item() == pytest.approx(
+        nt_xent(z1, z2, 0.2).item())
+    assert simclr_loss(z1, z2, 0.2, cosine_weight=0.5).item() == pytest.approx(
+        nt_xent(z1, z2, 0.2).item() + 0.5 * cosine_term(z1, z2).item(), rel=1e-6)
+
+
+def test_clip_loss_against_a_hand_worked_value():
+    # ECG i = report i = e_i, temperature 1: each row and column is softmax over (1, 0)
+    e = torch.eye(2)
+    assert clip_loss(e, e.clone(), temperature=1.0).item() == pytest.approx(
+        math.log(1 + 1 / math.e), rel=1e-6)
+    # swapped reports: the right pair now scores 0 and the wrong one 1
+    assert clip_loss(e, e.flip(0), temperature=1.0).item() == pytest.approx(
+        math.log(1 + math.e), rel=1e-6)
+    with pytest.raises(ValueError, match="one shape"):
+        clip_loss(torch.zeros(2, 3), torch.zeros(3, 3))
+
+
+# --------------------------------------------------------------------------- text
+def test_report_tokens_and_stable_hashes():
+    assert tokens("Sinusrhythmus. QRS") == [
+        "w:sinusrhythmus", "c:<si", "c:sin", "c:inu", "c:nus", "c:usr", "c:srh", "c:rhy",
+        "c:hyt", "c:yth", "c:thm", "c:hmu", "c:mus", "c:us>", "w:qrs", "c:<qr", "c:qrs",
+        "c:rs>"]
+    assert hash_tokens("qrs", 1000)[0] == zlib.crc32(b"w:qrs") % 1000
+
+
+def test_hashed_text_encoder_embeds_reports_and_empty_ones():
+    torch.manual_seed(0)
+    encoder = HashedTextEncoder(dim=16, buckets=512, width=8)
+    out = encoder(["sinus rhythm, normal ECG", "", "sinus rhythm, normal ECG"])
+    assert out.shape == (3, 16)
+    assert torch.equal(out[0], out[2]) and not torch.equal(out[0], out[1])
+    out.sum().backward()  # it trains
+    assert encoder.embedding.weight.grad.abs().sum() > 0
+    assert np.isfinite(out.detach().numpy()).all()
