@@ -55,6 +55,9 @@ COMMANDS: tuple[Command, ...] = (
     Command(("train",), "train",
             "train ProtoECGNet (prototypes -> joint -> projection -> classifier -> fusion) or, "
             "with --black-box, its black-box twin, into a run folder"),
+    Command(("pretrain",), "pretrain",
+            "pretrain the three branch encoders contrastively on the training folds without "
+            "labels (SimCLR views or ECG-report alignment), for train --init"),
     Command(("project",), "project",
             "locate every prototype of a trained ProtoECGNet in the training ECGs and write the "
             "prototype catalog (prototypes.csv, neighbours.csv, signals.npy, catalog.json)"),

@@ -13,7 +13,7 @@ PACKAGE = REPO / "protoecg"
 # The stages in data-path order; packages on one rank are siblings and may not import each
 # other. "common" (errors, resources, ecgplot, ecgsvg, the version) is below every stage.
 RANKS = {
-    "common": 0, "data": 1, "model": 2, "train": 3, "catalog": 4, "pretrain": 4,
+    "common": 0, "data": 1, "model": 2, "train": 3, "catalog": 4, "pretrain": 2,
     "explain": 5, "study": 5, "audit": 5, "agreement": 6, "prune": 7, "commands": 9,
 }
 COMMON = {"__init__", "errors", "resources", "ecgplot", "ecgsvg"}

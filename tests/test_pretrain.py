@@ -4,6 +4,7 @@ hashed report encoder."""
 
 from __future__ import annotations
 
+import json
 import math
 import zlib
 
@@ -11,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
+from protoecg.model.text import HashedTextEncoder, hash_tokens, tokens
 from protoecg.pretrain import augment
 from protoecg.pretrain.losses import clip_loss, cosine_term, nt_xent, simclr_loss
-from protoecg.pretrain.text import HashedTextEncoder, hash_tokens, tokens
 
 
 def batch(seed: int = 0) -> torch.Tensor:
@@ -139,3 +140,76 @@ def test_hashed_text_encoder_embeds_reports_and_empty_ones():
     out.sum().backward()  # it trains
     assert encoder.embedding.weight.grad.abs().sum() > 0
     assert np.isfinite(out.detach().numpy()).all()
+
+
+# --------------------------------------------------------------------------- the stage
+@pytest.fixture(scope="module")
+def guarded_data():
+    """The synthetic set with every validation and test ECG made NaN and its report a marker:
+    a pretraining batch that ever held one would give a NaN loss or show the marker."""
+    from protoecg.data import load_dataset
+    from protoecg.train.config import load_config
+    from protoecg.train.data import prepare
+
+    dataset = load_dataset("synthetic", fs=100)
+    data = prepare(dataset.subset(np.arange(120)), load_config("tiny").data)
+    held_out = np.concatenate([data.split_index["validation"], data.split_index["test"]])
+    assert len(held_out) > 0
+    data.signals = data.signals.copy()
+    data.signals[held_out] = np.nan
+    reports = list(data.dataset.reports)
+    for i in held_out:
+        reports[i] = "HELD-OUT"
+    data.dataset.reports = reports
+    return data
+
+
+@pytest.mark.parametrize("method", ["simclr", "report"])
+def test_pretraining_never_sees_a_validation_or_test_ecg(guarded_data, tmp_path, method,
+                                                         monkeypatch):
+    from protoecg.model.text import HashedTextEncoder
+    from protoecg.train.config import load_config
+    from protoecg.train.trainer import Trainer
+
+    seen = []
+    original = HashedTextEncoder.forward
+    monkeypatch.setattr(HashedTextEncoder, "forward",
+                        lambda self, reports: seen.extend(reports) or original(self, reports))
+    config = load_config("tiny")
+    config.train.epochs = {**config.train.epochs, "pretrain": 2}
+    trainer = Trainer(config, guarded_data, tmp_path / "pre", progress=False,
+                      schedule=f"pretrain_{method}")
+    trainer.fit()
+    lines = [json.loads(x) for x in (tmp_path / "pre" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["stage"] for r in lines] == ["pretrain", "pretrain"]
+    assert all(math.isfinite(r["loss"]) for r in lines) and "val_macro_auroc" not in lines[0]
+    state = torch.load(tmp_path / "pre" / "model.pt", weights_only=True)
+    assert all(torch.isfinite(v.float()).all() for v in state.values())
+    if method == "report":
+        assert seen and "HELD-OUT" not in seen
+
+
+def test_init_loads_exactly_the_encoder_weights(guarded_data, tmp_path):
+    from protoecg.cli import main
+    from protoecg.train.config import load_config
+    from protoecg.train.trainer import Trainer
+
+    assert main(["pretrain", "--dataset", "synthetic", "--method", "simclr", "--preset", "tiny",
+                 "--epochs", "1", "--out", str(tmp_path / "pre"), "--quiet"]) == 0
+    pre = torch.load(tmp_path / "pre" / "model.pt", weights_only=True)
+    config = load_config("tiny")
+    plain = Trainer(config, guarded_data, tmp_path / "plain", progress=False).model
+    config.train.backbones_from = str(tmp_path / "pre")
+    seeded = Trainer(config, guarded_data, tmp_path / "seeded", progress=False).model
+    twin = Trainer(config, guarded_data, tmp_path / "twin", black_box=True,
+                   progress=False).model
+    for name, branch in seeded.branches.items():
+        for key, value in branch.backbone.state_dict().items():
+            assert torch.equal(value, pre[f"backbones.{name}.{key}"]), (name, key)
+            assert torch.equal(twin.backbones[name].state_dict()[key],
+                               pre[f"backbones.{name}.{key}"])
+        # everything that is not an encoder starts as without --init
+        for key, value in branch.state_dict().items():
+            if not key.startswith("backbone."):
+                assert torch.equal(value, plain.branches[name].state_dict()[key]), key
+    assert torch.equal(seeded.fusion.weight, plain.fusion.weight)

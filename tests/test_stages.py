@@ -88,8 +88,8 @@ def test_unknown_schedule():
 
 def test_config_refuses_unknown_stage_epochs(tmp_path):
     override = tmp_path / "c.toml"
-    override.write_text("[train]\nepochs = { pretrain = 3 }\n")
-    with pytest.raises(Exception, match="unknown config key train.epochs.'pretrain'"):
+    override.write_text("[train]\nepochs = { warmup = 3 }\n")
+    with pytest.raises(Exception, match="unknown config key train.epochs.'warmup'"):
         load_config("tiny", override)
 
 

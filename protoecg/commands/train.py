@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(quick runs; a stage the preset leaves out at 0 stays out)")
     parser.add_argument("--black-box", action="store_true",
                         help="train the black-box twin (same backbones, no prototypes)")
+    parser.add_argument("--init", default=None, metavar="PRE",
+                        help="start the encoders (backbones) from a `protoecg pretrain` run "
+                             "or a black-box twin run (sets train.backbones_from)")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from its last checkpoint")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
@@ -52,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         if args.epochs is not None:
             config.train.epochs = {k: args.epochs if v > 0 else 0
                                    for k, v in config.train.epochs.items()}
+        if args.init is not None:
+            config.train.backbones_from = args.init
     if args.resume:  # the run's own data, labels and standardiser
         data = open_run_data(meta, config, progress=not args.quiet)
     else:

@@ -45,7 +45,7 @@ class TrainConfig:
     # ("features" = 0 leaves the feature pre-training stage out, as the official code's default)
     epochs: dict[str, int] = field(default_factory=lambda: {
         "features": 0, "prototypes": 10, "joint": 100, "classifier": 50, "fusion": 50,
-        "black_box": 100, "forbid": 5, "refine": 0})
+        "black_box": 100, "forbid": 5, "refine": 0, "pretrain": 20})
     # project the prototypes after every N-th joint epoch (ProtoPNet's periodic push), so the
     # final projection is a small step; 0 = only the projection stage (the official code)
     push_every: int = 0
@@ -73,6 +73,18 @@ class LossConfig:
 
 
 @dataclass
+class PretrainConfig:
+    """Contrastive pretraining of the three branch encoders (``protoecg pretrain``)."""
+
+    projection_dim: int = 128  # the projection head's output (and the report embedding)
+    temperature: float = 0.1  # NT-Xent (simclr)
+    cosine_weight: float = 0.5  # SimCardioNet's cosine term; 0 = plain SimCLR
+    clip_temperature: float = 0.07  # ECG-report alignment (report)
+    augment_probability: float = 0.8  # each augmentation's chance per view
+    text_buckets: int = 65536  # hashed word/char n-gram rows of the report encoder
+
+
+@dataclass
 class Config:
     name: str = "custom"
     description: str = ""
@@ -80,6 +92,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -201,3 +214,13 @@ def _validate(config: Config, source: str) -> None:
         raise ConfigError(f"{source}: train.epochs must be >= 0 for every stage")
     if config.train.batch_size < 2:
         raise ConfigError(f"{source}: train.batch_size must be at least 2 (batch norm)")
+    pre = config.pretrain
+    if pre.projection_dim < 1 or pre.text_buckets < 1:
+        raise ConfigError(f"{source}: pretrain.projection_dim and pretrain.text_buckets must "
+                          "be >= 1")
+    if not (pre.temperature > 0 and pre.clip_temperature > 0):
+        raise ConfigError(f"{source}: pretrain.temperature and pretrain.clip_temperature must "
+                          "be > 0")
+    if pre.cosine_weight < 0 or not 0 <= pre.augment_probability <= 1:
+        raise ConfigError(f"{source}: pretrain.cosine_weight must be >= 0 and "
+                          "pretrain.augment_probability in [0, 1]")

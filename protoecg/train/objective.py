@@ -17,6 +17,8 @@ import torch
 
 from protoecg.model.protoecgnet import ProtoECGNet
 from protoecg.model.prototypes import window_similarity
+from protoecg.pretrain.augment import ViewMaker
+from protoecg.pretrain.losses import clip_loss, simclr_loss
 from protoecg.train import losses
 from protoecg.train.stages import Stage
 
@@ -136,6 +138,29 @@ MODEL_TERMS: dict[str, Callable[[ModelBatch], torch.Tensor]] = {
     "bce": lambda m: losses.bce(m.logits.float(), m.y, m.ctx.pos_weight),
     "l1": lambda m: losses.l1(m.model.fusion.weight),
 }
+
+
+PRETRAIN_SCOPES = ("views", "reports")
+
+
+def pretrain_loss(stage: Stage, model, x: torch.Tensor, reports: list[str],
+                  generator: torch.Generator, settings, fs: float
+                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """(total loss, {term: value}) of one pretraining batch, summed over the three encoders:
+    two views of each ECG (``views``) or each ECG against its report (``reports``).
+    ``settings``: the run's ``PretrainConfig``."""
+    if stage.scope == "views":
+        make_view = ViewMaker(fs=fs, p=settings.augment_probability)
+        z1, z2 = model(make_view(x, generator)), model(make_view(x, generator))
+        value = sum(simclr_loss(z1[name].float(), z2[name].float(), settings.temperature,
+                                settings.cosine_weight) for name in z1)
+        terms = {"nt_xent": stage.loss["nt_xent"] * value}
+    else:
+        z = model(x)
+        text = model.text(reports).float()
+        value = sum(clip_loss(z[name].float(), text, settings.clip_temperature) for name in z)
+        terms = {"clip": stage.loss["clip"] * value}
+    return sum(terms.values()), terms
 
 
 def stage_loss(stage: Stage, model, logits: torch.Tensor, outputs: dict, y: torch.Tensor,

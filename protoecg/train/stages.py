@@ -28,16 +28,21 @@ GROUPS = ("backbone", "feature_head", "add_on", "prototypes", "classifier", "fus
 KINDS = ("epochs", "projection", "latent_init")
 # "branches": each branch's terms on its own outputs and labels, summed over branches;
 # "features": each branch's plain classifier on its pooled backbone features (pre-training);
-# "model": terms on the model's final logits (fusion layer or black-box head).
-SCOPES = ("branches", "features", "model")
+# "model": terms on the model's final logits (fusion layer or black-box head);
+# "views": contrastive pretraining on two augmented views of each ECG (no labels);
+# "reports": ECG-report alignment (each ECG against its own report, no labels).
+SCOPES = ("branches", "features", "model", "views", "reports")
 # What a stage starts from besides the model as the previous stage left it.
 STARTS = ("previous", "fusion_from_branches")
-MONITORS = ("branches", "features", "fusion")
+# "train_loss": the stage's own mean training loss (pretraining reads no validation fold)
+MONITORS = ("branches", "features", "fusion", "train_loss")
 # Loss terms each scope knows (their functions live in ``objective.py``).
 TERMS = {
     "branches": ("bce", "clustering", "separation", "diversity", "contrastive", "l1", "forget"),
     "features": ("bce",),
     "model": ("bce", "l1"),
+    "views": ("nt_xent",),
+    "reports": ("clip",),
 }
 
 
@@ -143,6 +148,17 @@ SCHEDULES: dict[str, tuple[dict, ...]] = {
     "refine": (
         _REFINE,
         *_LAST_LAYERS,
+    ),
+    # Contrastive pretraining of the three branch encoders (protoecg pretrain), on the
+    # training folds only and without their labels: SimCLR views with NT-Xent plus
+    # SimCardioNet's cosine term (pretrain.*), or each ECG against its own report (CLIP).
+    "pretrain_simclr": (
+        {"name": "pretrain", "trains": ("all",), "scope": "views", "loss": {"nt_xent": 1.0},
+         "monitor": "train_loss"},
+    ),
+    "pretrain_report": (
+        {"name": "pretrain", "trains": ("all",), "scope": "reports", "loss": {"clip": 1.0},
+         "monitor": "train_loss"},
     ),
     # The black-box twin: every parameter, BCE on its head's logits.
     "black_box": (

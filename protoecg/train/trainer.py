@@ -24,11 +24,18 @@ from tqdm import tqdm
 
 from protoecg import __version__
 from protoecg.model import build_model
+from protoecg.model.encoders import EncoderPretrainNet
 from protoecg.model.protoecgnet import ProtoECGNet
 from protoecg.train.config import Config
 from protoecg.train.data import PreparedData
 from protoecg.train.metrics import macro_auroc
-from protoecg.train.objective import ForbiddenWindows, LossContext, stage_loss
+from protoecg.train.objective import (
+    PRETRAIN_SCOPES,
+    ForbiddenWindows,
+    LossContext,
+    pretrain_loss,
+    stage_loss,
+)
 from protoecg.train.predict import autocast, predict
 from protoecg.train.projection import BranchProjection, init_from_latents, project_branch
 from protoecg.train.run import RUN_FORMAT, RunError, read_run, save_torch, write_json
@@ -81,29 +88,31 @@ def _finite(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def seed_backbones(model: ProtoECGNet, twin_run: str | Path) -> None:
-    """Copy a completed black-box twin's backbones into the prototype branches (same widths,
-    same label set); the add-on layers, prototypes and classifiers keep their initialisation."""
-    path = Path(twin_run) / "model.pt"
+def seed_backbones(model, source_run: str | Path) -> None:
+    """Copy the backbones of a completed black-box twin run or of a pretraining run
+    (``protoecg pretrain``) into ``model``'s encoders: a ProtoECGNet's branch backbones or a
+    twin's backbones. Nothing else (heads, add-on layers, prototypes, classifiers) is copied."""
+    path = Path(source_run) / "model.pt"
+    where = f"train.backbones_from / --init {str(source_run)!r}"
     if not path.is_file():
-        raise RunError(f"train.backbones_from = {str(twin_run)!r}: no completed run there "
-                       "(no model.pt)")
-    meta, _ = read_run(twin_run)
-    if not meta.get("black_box"):
-        raise RunError(f"train.backbones_from = {str(twin_run)!r}: not a black-box twin run")
-    if meta["label_names"] != model.label_names:
-        raise RunError(f"train.backbones_from = {str(twin_run)!r}: trained on another label "
-                       "set than this run")
+        raise RunError(f"{where}: no completed run there (no model.pt)")
+    meta, _ = read_run(source_run)
+    pretrained = str(meta.get("schedule", "")).startswith("pretrain_")
+    if not pretrained and not meta.get("black_box"):
+        raise RunError(f"{where}: neither a black-box twin nor a pretraining run")
+    if not pretrained and meta["label_names"] != model.label_names:
+        raise RunError(f"{where}: trained on another label set than this run")
     state = torch.load(path, map_location="cpu", weights_only=True)
-    for name, branch in model.branches.items():
+    targets = ({name: branch.backbone for name, branch in model.branches.items()}
+               if isinstance(model, ProtoECGNet) else dict(model.backbones.items()))
+    for name, backbone in targets.items():
         prefix = f"backbones.{name}."
         own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
         try:
-            branch.backbone.load_state_dict(own)
+            backbone.load_state_dict(own)
         except RuntimeError as exc:
-            raise RunError(f"train.backbones_from = {str(twin_run)!r}: its {name} backbone "
-                           f"does not fit this model ({str(exc).splitlines()[-1][:120]})"
-                           ) from None
+            raise RunError(f"{where}: its {name} backbone does not fit this model "
+                           f"({str(exc).splitlines()[-1][:120]})") from None
 
 
 class Trainer:
@@ -128,10 +137,17 @@ class Trainer:
         if config.train.threads:
             torch.set_num_threads(config.train.threads)
         seed_everything(config.train.seed)
-        self.model = build_model(data.label_names, config.model, black_box)
+        # contrastive pretraining trains encoders with projection heads, not a classifier
+        self.pretraining = self.schedule.startswith("pretrain_")
+        if self.pretraining:
+            self.model = EncoderPretrainNet(
+                config.model, self.schedule.removeprefix("pretrain_"),
+                config.pretrain.projection_dim, config.pretrain.text_buckets)
+        else:
+            self.model = build_model(data.label_names, config.model, black_box)
         if initial_state is not None:  # e.g. a pruned model whose last layers retrain
             self.model.load_state_dict(initial_state)
-        elif config.train.backbones_from and not black_box:
+        elif config.train.backbones_from and not self.pretraining:
             seed_backbones(self.model, config.train.backbones_from)
         self.model.to(self.device)
         self.extra_meta = extra_meta or {}
@@ -256,6 +272,8 @@ class Trainer:
         if self.dist.world_size > 1:
             network = DistributedDataParallel(self.model, find_unused_parameters=True)
         x_train, y_train = self.data.part("train")
+        if stage.scope in PRETRAIN_SCOPES:  # the training folds' reports (their text only)
+            reports = [self.data.dataset.reports[i] for i in self.data.split_index["train"]]
         for epoch in range(start_epoch, epochs):
             if bad_epochs >= self.config.train.patience:
                 break
@@ -263,15 +281,24 @@ class Trainer:
             self._train_mode(stage)
             sums: dict[str, float] = {}
             batches = self._batches(len(x_train), index, epoch)
+            # augmentations drawn from their own seeded stream (same seed, same views)
+            views = torch.Generator().manual_seed(self.config.train.seed * 1000 + index * 100
+                                                  + epoch + 1)
             bar = tqdm(batches, desc=f"{stage.name} {epoch + 1}/{epochs}", unit="batch",
                        disable=not (self.progress and self.dist.main), leave=False)
             for batch in bar:
                 idx = batch.numpy()
                 x = torch.from_numpy(x_train[idx]).to(self.device, non_blocking=True)
                 y = torch.from_numpy(y_train[idx].astype(np.float32)).to(self.device)
-                with autocast(self.device, self.amp):
-                    logits, outputs = network(x)
-                loss, terms = stage_loss(stage, self.model, logits, outputs, y, self.ctx)
+                if stage.scope in PRETRAIN_SCOPES:
+                    with autocast(self.device, self.amp):
+                        loss, terms = pretrain_loss(
+                            stage, network, x, [reports[i] for i in idx], views,
+                            self.config.pretrain, self.data.dataset.fs)
+                else:
+                    with autocast(self.device, self.amp):
+                        logits, outputs = network(x)
+                    loss, terms = stage_loss(stage, self.model, logits, outputs, y, self.ctx)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
@@ -284,7 +311,8 @@ class Trainer:
             pushed = None
             if stage.push_every and (epoch + 1) % stage.push_every == 0:
                 pushed = self._push()  # before validation: the best epoch kept is a pushed one
-            score = self.validation_score(stage)
+            score = (-sums.get("loss", 0.0) / max(len(batches), 1)
+                     if stage.monitor == "train_loss" else self.validation_score(stage))
             improved = score > best_score or best_state is None
             if improved:
                 best_score, bad_epochs = score, 0
@@ -293,7 +321,8 @@ class Trainer:
                 bad_epochs += 1
             record = {"stage": stage.name, "epoch": epoch + 1,
                       **{k: v / max(len(batches), 1) for k, v in sums.items()},
-                      "val_macro_auroc": score, "best": improved,
+                      **({} if stage.monitor == "train_loss" else {"val_macro_auroc": score}),
+                      "best": improved,
                       "lr": lr, **({"push_cosine_median": pushed} if pushed else {}),
                       **({"val_macro_auroc_at_start": start_score}
                          if start_score is not None and epoch == 0 else {}),
@@ -302,8 +331,10 @@ class Trainer:
                 with open(self.run_dir / "metrics.jsonl", "a") as f:
                     f.write(json.dumps(record) + "\n")
                 if self.progress:
-                    tqdm.write(f"{stage.name} epoch {epoch + 1}: loss {record['loss']:.4f}  "
-                               f"val macro AUROC {score:.4f}{' *' if improved else ''}")
+                    seen = ("" if stage.monitor == "train_loss"
+                            else f"  val macro AUROC {score:.4f}")
+                    tqdm.write(f"{stage.name} epoch {epoch + 1}: loss {record['loss']:.4f}"
+                               f"{seen}{' *' if improved else ''}")
                 self._checkpoint(index, epoch + 1, optimizer, scheduler, best_score,
                                  best_state, bad_epochs)
         if best_state is not None:  # early stopping: keep the best epoch of the stage
