@@ -242,3 +242,13 @@ def test_audit_refuses_a_run_without_catalog_and_an_out_that_is_a_file(ludb_cata
     code = exit_code(["audit", "--run", str(ludb_catalog.parent), "--out", str(afile)])
     assert_one_line_error(code, capsys.readouterr().err, "not a folder")
     assert afile.read_text() == "x"
+
+
+def test_label_randomisation_compares_maps_only_and_fails_for_the_same_model(tiny_model):
+    model, signals = tiny_model
+    result = sanity.label_randomisation(model, model, signals)
+    for checks in result.values():
+        assert checks["top_k_overlap"] is None and "do not correspond" in checks["top_k_note"]
+        assert checks["rank_correlation_median"] == pytest.approx(1.0)
+        assert checks["verdict"].startswith("fails: explanations barely change after "
+                                            "randomising the labels")

@@ -84,7 +84,9 @@ def activation_table(probabilities: np.ndarray, similarities: np.ndarray,
     per_subgroup: dict[str, dict[str, dict]] = {}
     for variable, values in groups.items():
         per_subgroup[variable] = {}
-        for group in sorted({v for v in values if v is not None}):
+        order = [label for _, _, label in AGE_BANDS]
+        for group in sorted({v for v in values if v is not None},
+                            key=lambda g: (order.index(g) if g in order else len(order), g)):
             counters: dict[str, Counter] = {}
             members = [i for i in range(n) if values[i] == group]
             for i in members:

@@ -9,9 +9,10 @@ randomised explains the input, not the model. For every test ECG and branch we c
   median over ECGs (for a map of fewer than ``MIN_MAP_SIZE`` entries, e.g. a one-label
   whole-record branch, one correlation over all ECGs' values: does the ranking of ECGs by the
   branch's evidence survive?).
-* the **top prototypes**: the k prototypes contributing most (similarity x classifier weight)
-  to the class the trained branch scores highest. Figure: share of the trained model's top k
-  still in the randomised model's top k, mean over ECGs, beside its chance level k / P.
+* the **top prototypes** (model randomisation only): the k prototypes contributing most
+  (similarity x classifier weight) to the class the trained branch scores highest. Figure:
+  share of the trained model's top k still in the randomised model's top k, mean over ECGs,
+  beside its chance level k / P.
 
 *Model randomisation* re-initialises the branch's layers cumulatively from the top
 (classifier, prototypes, add-on, the backbone's residual stages last to first, its stem) and
@@ -123,18 +124,19 @@ def compare(reference: tuple[np.ndarray, np.ndarray], other: tuple[np.ndarray, n
 
 
 def verdict(figures: dict, what: str) -> str:
-    """``depends on the <what>`` or ``fails: ...`` from the last comparison's figures."""
+    """``depends on the <what>`` or ``fails: ...`` from the last comparison's figures (the
+    top-k overlap counts where it is defined and chance alone stays below its limit)."""
     rho = figures["rank_correlation_median"]
     if rho is None:
-        return f"fails: the randomised {what}'s similarity maps are constant (nothing to compare)"
+        return f"fails: the similarity maps are constant after randomising the {what}"
+    overlap = figures.get("top_k_overlap")
     # with as few prototypes as k, any top k overlaps fully: only the maps can tell
-    informative = figures["top_k_chance"] < MAX_TOP_OVERLAP
-    if rho < MAX_RANK_CORRELATION and (not informative
-                                       or figures["top_k_overlap"] < MAX_TOP_OVERLAP):
+    informative = overlap is not None and figures["top_k_chance"] < MAX_TOP_OVERLAP
+    if rho < MAX_RANK_CORRELATION and (not informative or overlap < MAX_TOP_OVERLAP):
         return f"depends on the {what}"
-    return (f"fails: explanations barely change when the {what} is randomised "
-            f"(rank correlation {rho:.2f}, top-{figures['top_k']} overlap "
-            f"{figures['top_k_overlap']:.2f})")
+    shown = f", top-{figures['top_k']} overlap {overlap:.2f}" if informative else ""
+    return (f"fails: explanations barely change after randomising the {what} "
+            f"(rank correlation {rho:.2f}{shown})")
 
 
 def cascade_layers(model: ProtoECGNet, branch: str) -> list[tuple[str, Callable[[], None]]]:
@@ -187,11 +189,17 @@ def model_randomisation(model: ProtoECGNet, signals: np.ndarray, seed: int = 0,
 def label_randomisation(model: ProtoECGNet, permuted: ProtoECGNet, signals: np.ndarray,
                         explain: Explainer = prototype_explanations, k: int = TOP_K) -> dict:
     """Per branch: the figures of the trained model against the same configuration trained on
-    permuted labels, and the verdict."""
+    permuted labels, and the verdict. Only the class similarity maps are compared: prototype
+    *k* of a class is an arbitrary slot in two separately trained models (and its classifier
+    weights start from the same class-identity pattern), so a top-k overlap of slots would
+    measure that pattern, not the explanation."""
     reference, other = explain(model, signals), explain(permuted, signals)
     result = {}
     for branch in model.branches:
         figures = compare(reference[branch], other[branch], k)
+        figures.update(top_k_overlap=None, top_k_chance=None,
+                       top_k_note="not compared: prototype slots of two separately trained "
+                                  "models do not correspond")
         result[branch] = {**figures, "verdict": verdict(figures, "labels")}
     return result
 

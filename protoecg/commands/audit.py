@@ -16,8 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None,
                         help="folder for audit.json and report.md (default RUN/audit); the "
                              "label-randomised model trains into OUT/label-randomised")
-    parser.add_argument("--split", default="test", choices=("all", "train", "validation", "test"),
-                        help="ECGs whose predictions the activation audit counts (default test)")
+    parser.add_argument("--split", default="all", choices=("all", "train", "validation", "test"),
+                        help="ECGs whose predictions the activation audit counts (default all: "
+                             "dataset-wide)")
     parser.add_argument("--max-ecgs", type=at_least(2), default=200,
                         help="test ECGs the sanity checks compare explanations on (default 200)")
     parser.add_argument("--threshold", type=probability, default=0.5,
