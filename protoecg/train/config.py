@@ -30,6 +30,11 @@ class DataConfig:
     min_train_positives: int = 1
     # labels also need this many positives in the validation folds to be kept (0 = no rule)
     min_validation_positives: int = 0
+    # share of the training folds whose labels training may use (label-efficiency studies):
+    # a seeded multi-label stratified subset, topped up so every kept label keeps a positive;
+    # validation and test folds stay whole
+    train_fraction: float = 1.0
+    subset_seed: int = 0  # which subset (the same seed gives the same records)
 
 
 @dataclass
@@ -200,6 +205,8 @@ def _validate(config: Config, source: str) -> None:
     if config.data.min_train_positives < 1:
         raise ConfigError(f"{source}: data.min_train_positives must be >= 1: a class with no "
                           "training positive has no ECG to project its prototypes onto")
+    if not 0 < config.data.train_fraction <= 1:
+        raise ConfigError(f"{source}: data.train_fraction must be in (0, 1]")
     if config.data.fs not in (100, 500):
         raise ConfigError(f"{source}: data.fs must be 100 or 500")
     unknown_stages = set(config.train.epochs) - stage_names()

@@ -76,12 +76,38 @@ def prepare(dataset: ECGDataset, config: DataConfig, label_names: list[str] | No
         signals = standardizer.transform(signals)
     split_index = {name: np.flatnonzero(np.isin(dataset.folds, folds))
                    for name, folds in SPLITS.items()}
+    labels = dataset.labels[:, columns].astype(np.uint8)
+    if config.train_fraction < 1 and len(split_index["train"]):
+        split_index["train"] = labelled_subset(split_index["train"], labels,
+                                               config.train_fraction, config.subset_seed)
     for name in ("train", "validation") if require_splits else ():
         if len(split_index[name]) == 0:
             raise DataError(f"{dataset.source}: no records in the {name} folds "
                             f"{SPLITS[name]}")
-    return PreparedData(dataset, signals, dataset.labels[:, columns].astype(np.uint8),
-                        list(label_names), split_index, dropped, standardizer)
+    return PreparedData(dataset, signals, labels, list(label_names), split_index, dropped,
+                        standardizer)
+
+
+def labelled_subset(index: np.ndarray, labels: np.ndarray, fraction: float,
+                    seed: int) -> np.ndarray:
+    """A seeded multi-label stratified share ``fraction`` of the records ``index`` (Sechidis
+    et al.'s iterative stratification), topped up with one positive record for any label the
+    share left without one (so every prototype class keeps a window to be projected onto)."""
+    from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit  # noqa: PLC0415
+
+    y = labels[index]
+    n = max(2, int(round(fraction * len(index))))
+    if n >= len(index):
+        return index
+    splitter = MultilabelStratifiedShuffleSplit(n_splits=1, train_size=n,
+                                                test_size=len(index) - n, random_state=seed)
+    chosen, _ = next(splitter.split(np.zeros(len(index)), y))
+    keep = set(chosen.tolist())
+    rng = np.random.default_rng(seed)
+    for column in np.flatnonzero(y.sum(axis=0) > 0):
+        if not y[sorted(keep), column].any():
+            keep.add(int(rng.choice(np.flatnonzero(y[:, column]))))
+    return index[np.array(sorted(keep))]
 
 
 def load_prepared(name: str, root, config: DataConfig, **kwargs) -> PreparedData:
