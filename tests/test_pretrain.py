@@ -213,3 +213,70 @@ def test_init_loads_exactly_the_encoder_weights(guarded_data, tmp_path):
             if not key.startswith("backbone."):
                 assert torch.equal(value, plain.branches[name].state_dict()[key]), key
     assert torch.equal(seeded.fusion.weight, plain.fusion.weight)
+
+
+# --------------------------------------------------------------------------- label budgets
+def test_labelled_subset_is_seeded_stratified_and_keeps_a_positive_per_label():
+    from protoecg.train.data import labelled_subset
+
+    rng = np.random.default_rng(0)
+    labels = (rng.random((400, 6)) < [0.5, 0.3, 0.2, 0.1, 0.05, 0.0]).astype(np.uint8)
+    labels[399, 5] = 1  # one record alone carries label 5
+    index = np.arange(1000, 1400)  # positions in a larger dataset
+    share = labelled_subset(index, np.concatenate([np.zeros((1000, 6), np.uint8), labels]),
+                            0.1, seed=3)
+    again = labelled_subset(index, np.concatenate([np.zeros((1000, 6), np.uint8), labels]),
+                            0.1, seed=3)
+    np.testing.assert_array_equal(share, again)
+    assert set(share) <= set(index) and len(share) in (40, 41)  # 10%, plus the top-up
+    assert 1399 in share  # label 5's only positive was added
+    chosen = labels[share - 1000]
+    # stratified: each common label's prevalence within 5 points of the whole set's
+    for column in range(4):
+        assert abs(chosen[:, column].mean() - labels[:, column].mean()) < 0.05
+
+
+def test_train_fraction_leaves_validation_and_test_folds_whole(guarded_data):
+    from protoecg.data import load_dataset
+    from protoecg.train.config import load_config
+    from protoecg.train.data import prepare
+
+    config = load_config("tiny")
+    dataset = load_dataset("synthetic", fs=100).subset(np.arange(120))
+    whole = prepare(dataset, config.data)
+    config.data.train_fraction = 0.5
+    half = prepare(dataset, config.data)
+    assert len(half.split_index["train"]) < len(whole.split_index["train"])
+    assert set(half.split_index["train"]) <= set(whole.split_index["train"])
+    for split in ("validation", "test"):
+        np.testing.assert_array_equal(half.split_index[split], whole.split_index[split])
+
+
+@pytest.mark.parametrize("black_box", [False, True], ids=["protoecgnet", "twin"])
+def test_progressive_unfreezing_trains_the_last_stages_first(guarded_data, tmp_path, black_box):
+    """train.epochs.unfreeze adds rows that train the last residual stage, then the last two,
+    then three; the first stage and the stem (and their batch-norm statistics) stay as they
+    were until the row that trains everything (here 0 epochs)."""
+    from protoecg.train.config import load_config
+    from protoecg.train.trainer import Trainer
+
+    config = load_config("tiny")
+    config.train.epochs = {**dict.fromkeys(config.train.epochs, 0), "unfreeze": 1}
+    trainer = Trainer(config, guarded_data, tmp_path / "run", progress=False,
+                      black_box=black_box)
+    trainer._project = lambda index: None  # nothing to project: the prototypes row is off
+    names = [s.name for s in trainer.stages if s.name.startswith("unfreeze")]
+    assert names == (["unfreeze_twin_1", "unfreeze_twin_2", "unfreeze_twin_3"] if black_box
+                         else ["unfreeze_1", "unfreeze_2", "unfreeze_3"])
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.fit()
+    after = trainer.model.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    for part, should_move in (("trunk.layers.3.", True), ("trunk.layers.2.", True),
+                              ("trunk.layers.1.", True), ("trunk.layers.0.", False),
+                              (".conv1.weight", False), (".bn1.running_mean", False)):
+        keys = {k for k in before if "backbone" in k and part in k
+                and (part != ".conv1.weight" or ".trunk." not in k)
+                and (part != ".bn1.running_mean" or ".trunk." not in k)}
+        assert keys, part
+        assert bool(keys & moved) is should_move, part

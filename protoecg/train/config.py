@@ -50,7 +50,7 @@ class TrainConfig:
     # ("features" = 0 leaves the feature pre-training stage out, as the official code's default)
     epochs: dict[str, int] = field(default_factory=lambda: {
         "features": 0, "prototypes": 10, "joint": 100, "classifier": 50, "fusion": 50,
-        "black_box": 100, "forbid": 5, "refine": 0, "pretrain": 20})
+        "black_box": 100, "forbid": 5, "refine": 0, "pretrain": 20, "unfreeze": 0})
     # project the prototypes after every N-th joint epoch (ProtoPNet's periodic push), so the
     # final projection is a small step; 0 = only the projection stage (the official code)
     push_every: int = 0
@@ -108,7 +108,8 @@ class Config:
         t = self.train
         switches = {"feature_pretraining": t.epochs.get("features", 0) > 0,
                     "latent_init": self.model.prototype_init == "latent",
-                    "refine": t.epochs.get("refine", 0) > 0}
+                    "refine": t.epochs.get("refine", 0) > 0,
+                    "progressive_unfreezing": t.epochs.get("unfreeze", 0) > 0}
         return build_schedule(name, Defaults(
             epochs=t.epochs, weights=dataclasses.asdict(self.loss), lr=t.lr,
             lr_scale=t.lr_scale, weight_decay=t.weight_decay, switches=switches,

@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 from protoecg.errors import ProtoECGError
 
 # Parameter groups of ProtoECGNet and of the black-box twin ("all" = every parameter).
-GROUPS = ("backbone", "feature_head", "add_on", "prototypes", "classifier", "fusion", "all")
+GROUPS = ("backbone", "feature_head", "add_on", "prototypes", "classifier", "fusion", "head",
+          "all")
+# Finer groups inside "backbone" (each backbone parameter belongs to "backbone" and to one of
+# these), so that rows can unfreeze an encoder progressively, last residual stage first.
+BACKBONE_PARTS = ("backbone.stage4", "backbone.stage3", "backbone.stage2", "backbone.stage1",
+                  "backbone.stem")
 # "epochs": train for some epochs; "projection": replace prototypes by their nearest training
 # windows; "latent_init": set each prototype to the latent of a random training window of its
 # class (so prototypes start in the latent space's range instead of near-orthogonal to it).
@@ -111,6 +116,18 @@ _LAST_LAYERS = (
 _REFINE = {"name": "refine", "trains": ("backbone", "add_on", "prototypes"),
            "loss": _PROTOTYPE_LOSS, "push": 1}
 
+
+def _unfreezing(name: str, first: tuple[str, ...], row: Mapping) -> tuple[dict, ...]:
+    """Progressive unfreezing of pretrained encoders (switch ``progressive_unfreezing``:
+    ``train.epochs.unfreeze`` > 0): before the row that trains everything, rows of
+    ``train.epochs.unfreeze`` epochs that train ``first`` plus the last residual stage, then
+    the last two, then three (SimCardioNet's fine-tuning, last blocks first)."""
+    rows = []
+    for k in range(1, 4):
+        rows.append({**row, "name": f"{name}_{k}", "epochs": "unfreeze",
+                     "trains": (*first, *BACKBONE_PARTS[:k]), "when": "progressive_unfreezing"})
+    return tuple(rows)
+
 SCHEDULES: dict[str, tuple[dict, ...]] = {
     # ProtoECGNet (Sethi et al. 2025): [feature pre-training] -> [prototypes from latents] ->
     # prototypes only -> joint [with periodic push] -> projection -> [refine, pushed every
@@ -122,6 +139,8 @@ SCHEDULES: dict[str, tuple[dict, ...]] = {
          "loss": {"bce": 1.0}, "monitor": "features", "when": "feature_pretraining"},
         {"name": "prototype_init", "kind": "latent_init", "when": "latent_init"},
         {"name": "prototypes", "trains": ("prototypes",), "loss": _PROTOTYPE_LOSS},
+        *_unfreezing("unfreeze", ("add_on", "prototypes"),
+                     {"loss": _PROTOTYPE_LOSS, "push": True}),
         {"name": "joint", "trains": ("backbone", "add_on", "prototypes"),
          "loss": _PROTOTYPE_LOSS, "push": True},
         {"name": "projection", "kind": "projection"},
@@ -162,6 +181,8 @@ SCHEDULES: dict[str, tuple[dict, ...]] = {
     ),
     # The black-box twin: every parameter, BCE on its head's logits.
     "black_box": (
+        *_unfreezing("unfreeze_twin", ("head",),
+                     {"scope": "model", "loss": {"bce": 1.0}, "monitor": "fusion"}),
         {"name": "black_box", "trains": ("all",), "scope": "model", "loss": {"bce": 1.0},
          "monitor": "fusion"},
     ),
@@ -172,8 +193,10 @@ _ROW_KEYS = {"name", "kind", "trains", "scope", "loss", "epochs", "optimizer", "
 
 
 def stage_names() -> set[str]:
-    """Every stage name of every schedule (the keys ``train.epochs`` may hold)."""
-    return {row["name"] for rows in SCHEDULES.values() for row in rows}
+    """The keys ``train.epochs`` may hold: every stage name of every schedule, and the shared
+    epoch counts rows name (``"epochs": "unfreeze"``)."""
+    return {row["epochs"] if isinstance(row.get("epochs"), str) else row["name"]
+            for rows in SCHEDULES.values() for row in rows}
 
 
 def build_schedule(name: str, defaults: Defaults) -> tuple[Stage, ...]:
@@ -203,7 +226,7 @@ def resolve_stage(row: Mapping, defaults: Defaults) -> Stage:
         return Stage(name=row["name"], kind=kind)
     trains = tuple(row.get("trains", ()))
     for group in trains:
-        _choice(group, GROUPS, where, "trains")
+        _choice(group, GROUPS + BACKBONE_PARTS, where, "trains")
     scope = _choice(row.get("scope", "branches"), SCOPES, where, "scope")
     loss = {}
     for term, weight in row.get("loss", {}).items():
@@ -222,7 +245,8 @@ def resolve_stage(row: Mapping, defaults: Defaults) -> Stage:
             weight_decay=float(own.get("weight_decay", defaults.weight_decay)))
     return Stage(
         name=row["name"], kind=kind, trains=trains, scope=scope, loss=loss,
-        epochs=int(row.get("epochs", defaults.epochs.get(row["name"], 0))),
+        epochs=(int(defaults.epochs.get(row["epochs"], 0)) if isinstance(row.get("epochs"), str)
+                else int(row.get("epochs", defaults.epochs.get(row["name"], 0)))),
         optimizer=optimizer,
         starts_from=_choice(row.get("starts_from", "previous"), STARTS, where, "starts_from"),
         monitor=_choice(row.get("monitor", "branches"), MONITORS, where, "monitor"),
@@ -239,12 +263,28 @@ def _choice(value, allowed, where: str, what: str):
     return value
 
 
+def parameter_groups(name: str) -> tuple[str, ...]:
+    """The groups a parameter belongs to: its group and, inside a backbone, its part
+    (``backbone.stage4`` ... ``backbone.stem``)."""
+    group = parameter_group(name)
+    parts = name.split(".")
+    if group == "backbone":
+        # backbones.<branch>.<part> (twin) or branches.<branch>.backbone.<part> (ProtoECGNet)
+        at = 2 if name.startswith("backbones.") else parts.index("backbone") + 1
+        if parts[at] == "trunk" and parts[at + 1] == "layers":
+            return ("backbone", f"backbone.stage{int(parts[at + 2]) + 1}")
+        return ("backbone", "backbone.stem")
+    return (group,)
+
+
 def parameter_group(name: str) -> str:
     """The group a parameter of ProtoECGNet / BlackBoxNet belongs to, from its name."""
     if name.startswith("fusion."):
         return "fusion"
-    if name.startswith(("backbones.", "head.")):
-        return "all"
+    if name.startswith("backbones."):
+        return "backbone"
+    if name.startswith("head."):
+        return "head"
     part = name.split(".")[2] if name.startswith("branches.") else name.split(".")[0]
     return {"backbone": "backbone", "feature_head": "feature_head", "add_on": "add_on",
             "prototypes": "prototypes", "classifier": "classifier"}.get(part, part)

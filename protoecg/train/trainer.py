@@ -39,7 +39,7 @@ from protoecg.train.objective import (
 from protoecg.train.predict import autocast, predict
 from protoecg.train.projection import BranchProjection, init_from_latents, project_branch
 from protoecg.train.run import RUN_FORMAT, RunError, read_run, save_torch, write_json
-from protoecg.train.stages import Stage, parameter_group
+from protoecg.train.stages import Stage, parameter_groups
 
 # What a stage may start from besides the model as the previous stage left it.
 STARTING_POINTS = {
@@ -187,10 +187,10 @@ class Trainer:
         groups that share settings share one optimiser parameter group."""
         by_settings: dict = {}
         for name, param in self.model.named_parameters():
-            group = "all" if "all" in stage.trains else parameter_group(name)
-            on = group in stage.trains
-            param.requires_grad_(on)
-            if on:
+            groups = ("all",) if "all" in stage.trains else parameter_groups(name)
+            group = next((g for g in groups if g in stage.trains), None)
+            param.requires_grad_(group is not None)
+            if group is not None:
                 by_settings.setdefault(stage.optimizer[group], []).append(param)
         return torch.optim.Adam([
             {"params": params, "lr": settings.lr, "weight_decay": settings.weight_decay}
@@ -199,11 +199,22 @@ class Trainer:
     def _train_mode(self, stage: Stage) -> None:
         """Frozen backbones keep their batch-norm statistics (eval mode) while the rest trains."""
         self.model.train()
-        if isinstance(self.model, ProtoECGNet) and "backbone" not in stage.trains:
+        if "all" in stage.trains or "backbone" in stage.trains:
+            return
+        backbones = ([b.backbone for b in self.model.branches.values()]
+                     if isinstance(self.model, ProtoECGNet)
+                     else list(getattr(self.model, "backbones", {}).values()))
+        for backbone in backbones:
+            # a part that does not train keeps its batch-norm statistics as they are
+            for k, stage_layers in enumerate(backbone.trunk.layers):
+                stage_layers.train(f"backbone.stage{k + 1}" in stage.trains)
+            stem = "backbone.stem" in stage.trains
+            backbone.conv1.train(stem)
+            backbone.bn1.train(stem)
+        if isinstance(self.model, ProtoECGNet) and not {"add_on", "prototypes"} & set(
+                stage.trains):
             for branch in self.model.branches.values():
-                branch.backbone.eval()
-                if not {"add_on", "prototypes"} & set(stage.trains):
-                    branch.dropout.eval()
+                branch.dropout.eval()
 
     def _batches(self, n: int, stage_index: int, epoch: int) -> list[torch.Tensor]:
         g = torch.Generator().manual_seed(self.config.train.seed * 1000 + stage_index * 100
