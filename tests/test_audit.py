@@ -242,6 +242,13 @@ def test_audit_refuses_a_run_without_catalog_and_an_out_that_is_a_file(ludb_cata
     code = exit_code(["audit", "--run", str(ludb_catalog.parent), "--out", str(afile)])
     assert_one_line_error(code, capsys.readouterr().err, "not a folder")
     assert afile.read_text() == "x"
+    code = exit_code(["audit", "--run", str(ludb_catalog.parent), "--out",
+                      str(tmp_path / "never"), "--label-run", str(tmp_path / "missing"),
+                      "--quiet"])
+    assert_one_line_error(code, capsys.readouterr().err, "a completed label-randomised run")
+    assert not (tmp_path / "never").exists()
+    code = exit_code(["audit", "--run", str(tmp_path / "missing")])
+    assert_one_line_error(code, capsys.readouterr().err, "not a run folder")
 
 
 def test_label_randomisation_compares_maps_only_and_fails_for_the_same_model(tiny_model):
