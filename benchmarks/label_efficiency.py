@@ -128,7 +128,8 @@ def plot(results: dict, path: Path) -> None:
         color=alt.Color("init:N", title="encoders from"))
     chart = (base.mark_line(point=True).encode(
         y=alt.Y("macro_auroc:Q", title="test macro AUROC", scale=alt.Scale(zero=False)))
-        + base.mark_errorbar().encode(y="low:Q", y2="high:Q")).properties(
+        + base.mark_errorbar().encode(y=alt.Y("low:Q", title="test macro AUROC"),
+                                      y2="high:Q")).properties(
         width=260, height=220).facet(column=alt.Column("model:N", title=None))
     path.write_bytes(vlc.vegalite_to_png(chart.to_json(), scale=2))
 
