@@ -137,6 +137,10 @@ def audit_run(run_dir: str | Path, out_dir: str | Path, *, split: str = "all",
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if split not in SPLITS:
         raise DataError(f"--split {split!r}: expected one of {', '.join(SPLITS)}")
+    if label_randomisation and label_run and not (Path(label_run) / "model.pt").is_file():
+        # before any work: a missing comparison run is known at once
+        raise RunError(f"{label_run}: no model.pt (a completed label-randomised run was "
+                       "expected)")
     model, meta, config = load_model(run_dir, device)
     if not isinstance(model, ProtoECGNet):
         raise RunError(f"{run_dir}: a black-box run has no prototypes to audit")
