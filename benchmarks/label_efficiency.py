@@ -41,15 +41,13 @@ pretrain = {pretrain} }}
 """
 
 
-def projection_drop(run_dir: Path) -> float | None:
-    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        if record.get("stage") == "projection":
-            drops = [v["val_auroc_before"] - v["val_auroc_after"]
-                     for v in record["faithfulness"].values()
-                     if v["val_auroc_before"] is not None and v["val_auroc_after"] is not None]
-            return sum(drops) / len(drops) if drops else None
-    return None
+def projection_drop(evaluation: dict) -> float | None:
+    """Mean over branches of validation macro AUROC just before minus just after projection
+    (``evaluate``'s ``faithfulness``)."""
+    drops = [v["val_auroc_before"] - v["val_auroc_after"]
+             for v in (evaluation.get("faithfulness") or {}).values()
+             if v["val_auroc_before"] is not None and v["val_auroc_after"] is not None]
+    return sum(drops) / len(drops) if drops else None
 
 
 def main() -> None:
@@ -104,7 +102,7 @@ def main() -> None:
                          "train_ecgs": meta["split_sizes"]["train"],
                          "macro_auroc": evaluation["macro_auroc"],
                          "macro_auroc_ci": evaluation["macro_auroc_ci"],
-                         "projection_drop": (projection_drop(target)
+                         "projection_drop": (projection_drop(evaluation)
                                              if model == "protoecgnet" else None),
                          "seconds": seconds}
                 results["runs"].append(entry)

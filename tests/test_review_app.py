@@ -269,16 +269,21 @@ def test_agreement_page(db):
         "undefined: every answer is the same")
 
 
+def _two_raters_flag_bad(store, study) -> str:
+    """ana and ben both rate one prototype they share 1 / 2 and flag it bad; its id."""
+    ana, ben = store.reviewer(study, "ana"), store.reviewer(study, "ben")
+    shared = [i.prototype_id for i in answers.queue(store, ana)
+              if i.prototype_id in {j.prototype_id for j in answers.queue(store, ben)}]
+    pid = shared[0]
+    for rater in (ana, ben):
+        answers.save_answers(store, rater, pid, {"representativeness": 1, "clarity": 2,
+                                                 "bad": True})
+    return pid
+
+
 def test_prune_rule_preview(db):
     with ReviewStore(db) as store:
-        study = store.study("pilot")
-        ana, ben = store.reviewer(study, "ana"), store.reviewer(study, "ben")
-        shared = [i.prototype_id for i in answers.queue(store, ana)
-                  if i.prototype_id in {j.prototype_id for j in answers.queue(store, ben)}]
-        pid = shared[0]
-        for rater in (ana, ben):
-            answers.save_answers(store, rater, pid, {"representativeness": 1, "clarity": 2,
-                                                     "bad": True})
+        pid = _two_raters_flag_bad(store, store.study("pilot"))
     at = signed_in("rhea")
     at.switch_page("app_pages/pruning.py").run()
     assert at.title[0].value == "Prune rules" and not at.exception
@@ -388,13 +393,7 @@ def test_prune_page_shows_the_runs_explanation_audit_beside_the_ratings(db):
     selected prototype's line carries its audit values; the rule can use audit.*."""
     with ReviewStore(db) as store:
         study = store.study("pilot")
-        ana, ben = store.reviewer(study, "ana"), store.reviewer(study, "ben")
-        shared = [i.prototype_id for i in answers.queue(store, ana)
-                  if i.prototype_id in {j.prototype_id for j in answers.queue(store, ben)}]
-        pid = shared[0]
-        for rater in (ana, ben):
-            answers.save_answers(store, rater, pid, {"representativeness": 1, "clarity": 2,
-                                                     "bad": True})
+        pid = _two_raters_flag_bad(store, study)
         ids = [p.prototype_id for p in store.prototypes(study)]
         folder = Path(study.catalog_path).parent / "audit"
         sha = study.catalog_meta["model_sha256"]

@@ -104,18 +104,17 @@ def _label_randomised_model(run_dir: Path, out_dir: Path, meta: dict, config, da
                             label_run: str | Path | None, epochs: int | None, device: str,
                             progress: bool) -> tuple[ProtoECGNet, str]:
     """The run's configuration trained on permuted training and validation labels (reused
-    from ``label_run`` or ``OUT/label-randomised`` when complete)."""
+    from ``label_run`` or ``OUT/label-randomised`` when complete; ``audit_run`` has already
+    refused a ``label_run`` without a model)."""
     target = Path(label_run) if label_run else out_dir / "label-randomised"
     if (target / "model.pt").is_file():
         model, other_meta, _ = load_model(target, device)
         if other_meta["label_names"] != meta["label_names"]:
             raise RunError(f"{target}: trained on other labels than {run_dir}")
         return model, str(target)
-    if label_run:
-        raise RunError(f"{target}: no model.pt (a completed label-randomised run was expected)")
     config = dataclasses.replace(config, train=dataclasses.replace(config.train))
     if epochs is not None:
-        config.train.epochs = {k: epochs if v > 0 else 0 for k, v in config.train.epochs.items()}
+        config.cap_epochs(epochs)
     index = np.concatenate([data.split_index["train"], data.split_index["validation"]])
     permuted = dataclasses.replace(
         data, labels=sanity.permuted_labels(data.labels, index, config.train.seed))
@@ -257,12 +256,11 @@ def markdown_report(result: dict) -> str:
             lines.append(f"| {branch} | label randomisation | "
                          f"{_f(lab['rank_correlation_median'])} | not compared | "
                          f"{lab['verdict']} |")
+    steps = next(iter(result["sanity"].values()))["model_randomisation"]["steps"]
     lines += ["", "Cascading model randomisation, step by step (rank correlation / top-k "
-              "overlap):", "", "| branch | " + " | ".join(
-                  s["randomised_down_to"] for s in
-                  next(iter(result["sanity"].values()))["model_randomisation"]["steps"]) + " |"]
-    lines.append("|---" * (1 + len(next(iter(result["sanity"].values()))["model_randomisation"]
-                                    ["steps"])) + "|")
+              "overlap):", "",
+              "| branch | " + " | ".join(s["randomised_down_to"] for s in steps) + " |",
+              "|---" * (1 + len(steps)) + "|"]
     for branch, checks in result["sanity"].items():
         lines.append(f"| {branch} | " + " | ".join(
             f"{_f(s['rank_correlation_median'])} / {_f(s['top_k_overlap'])}"

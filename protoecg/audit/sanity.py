@@ -102,25 +102,30 @@ def top_overlap(reference: np.ndarray, other: np.ndarray, k: int = TOP_K) -> np.
 
 
 def compare(reference: tuple[np.ndarray, np.ndarray], other: tuple[np.ndarray, np.ndarray],
-            k: int = TOP_K) -> dict:
-    """The figures of one comparison (see the module text)."""
+            k: int = TOP_K, slots_correspond: bool = True) -> dict:
+    """The figures of one comparison (see the module text); without ``slots_correspond``
+    (two separately trained models) the top-k overlap is not computed."""
     pooled = reference[0][0].size < MIN_MAP_SIZE
     if pooled:  # e.g. a one-label whole-record branch: rank the ECGs instead
         rho = rank_correlations(reference[0].reshape(1, -1), other[0].reshape(1, -1))
     else:
         rho = rank_correlations(reference[0], other[0])
-    overlap = top_overlap(reference[1], other[1], k)
     n_prototypes = reference[1].shape[2]
     finite = rho[np.isfinite(rho)]
-    return {
+    figures = {
         "rank_correlation_median": float(np.median(finite)) if finite.size else None,
         "rank_correlation_p90": float(np.quantile(finite, 0.9)) if finite.size else None,
         "pooled_over_ecgs": bool(pooled),
         "top_k": min(k, n_prototypes),
-        "top_k_overlap": float(overlap.mean()),
-        "top_k_chance": min(k, n_prototypes) / n_prototypes,
         "n_ecgs": int(len(rho)), "n_constant": int((~np.isfinite(rho)).sum()),
     }
+    if not slots_correspond:
+        return {**figures, "top_k_overlap": None, "top_k_chance": None,
+                "top_k_note": "not compared: prototype slots of two separately trained "
+                              "models do not correspond"}
+    return {**figures,
+            "top_k_overlap": float(top_overlap(reference[1], other[1], k).mean()),
+            "top_k_chance": min(k, n_prototypes) / n_prototypes}
 
 
 def verdict(figures: dict, what: str) -> str:
@@ -196,10 +201,7 @@ def label_randomisation(model: ProtoECGNet, permuted: ProtoECGNet, signals: np.n
     reference, other = explain(model, signals), explain(permuted, signals)
     result = {}
     for branch in model.branches:
-        figures = compare(reference[branch], other[branch], k)
-        figures.update(top_k_overlap=None, top_k_chance=None,
-                       top_k_note="not compared: prototype slots of two separately trained "
-                                  "models do not correspond")
+        figures = compare(reference[branch], other[branch], k, slots_correspond=False)
         result[branch] = {**figures, "verdict": verdict(figures, "labels")}
     return result
 

@@ -53,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
                            "choose another --out")
         config = load_config(args.preset, args.config)
         if args.epochs is not None:
-            config.train.epochs = {k: args.epochs if v > 0 else 0
-                                   for k, v in config.train.epochs.items()}
+            config.cap_epochs(args.epochs)
         if args.init is not None:
             config.train.backbones_from = args.init
     if args.resume:  # the run's own data, labels and standardiser

@@ -39,13 +39,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from protoecg.audit.segments import SEGMENTS
 from protoecg.errors import ProtoECGError
 
 COUNTS = ("bad", "best")
 MODEL_VALUES = ("purity",)
 AUDIT_VALUES = ("audit.segment", "audit.no_wave", "audit.agrees", "audit.used", "audit.drivers")
 TEXT_VALUES = ("audit.segment",)
-SEGMENT_NAMES = ("P", "PR", "QRS", "ST-T", "T", "none")  # protoecg.audit.segments.SEGMENTS
 FUNCTIONS = ("mean", "median", "min", "max", "n")
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
 KEYWORDS = ("and", "or", "not")
@@ -235,10 +235,10 @@ class _Parser:
             if op_token.text not in ("==", "!="):
                 self.fail(f"texts are compared with == or !=, not {op_token.text}", op_token)
             for node, column in ((left, left_column), (right, right_column)):
-                if isinstance(node, Text) and node.value not in SEGMENT_NAMES:
+                if isinstance(node, Text) and node.value not in SEGMENTS:
                     raise RuleError(self.rule, column,
                                     f"unknown segment {node.value!r} (segments: "
-                                    f"{', '.join(SEGMENT_NAMES)})")
+                                    f"{', '.join(SEGMENTS)})")
         return Compare(op_token.text, left, right)
 
     def value(self) -> Value:

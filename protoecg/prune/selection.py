@@ -41,38 +41,35 @@ def audit_path(study: Study) -> Path:
     return Path(study.catalog_path).parent / "audit" / "audit.json"
 
 
-def audit_of(study: Study) -> dict | None:
-    """The audit of the run ``study`` rated, when `protoecg audit` wrote one at its default
-    place for these weights; None otherwise (what the researcher page shows beside ratings)."""
-    path = audit_path(study)
-    try:
-        audit = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(audit, dict) or \
-            audit.get("model_sha256") != study.catalog_meta.get("model_sha256"):
-        return None
-    return audit
-
-
-def read_audit(study: Study, path: str | Path | None = None) -> dict[str, dict]:
-    """The per-prototype rows of the audit of the run ``study`` rated (``path`` or the run's
-    ``audit/audit.json``); refuses an audit of other weights than the study's catalog."""
+def load_audit(study: Study, path: str | Path | None = None) -> dict:
+    """The audit of the run ``study`` rated (``path`` or the run's ``audit/audit.json``);
+    refuses a missing or malformed file and an audit of other weights than the study's
+    catalog."""
     path = Path(path) if path else audit_path(study)
     if not path.is_file():
         raise SelectionError(f"{path}: no audit of the rated run; run `protoecg audit --run "
                              f"{path.parent.parent}` first (the rule uses audit.*)")
     try:
         audit = json.loads(path.read_text())
-        rows, sha = audit["prototypes"], audit["model_sha256"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        sha = audit["model_sha256"]
+        audit["prototypes"].items()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SelectionError(f"{path}: not an audit.json written by `protoecg audit` "
                              f"({type(exc).__name__}: {exc})") from None
     if sha != study.catalog_meta.get("model_sha256"):
         raise SelectionError(f"{path}: audits other weights ({str(sha)[:12]}…) than the catalog "
                              f"study {study.name!r} rated; run `protoecg audit` on that run "
                              "again")
-    return rows
+    return audit
+
+
+def audit_of(study: Study) -> dict | None:
+    """The audit at the rated run's default place, when there is a usable one for these
+    weights; None otherwise (what the researcher page shows beside ratings)."""
+    try:
+        return load_audit(study)
+    except SelectionError:
+        return None
 
 
 def evidence_of(store: ReviewStore, study: Study, audit: dict[str, dict] | None = None
@@ -106,7 +103,7 @@ def select(store: ReviewStore, study: Study, rule: str, action: str,
     if action not in ACTIONS:
         raise SelectionError(f"action {action!r}: expected one of {', '.join(ACTIONS)}")
     tree = parse_rule(rule, [q.id for q in study.protocol.questions])
-    rows = read_audit(study, audit) if uses_audit(tree) else None
+    rows = load_audit(study, audit)["prototypes"] if uses_audit(tree) else None
     evidence = evidence_of(store, study, rows)
     if uses_purity(tree) and all(math.isnan(e.purity) for e, _ in evidence.values()):
         raise SelectionError(f"study {study.name!r}: its catalog has no purity (written before "

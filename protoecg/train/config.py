@@ -102,6 +102,10 @@ class Config:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def cap_epochs(self, epochs: int) -> None:
+        """Every stage that runs gets ``epochs`` (quick runs); a stage at 0 stays out."""
+        self.train.epochs = {k: epochs if v > 0 else 0 for k, v in self.train.epochs.items()}
+
     def schedule(self, name: str) -> tuple[Stage, ...]:
         """The stage rows of schedule ``name`` (``stages.SCHEDULES``) with this config's
         epochs, loss weights and optimiser settings filled in."""

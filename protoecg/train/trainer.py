@@ -283,7 +283,8 @@ class Trainer:
         if self.dist.world_size > 1:
             network = DistributedDataParallel(self.model, find_unused_parameters=True)
         x_train, y_train = self.data.part("train")
-        if stage.scope in PRETRAIN_SCOPES:  # the training folds' reports (their text only)
+        pretraining = stage.scope in PRETRAIN_SCOPES
+        if pretraining:  # the training folds' reports (their text only)
             reports = [self.data.dataset.reports[i] for i in self.data.split_index["train"]]
         for epoch in range(start_epoch, epochs):
             if bad_epochs >= self.config.train.patience:
@@ -292,16 +293,16 @@ class Trainer:
             self._train_mode(stage)
             sums: dict[str, float] = {}
             batches = self._batches(len(x_train), index, epoch)
-            # augmentations drawn from their own seeded stream (same seed, same views)
-            views = torch.Generator().manual_seed(self.config.train.seed * 1000 + index * 100
-                                                  + epoch + 1)
+            if pretraining:  # augmentations from their own seeded stream (same seed, same views)
+                views = torch.Generator().manual_seed(self.config.train.seed * 1000
+                                                      + index * 100 + epoch + 1)
             bar = tqdm(batches, desc=f"{stage.name} {epoch + 1}/{epochs}", unit="batch",
                        disable=not (self.progress and self.dist.main), leave=False)
             for batch in bar:
                 idx = batch.numpy()
                 x = torch.from_numpy(x_train[idx]).to(self.device, non_blocking=True)
                 y = torch.from_numpy(y_train[idx].astype(np.float32)).to(self.device)
-                if stage.scope in PRETRAIN_SCOPES:
+                if pretraining:
                     with autocast(self.device, self.amp):
                         loss, terms = pretrain_loss(
                             stage, network, x, [reports[i] for i in idx], views,

@@ -7,6 +7,7 @@ import common
 import pandas as pd
 import streamlit as st
 
+from protoecg.audit.segments import SEGMENTS
 from protoecg.data import labels as label_table
 from protoecg.ecgplot import window_chart
 from protoecg.errors import ProtoECGError
@@ -68,7 +69,7 @@ def _audit_summary(audit: dict | None) -> None:
             for branch, checks in audit["sanity"].items()]), hide_index=True)
         segments = pd.DataFrame([
             {"class": code, "prototypes": f"{e['n_annotated']} of {e['n_prototypes']}",
-             **{s: e[s] for s in ("P", "PR", "QRS", "ST-T", "T", "none")},
+             **{s: e[s] for s in SEGMENTS},
              "expected": "/".join(e["expected"] or []) or "—", "agreement": e["agreement"]}
             for code, e in audit["segments"].items()])
         if not segments.empty:
@@ -79,7 +80,8 @@ def _audit_summary(audit: dict | None) -> None:
                    f"of a positive prediction ({audit['split']} ECGs).")
 
 
-def _preview(store, study, rule: str, action: str, allow_empty: bool) -> None:
+def _preview(store, study, rule: str, action: str, allow_empty: bool,
+             audit: dict | None) -> None:
     try:
         selection = select(store, study, rule, action, allow_empty)
     except RuleError as exc:
@@ -101,13 +103,13 @@ def _preview(store, study, rule: str, action: str, allow_empty: bool) -> None:
         return
     st.dataframe(per_class, hide_index=True)
     rows = {p.prototype_id: p for p in store.prototypes(study)}
-    audit = (audit_of(study) or {}).get("prototypes", {})
+    audit_rows = (audit or {}).get("prototypes", {})
     for k, pid in enumerate(selection.selected):
         evidence = selection.evidence[pid]
         answers = "; ".join(f"{q}: {', '.join(f'{v:g}' for v in values) or '—'}"
                             for q, values in evidence["answers"].items())
         with st.expander(f"{pid} · bad {evidence['bad']} · best {evidence['best']} · "
-                         f"{answers}{_audit_text(audit.get(pid))}", expanded=k < 3):
+                         f"{answers}{_audit_text(audit_rows.get(pid))}", expanded=k < 3):
             if k < THUMBNAILS:
                 row = store.prototype_snapshot(rows[pid].pk)
                 st.vega_lite_chart(_thumbnail(store, study, row), width="content")
@@ -154,8 +156,9 @@ def render() -> None:
                 allow_empty = st.checkbox("Allow disabling a class's last prototype",
                                           key="prune_allow_empty")
                 st.form_submit_button("Preview")
-            _audit_summary(audit_of(study))
-            _preview(store, study, rule, action, allow_empty)
+            audit = audit_of(study)  # read once for the summary and the prototypes' lines
+            _audit_summary(audit)
+            _preview(store, study, rule, action, allow_empty, audit)
             _runs(study)
     except ProtoECGError as exc:
         common.show_error(exc)
