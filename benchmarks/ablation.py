@@ -12,7 +12,20 @@ Variants are config overrides on the preset (TOML tables, as ``--config`` takes 
 - ``all``: the four together;
 - ``all_log_l2``: the four together with ProtoPNet's similarity (log of inverse squared L2
   distance) instead of cosine: in a sigmoid latent space every pair of real windows has a high
-  cosine, so real-window prototypes separate classes poorly under cosine.
+  cosine, so real-window prototypes separate classes poorly under cosine;
+- ``pretrain_refine10`` / ``pretrain_refine30``: pre-training, then after projection 10 (30)
+  epochs of backbones, add-on layers and prototypes with a push after each (``refine``);
+  ``pretrain_latent_refine30`` and ``pretrain_clustering_refine30`` add one more change each;
+  ``*_slow``: the refine stage at a tenth of the learning rate (``train.stage_lr_scale``);
+  ``pretrain_clustering_diversity_refine30_slow``: diversity and contrastive weights / 10;
+  ``*nodiversity*``: both at 0 (``distinct``: with ``train.distinct_projection``);
+- ``*in_range*``: prototypes clamped into the latent space's range after every step
+  (``train.prototypes_in_latent_range``);
+- ``long_pretrain_clustering_refine30_slow``: the paper's 100 joint epochs (patience 15);
+- ``twin``: the black-box twin (``train --black-box``), trained in the same sweep so the table
+  stands beside it; ``twin_seeded_refine10`` starts ProtoECGNet's backbones from that twin
+  (``train.backbones_from``, backbone learning rate x 0.1, 20 joint epochs, refine 10) and runs
+  after it.
 
 For each: faithfulness of the final projection per branch (validation macro AUROC just before
 and after it, median and 10th-percentile cosine of prototypes to their windows), test macro AUROC
@@ -21,14 +34,19 @@ and prints the Markdown table of the README.
 
     python benchmarks/ablation.py --dataset ludb --root ../shared/data/ludb --preset ludb \\
         --runs data/ablation-ludb [--reuse] [--threads 1] [--only official all]
+
+On a GPU, ``--device cuda --jobs 4`` trains four variants at once (separate processes; the
+figures go to ``ablation_<preset>_cuda.json``, apart from the CPU table).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from _runs import add_dataset_arguments, run  # benchmarks/_runs.py (run as scripts)
@@ -70,7 +88,47 @@ def variants(features_epochs: int = 20) -> dict[str, dict]:
     out["pretrain_latent_push5"] = merge(OFFICIAL, {
         **changes["pretrain"], **changes["latent_init"]} | {
         "train": {"epochs": {"features": features_epochs}, "push_every": 5}})
+    pretrain = merge(OFFICIAL, changes["pretrain"])
+    out["pretrain_refine10"] = merge(pretrain, {"train": {"epochs": {"refine": 10}}})
+    refine30 = merge(pretrain, {"train": {"epochs": {"refine": 30}, "patience": 10}})
+    out["pretrain_refine30"] = refine30
+    out["pretrain_latent_refine30"] = merge(refine30, changes["latent_init"])
+    out["pretrain_clustering_refine30"] = merge(refine30, changes["clustering"])
+    slow = {"train": {"stage_lr_scale": {"refine": 0.1}}}
+    out["pretrain_refine30_slow"] = merge(refine30, slow)
+    out["pretrain_clustering_refine30_slow"] = merge(out["pretrain_clustering_refine30"], slow)
+    out["pretrain_clustering_diversity_refine30_slow"] = merge(
+        out["pretrain_clustering_refine30_slow"], {"loss": {"diversity": 25.0,
+                                                            "contrastive": 30.0}})
+    out["long_pretrain_clustering_refine30_slow"] = merge(
+        out["pretrain_clustering_refine30_slow"], {"train": {"epochs": {"joint": 100},
+                                                             "patience": 15}})
+    in_range = {"train": {"prototypes_in_latent_range": True}}
+    out["in_range"] = merge(OFFICIAL, in_range)
+    out["latent_in_range"] = merge(out["in_range"], changes["latent_init"])
+    out["pretrain_in_range_refine30_slow"] = merge(out["pretrain_refine30_slow"], in_range)
+    out["pretrain_clustering_diversity_in_range_refine30_slow"] = merge(
+        out["pretrain_clustering_diversity_refine30_slow"], in_range)
+    out["pretrain_latent_clustering_diversity_in_range_refine30_slow"] = merge(
+        out["pretrain_clustering_diversity_in_range_refine30_slow"], changes["latent_init"])
+    no_diversity = merge(out["pretrain_clustering_refine30_slow"],
+                         {"loss": {"diversity": 0.0, "contrastive": 0.0}})
+    out["pretrain_clustering_nodiversity_refine30_slow"] = no_diversity
+    out["pretrain_clustering_nodiversity_distinct_refine30_slow"] = merge(
+        no_diversity, {"train": {"distinct_projection": True}})
+    out["pretrain_clustering_nodiversity_in_range_refine30_slow"] = merge(no_diversity,
+                                                                          in_range)
+    out["pretrain_latent_clustering_nodiversity_refine30_slow"] = merge(
+        no_diversity, changes["latent_init"])
+    out[TWIN] = {}
+    out["twin_seeded_refine10"] = merge(OFFICIAL, {"train": {
+        "backbones_from": SEEDED_FROM_TWIN, "lr_scale": {"backbone": 0.1},
+        "epochs": {"joint": 20, "refine": 10}}})
     return out
+
+
+TWIN = "twin"  # the black-box twin: trained with --black-box, no override
+SEEDED_FROM_TWIN = "@twin"  # replaced by the sweep's twin run folder; such variants run after it
 
 
 def toml(table: dict, prefix: str = "") -> str:
@@ -96,17 +154,35 @@ def fmt(value: float | None) -> str:
 
 
 def table(results: dict) -> str:
-    branches = list(next(iter(results["variants"].values()))["faithfulness"])
+    branches = next(v["faithfulness"] for v in results["variants"].values()
+                    if v["faithfulness"])
     head = "| variant | test macro AUROC (95% CI) | " + " | ".join(
         f"{b}: val AUROC before → after, median cosine" for b in branches) + " | train |"
     rows = [head, "|" + "---|" * (len(branches) + 3)]
     for name, v in results["variants"].items():
         low, high = v["test"]["macro_auroc_ci"]
         cells = [f"{fmt(f['val_auroc_before'])} → {fmt(f['val_auroc_after'])}, "
-                 f"{f['cosine_median']:.2f}" for f in v["faithfulness"].values()]
+                 f"{f['cosine_median']:.2f}" for f in v["faithfulness"].values()] \
+            or ["(no prototypes)"] * len(branches)
         rows.append(f"| {name} | {v['test']['macro_auroc']:.3f} ({low:.3f}–{high:.3f}) | "
                     + " | ".join(cells) + f" | {v['train_s'] / 60:.1f} min |")
     return "\n".join(rows)
+
+
+def train_variant(name: str, override: dict, args: argparse.Namespace, runs: Path) -> float:
+    """Train one variant as its own ``protoecg train`` process; returns the wall time."""
+    config = runs / f"{name}.toml"
+    config.write_text(toml(override))
+    cmd = [sys.executable, "-m", "protoecg", "train", "--dataset", args.dataset, "--root",
+           args.root, "--preset", args.preset, "--config", str(config), "--out",
+           str(runs / name), "--device", args.device, "--quiet"]
+    if name == TWIN:
+        cmd.append("--black-box")
+    started = time.perf_counter()
+    with (runs / f"{name}.log").open("w") as log:
+        if subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode != 0:
+            raise SystemExit(f"variant {name} failed: see {runs / f'{name}.log'}")
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -121,36 +197,49 @@ def main() -> None:
                              "(default 20; 8 for the PTB-XL subset)")
     parser.add_argument("--reuse", action="store_true",
                         help="keep a finished run whose config.json matches the variant")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="variants trained at once, each its own process (default 1)")
     args = parser.parse_args()
-    runs = Path(args.runs)
+    runs = Path(args.runs).resolve()
     runs.mkdir(parents=True, exist_ok=True)
-    out_file = RESULTS / f"ablation_{args.preset}.json"
+    suffix = "" if args.device == "cpu" else f"_{args.device.split(':')[0]}"
+    out_file = RESULTS / f"ablation_{args.preset}{suffix}.json"
     results = json.loads(out_file.read_text()) if out_file.is_file() else {}
     defined = variants(args.features_epochs)
-    results.update({"dataset": args.dataset, "preset": args.preset,
-                    "threads": args.threads, "variants_defined": defined})
+    results.update({"dataset": args.dataset, "preset": args.preset, "device": args.device,
+                    "threads": args.threads, "jobs": args.jobs, "variants_defined": defined})
     results.setdefault("variants", {})
-    for name, override in defined.items():
-        if args.only and name not in args.only:
-            continue
-        override = merge(override, {"train": {"threads": args.threads}})
-        config = runs / f"{name}.toml"
-        config.write_text(toml(override))
-        out = runs / name
-        started = time.perf_counter()
-        if not (args.reuse and (out / "model.pt").is_file()):
-            run(["train", "--dataset", args.dataset, "--root", args.root, "--preset",
-                 args.preset, "--config", str(config), "--out", str(out), "--quiet"])
-            train_s = time.perf_counter() - started
-        else:
-            train_s = results["variants"].get(name, {}).get("train_s") or sum(
+    chosen = {name: merge(override, {"train": {"threads": args.threads}})
+              for name, override in defined.items() if not args.only or name in args.only}
+    seeded = {n for n, o in chosen.items()
+              if o.get("train", {}).get("backbones_from") == SEEDED_FROM_TWIN}
+    if seeded and not (TWIN in chosen or (runs / TWIN / "model.pt").is_file()):
+        raise SystemExit(f"{', '.join(sorted(seeded))} start from the twin: add {TWIN} to --only")
+    for name in seeded:
+        chosen[name] = merge(chosen[name], {"train": {"backbones_from": str(runs / TWIN)}})
+    train_s: dict[str, float] = {}
+
+    def train(name: str) -> None:
+        if args.reuse and (runs / name / "model.pt").is_file():
+            train_s[name] = results["variants"].get(name, {}).get("train_s") or sum(
                 json.loads(line).get("seconds", 0)
-                for line in (out / "metrics.jsonl").read_text().splitlines())
-        run(["evaluate", "--run", str(out)])  # writes RUN/evaluation.json
+                for line in (runs / name / "metrics.jsonl").read_text().splitlines())
+        else:
+            train_s[name] = train_variant(name, chosen[name], args, runs)
+        print(f"trained {name} in {train_s[name] / 60:.1f} min", flush=True)
+
+    # the twin-seeded variants need the twin's weights, so they wait for the first wave
+    for wave in ([n for n in chosen if n not in seeded], sorted(seeded)):
+        with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+            list(pool.map(train, wave))
+    for name in chosen:
+        out = runs / name
+        run(["evaluate", "--run", str(out), "--device", args.device])  # RUN/evaluation.json
         test = json.loads((out / "evaluation.json").read_text())
         results["variants"][name] = {
-            "run": str(out), "override": override, "train_s": round(train_s, 1),
-            "faithfulness": test["faithfulness"],
+            "run": str(out), "override": chosen[name], "train_s": round(train_s[name], 1),
+            "faithfulness": test.get("faithfulness") or {},
             "test": {k: test[k] for k in ("macro_auroc", "macro_auroc_ci", "n_records",
                                           "n_labels_evaluated")},
             "per_branch": {b: v.get("macro_auroc") for b, v in test["per_branch"].items()},

@@ -8,8 +8,8 @@ reaches. Only this project's figures: a comparison with the official code counts
 both are measured in one run (the side-by-side table in the README quotes TIPS.md).
 
 Run by hand: ``.venv/bin/python benchmarks/train_throughput.py [--repeats 3] [--device cuda
---amp]``; writes ``benchmarks/results/train_throughput[_<device>].json`` and prints a Markdown
-table for the README.
+--amp]``; writes ``benchmarks/results/train_throughput[_cuda_{fp32,amp}].json`` and prints a
+Markdown table for the README.
 """
 
 from __future__ import annotations
@@ -104,8 +104,9 @@ def time_inference(model, x, repeats: int, steps: int = 5, amp: bool = False) ->
 
 def forward_flops(model) -> int:
     model.eval()
+    x = torch.randn(1, 12, 1000, device=next(model.parameters()).device)
     with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(torch.randn(1, 12, 1000))
+        model(x)
     return counter.get_total_flops()
 
 
@@ -162,7 +163,8 @@ def main() -> None:
             entry["projection_s_per_1000_ecgs"] = round(seconds * 1000 / n, 2)
         results["branches"][branch] = entry
         print(branch, entry, flush=True)
-    suffix = "" if device.type == "cpu" else f"_{device.type}"
+    suffix = ("" if device.type == "cpu"
+              else f"_{device.type}_{'amp' if args.amp else 'fp32'}")
     out = REPO / "benchmarks" / "results" / f"train_throughput{suffix}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\n{results['date']}, {results['machine']}, {results['precision']}, batch 32")

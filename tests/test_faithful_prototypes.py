@@ -59,6 +59,11 @@ def test_switches_add_rows_to_the_schedule(tmp_path):
     ('[model]\nprototype_init = "zeros"\n', "model.prototype_init must be one of 'normal'"),
     ("[train]\npush_every = -1\n", "train.push_every must be >= 0"),
     ("[train]\nepochs = { features = -2 }\n", "train.epochs must be >= 0"),
+    ("[train]\nstage_lr_scale = { refine = 0 }\n", "train.stage_lr_scale.refine must be > 0"),
+    ("[train]\nstage_lr_scale = { warmup = 0.5 }\n",
+     "unknown config key train.stage_lr_scale.'warmup'"),
+    ("[train]\nprototypes_in_latent_range = 1\n",
+     "'train.prototypes_in_latent_range' must be bool"),
 ])
 def test_bad_switch_values_are_refused_by_name(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
@@ -177,3 +182,35 @@ def test_the_twins_backbones_seed_the_prototype_branches(small_data, tmp_path):
         wrong = load_config("tiny", write(tmp_path, f'[train]\nbackbones_from = "{bad}"\n'))
         with pytest.raises(RunError, match=message):
             Trainer(wrong, small_data, tmp_path / "refused", progress=False)
+
+
+def test_stage_lr_scale_slows_only_its_stage(tmp_path):
+    """train.stage_lr_scale multiplies every group's rate in the named stage (here refine,
+    after projection) on top of train.lr_scale, and leaves the other stages alone."""
+    config = load_config("tiny", write(tmp_path, "[train]\nlr = 1e-3\nepochs = { refine = 3 }\n"
+                                       "lr_scale = { backbone = 0.5 }\n"
+                                       "stage_lr_scale = { refine = 0.1 }\n"))
+    table = {s.name: s for s in config.schedule("protoecgnet")}
+    assert {g: o.lr for g, o in table["refine"].optimizer.items()} == pytest.approx(
+        {"backbone": 5e-5, "add_on": 1e-4, "prototypes": 1e-4})
+    assert {g: o.lr for g, o in table["joint"].optimizer.items()} == pytest.approx(
+        {"backbone": 5e-4, "add_on": 1e-3, "prototypes": 1e-3})
+
+
+@pytest.mark.parametrize("in_range", [True, False])
+def test_prototypes_in_latent_range_keeps_every_prototype_in_the_unit_cube(small_data,
+                                                                          tmp_path, in_range):
+    """With train.prototypes_in_latent_range every prototype stays inside [0, 1]^D (where the
+    add-on's sigmoid puts every real latent) through training; without it, the normal
+    initialisation and the diversity term leave it (the control that shows the test can
+    fail)."""
+    config = load_config("tiny", write(tmp_path, f"[train]\nprototypes_in_latent_range = "
+                                       f"{str(in_range).lower()}\nepochs = {{ prototypes = 1, "
+                                       "joint = 1, classifier = 0, fusion = 0 }\n"))
+    trainer = Trainer(config, small_data, tmp_path / "run", progress=False)
+    trainer._project = lambda index: None  # look at the prototypes as training left them
+    trainer.fit()
+    values = torch.cat([b.prototypes.detach().flatten()
+                        for b in trainer.model.branches.values()])
+    inside = bool(((values >= 0) & (values <= 1)).all())
+    assert inside == in_range

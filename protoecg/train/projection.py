@@ -63,7 +63,7 @@ def _best_windows(branch: PrototypeBranch, signals: np.ndarray, batch_size: int,
 
 def _eligible(branch: PrototypeBranch, labels: np.ndarray) -> torch.Tensor:
     """(N, P): the record carries the prototype's class."""
-    identity = branch.class_identity()  # (P, C)
+    identity = branch.class_identity().cpu()  # (P, C); the label table stays on the host
     return (torch.from_numpy(np.asarray(labels, dtype=np.float32)) @ identity.T) > 0
 
 
@@ -129,7 +129,7 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
     best = raw.masked_fill(~eligible.T, float("-inf"))
     similarity, record = best.max(dim=1)
     if distinct_records:
-        similarity, record = _distinct(best, similarity, branch.prototype_class)
+        similarity, record = _distinct(best, similarity, branch.prototype_class.cpu())
     window = where.gather(1, record[:, None]).squeeze(1)
     latent_length = None
     if replace:

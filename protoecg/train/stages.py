@@ -67,6 +67,8 @@ class Defaults:
     # switches that rows name in ``when`` (a row whose switch is off is left out)
     switches: Mapping[str, bool] = field(default_factory=dict)
     push_every: int = 0  # epochs between projections in a stage whose row says ``push``
+    # stage (its train.epochs key) -> factor on every group's lr in that stage
+    stage_lr_scale: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -195,8 +197,11 @@ _ROW_KEYS = {"name", "kind", "trains", "scope", "loss", "epochs", "optimizer", "
 def stage_names() -> set[str]:
     """The keys ``train.epochs`` may hold: every stage name of every schedule, and the shared
     epoch counts rows name (``"epochs": "unfreeze"``)."""
-    return {row["epochs"] if isinstance(row.get("epochs"), str) else row["name"]
-            for rows in SCHEDULES.values() for row in rows}
+    return {_epochs_key(row) for rows in SCHEDULES.values() for row in rows}
+
+
+def _epochs_key(row: Mapping) -> str:
+    return row["epochs"] if isinstance(row.get("epochs"), str) else row["name"]
 
 
 def build_schedule(name: str, defaults: Defaults) -> tuple[Stage, ...]:
@@ -238,10 +243,12 @@ def resolve_stage(row: Mapping, defaults: Defaults) -> Stage:
         loss[term] = float(weight)
     overrides = row.get("optimizer", {})
     optimizer = {}
+    stage_scale = defaults.stage_lr_scale.get(_epochs_key(row), 1.0)
     for group in trains:
         own = overrides.get(group, {})
         optimizer[group] = GroupSettings(
-            lr=float(own.get("lr", defaults.lr * defaults.lr_scale.get(group, 1.0))),
+            lr=float(own.get("lr", defaults.lr * defaults.lr_scale.get(group, 1.0)
+                             * stage_scale)),
             weight_decay=float(own.get("weight_decay", defaults.weight_decay)))
     return Stage(
         name=row["name"], kind=kind, trains=trains, scope=scope, loss=loss,

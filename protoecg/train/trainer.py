@@ -286,6 +286,9 @@ class Trainer:
         pretraining = stage.scope in PRETRAIN_SCOPES
         if pretraining:  # the training folds' reports (their text only)
             reports = [self.data.dataset.reports[i] for i in self.data.split_index["train"]]
+        # the add-on ends in a sigmoid, so every real latent lies in [0, 1]^D
+        clamp = (self.config.train.prototypes_in_latent_range
+                 and isinstance(self.model, ProtoECGNet) and "prototypes" in stage.trains)
         for epoch in range(start_epoch, epochs):
             if bad_epochs >= self.config.train.patience:
                 break
@@ -315,9 +318,16 @@ class Trainer:
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
+                if clamp:  # projected gradient: prototypes stay where real latents can be
+                    with torch.no_grad():
+                        for branch in self.model.branches.values():
+                            branch.prototypes.clamp_(0.0, 1.0)
+                # summed on the device: one host sync per epoch, not one per term and step
                 for key, value in {"loss": loss, **terms}.items():
-                    sums[key] = sums.get(key, 0.0) + float(value.detach())
-                bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+                    sums[key] = sums.get(key, 0.0) + value.detach().float()
+                if self.progress and self.dist.main:
+                    bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+            sums = {key: float(value) for key, value in sums.items()}
             lr = optimizer.param_groups[0]["lr"]
             scheduler.step()
             pushed = None
