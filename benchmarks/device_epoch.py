@@ -28,7 +28,9 @@ RESULTS = REPO / "benchmarks" / "results"
 
 def timed(*args: str) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "protoecg", *args], check=True, cwd=REPO)
+    code = subprocess.run([sys.executable, "-m", "protoecg", *args], cwd=REPO).returncode
+    if code != 0:  # protoecg has said why in one line
+        raise SystemExit(f"`protoecg {' '.join(args)}` failed with {code}")
     return round(time.perf_counter() - started, 1)
 
 
