@@ -1,10 +1,13 @@
 """What the benchmark scripts that train runs share: the dataset options, running a
-``protoecg`` command in-process (stopping the benchmark if it fails) and the paper-size catalog
-the review benchmarks rate."""
+``protoecg`` command in-process or as its own timed process (stopping the benchmark if it
+fails) and the paper-size catalog the review benchmarks rate."""
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from protoecg.cli import main as protoecg
@@ -23,6 +26,23 @@ def run(cmd: list[str]) -> None:
 
 
 _protoecg = run  # for functions whose parameters are named ``run``
+
+
+def timed_process(cmd: list[str], log: Path | None = None) -> float:
+    """Run ``protoecg CMD`` as its own process (its own torch threads and device state, so
+    runs can go side by side and be timed from outside); returns its wall time in seconds.
+    ``log``: where its output goes (default: this terminal)."""
+    argv = [sys.executable, "-m", "protoecg", *cmd]
+    started = time.perf_counter()
+    if log is None:
+        code = subprocess.run(argv).returncode
+    else:
+        with log.open("w") as out:
+            code = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT).returncode
+    if code != 0:  # protoecg has said why in one line (in the log, if there is one)
+        where = f": see {log}" if log else ""
+        raise SystemExit(f"`protoecg {' '.join(cmd)}` failed with {code}{where}")
+    return time.perf_counter() - started
 
 
 def paper_size_catalog(run: Path, ptbxl_subset: Path) -> Path:

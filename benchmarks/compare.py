@@ -16,20 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from _runs import timed_process  # noqa: E402  (benchmarks/_runs.py)
+
 from protoecg.train.comparison import compare_runs  # noqa: E402
-
-
-def protoecg(*args: str) -> float:
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "protoecg", *args], check=True, cwd=REPO)
-    return time.perf_counter() - start
 
 
 def fmt(part: dict) -> str:
@@ -58,12 +52,12 @@ def main() -> None:
         timings = {}
         if not (args.keep and (out / "model.pt").is_file()):
             shutil.rmtree(out, ignore_errors=True)
-            timings["train_s"] = protoecg("train", "--dataset", args.dataset, "--root",
-                                          args.root, "--preset", args.preset, "--out",
-                                          str(out), "--quiet", *extra, *extra_config)
+            timings["train_s"] = timed_process([
+                "train", "--dataset", args.dataset, "--root", args.root, "--preset",
+                args.preset, "--out", str(out), "--quiet", *extra, *extra_config])
         if kind == "protoecgnet":
-            timings["project_s"] = protoecg("project", "--run", str(out))
-        timings["evaluate_s"] = protoecg("evaluate", "--run", str(out))
+            timings["project_s"] = timed_process(["project", "--run", str(out)])
+        timings["evaluate_s"] = timed_process(["evaluate", "--run", str(out)])
         evaluation = json.loads((out / "evaluation.json").read_text())
         results["models"][kind] = {"run": str(out), "timings": timings,
                                    "evaluation": evaluation}

@@ -15,23 +15,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import torch
+from _runs import timed_process  # benchmarks/_runs.py (run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 
 
 def timed(*args: str) -> float:
-    started = time.perf_counter()
-    code = subprocess.run([sys.executable, "-m", "protoecg", *args], cwd=REPO).returncode
-    if code != 0:  # protoecg has said why in one line
-        raise SystemExit(f"`protoecg {' '.join(args)}` failed with {code}")
-    return round(time.perf_counter() - started, 1)
+    return round(timed_process(list(args)), 1)
 
 
 def main() -> None:

@@ -45,7 +45,7 @@ class TrainConfig:
     # each parameter group's learning rate is lr x its scale (stage rows may also set their own)
     lr_scale: dict[str, float] = field(default_factory=lambda: dict.fromkeys(GROUPS, 1.0))
     # and, in a stage, times that stage's scale (e.g. refine = 0.1: after projection the
-    # network adapts in small steps; at the full rate its validation AUROC swung 0.55-0.80
+    # network adapts in small steps; at the full rate its validation AUROC swung 0.51-0.80
     # from one pushed epoch to the next on the PTB-XL subset)
     stage_lr_scale: dict[str, float] = field(
         default_factory=lambda: dict.fromkeys(sorted(stage_names()), 1.0))
