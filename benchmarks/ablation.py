@@ -21,6 +21,11 @@ Variants are config overrides on the preset (TOML tables, as ``--config`` takes 
   ``*nodiversity*``: both at 0 (``distinct``: with ``train.distinct_projection``);
 - ``*in_range*``: prototypes clamped into the latent space's range after every step
   (``train.prototypes_in_latent_range``);
+- ``pretrain_no_sigmoid`` / ``pretrain_centred``: pre-training with the add-on's last
+  activation left out (``model.add_on_activation = "none"``) or replaced by a centring batch
+  norm (``"batch_norm"``): in the sigmoid's positive orthant every two real windows have a
+  positive cosine, so a prototype that must be dissimilar to other classes' windows leaves the
+  data (median cosine ~0 to its nearest window) and projection costs accuracy;
 - ``long_pretrain_clustering_refine30_slow``: the paper's 100 joint epochs (patience 15);
 - ``twin``: the black-box twin (``train --black-box``), trained in the same sweep so the table
   stands beside it; ``twin_seeded_refine10`` starts ProtoECGNet's backbones from that twin
@@ -122,6 +127,8 @@ def variants(features_epochs: int = 20) -> dict[str, dict]:
     # inside the data's range can still be far from other classes' windows
     out["pretrain_clustering_diversity_log_l2_refine30_slow"] = merge(
         out["pretrain_clustering_diversity_refine30_slow"], {"model": {"similarity": "log_l2"}})
+    out["pretrain_no_sigmoid"] = merge(pretrain, {"model": {"add_on_activation": "none"}})
+    out["pretrain_centred"] = merge(pretrain, {"model": {"add_on_activation": "batch_norm"}})
     out[TWIN] = {}
     out["twin_seeded_refine10"] = merge(OFFICIAL, {"train": {
         "backbones_from": SEEDED_FROM_TWIN, "lr_scale": {"backbone": 0.1},

@@ -64,6 +64,12 @@ def test_switches_add_rows_to_the_schedule(tmp_path):
      "unknown config key train.stage_lr_scale.'warmup'"),
     ("[train]\nprototypes_in_latent_range = 1\n",
      "'train.prototypes_in_latent_range' must be bool"),
+    ('[model]\nadd_on_activation = "tanh"\n',
+     "model.add_on_activation must be one of 'sigmoid', 'none', 'batch_norm'"),
+    ('[model]\nadd_on_activation = "none"\n[train]\nprototypes_in_latent_range = true\n',
+     "need model.add_on_activation = 'sigmoid'"),
+    ('[model]\nadd_on_activation = "none"\nprototype_init = "uniform"\n',
+     "need model.add_on_activation = 'sigmoid'"),
 ])
 def test_bad_switch_values_are_refused_by_name(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
@@ -214,3 +220,27 @@ def test_prototypes_in_latent_range_keeps_every_prototype_in_the_unit_cube(small
                         for b in trainer.model.branches.values()])
     inside = bool(((values >= 0) & (values <= 1)).all())
     assert inside == in_range
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "none", "batch_norm"])
+def test_add_on_activation_sets_the_latent_range(small_data, tmp_path, activation):
+    """'sigmoid' (official) keeps every latent in (0, 1); 'none' lets latents take both signs;
+    'batch_norm' centres them: only under the sigmoid is every cosine of two real windows
+    positive. A sigmoid model's weights load into a 'none' model (the sigmoid has none)."""
+    config = load_config("tiny", write(tmp_path, f'[model]\nadd_on_activation = '
+                                       f'"{activation}"\n'))
+    torch.manual_seed(0)
+    model = build_model(small_data.label_names, config.model).train()  # centred on the batch
+    x = torch.as_tensor(small_data.part("train")[0][:8])
+    with torch.no_grad():
+        latents = [b.latent(x) for b in model.branches.values()]
+    values = torch.cat([z.flatten() for z in latents])
+    assert bool(((values > 0) & (values < 1)).all()) == (activation == "sigmoid")
+    z = latents[1].transpose(1, 2).reshape(-1, latents[1].shape[1])  # morphology windows
+    unit = torch.nn.functional.normalize(z, dim=1)
+    # in the sigmoid's positive orthant every pair of windows has a positive cosine
+    assert (float((unit @ unit.T).min()) > 0) == (activation == "sigmoid")
+    if activation != "batch_norm":  # the centring keeps running statistics (buffers)
+        other = build_model(small_data.label_names, load_config(
+            "tiny", write(tmp_path, '[model]\nadd_on_activation = "none"\n')).model)
+        other.load_state_dict(model.state_dict())

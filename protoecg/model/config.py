@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 # "latent": drawn as "normal", then set by the schedule's ``latent_init`` stage to the latents
 # of random training windows of each prototype's class
 PROTOTYPE_INITS = ("normal", "uniform", "latent")
+# the add-on's last activation: "sigmoid" (official code, ProtoPNet) keeps every latent in
+# [0, 1]^D, where any two real windows have a positive cosine; "none" leaves the last 1x1
+# convolution linear, so real windows of different classes can point apart; "batch_norm"
+# centres every latent dimension on the training batches (no scale or shift learned), so
+# cosine compares windows' deviations from the average window (issue 11)
+ADD_ON_ACTIVATIONS = ("sigmoid", "none", "batch_norm")
 
 
 @dataclass
@@ -25,6 +31,7 @@ class ModelConfig:
     # positive orthant as the sigmoid latent space the prototypes are projected into) or
     # "latent" (random training windows' latents of the prototype's class; issue 11)
     prototype_init: str = "normal"
+    add_on_activation: str = "sigmoid"
     dropout: float = 0.35
 
     def __post_init__(self) -> None:

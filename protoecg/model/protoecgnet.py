@@ -43,6 +43,7 @@ class ProtoECGNet(nn.Module):
                 config.widths, config.latent_dim, lead_mixing_stem=stem, pooled=pooled,
                 similarity=config.similarity, dropout=config.dropout,
                 prototype_init=config.prototype_init,
+                add_on_activation=config.add_on_activation,
             )
         for name, branch in self.branches.items():
             index = torch.tensor([self.label_names.index(c) for c in branch.class_codes])

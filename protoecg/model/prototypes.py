@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from protoecg.model.backbone import ResNet18Backbone
-from protoecg.model.config import PROTOTYPE_INITS
+from protoecg.model.config import ADD_ON_ACTIVATIONS, PROTOTYPE_INITS
 
 EPS = 1e-6
 SIMILARITIES = ("cosine", "log_l2")
@@ -55,7 +55,8 @@ class PrototypeBranch(nn.Module):
     def __init__(self, name: str, class_codes: list[str], prototypes_per_class: int,
                  prototype_steps: int, widths: tuple[int, int, int, int], latent_dim: int,
                  lead_mixing_stem: bool, pooled: bool, similarity: str = "cosine",
-                 dropout: float = 0.0, prototype_init: str = "normal"):
+                 dropout: float = 0.0, prototype_init: str = "normal",
+                 add_on_activation: str = "sigmoid"):
         super().__init__()
         if similarity not in SIMILARITIES:
             raise ValueError(f"unknown similarity {similarity!r}")
@@ -65,10 +66,15 @@ class PrototypeBranch(nn.Module):
         self.similarity = similarity
         self.backbone = ResNet18Backbone(widths, lead_mixing_stem=lead_mixing_stem)
         self.dropout = nn.Dropout(dropout)
+        if add_on_activation not in ADD_ON_ACTIVATIONS:
+            raise ValueError(f"unknown add_on_activation {add_on_activation!r}")
+        self.add_on_activation = add_on_activation
         # Linear-ReLU-Linear-Sigmoid (1D) and two 1x1 convolutions (2D) are the same map: 1x1 convs
         self.add_on = nn.Sequential(
             nn.Conv1d(widths[-1], latent_dim, 1), nn.ReLU(inplace=True),
-            nn.Conv1d(latent_dim, latent_dim, 1), nn.Sigmoid(),
+            nn.Conv1d(latent_dim, latent_dim, 1),
+            *{"sigmoid": [nn.Sigmoid()], "none": [],
+              "batch_norm": [nn.BatchNorm1d(latent_dim, affine=False)]}[add_on_activation],
         )
         n_classes = len(class_codes)
         n_prototypes = n_classes * prototypes_per_class

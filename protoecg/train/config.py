@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from protoecg.errors import ProtoECGError
-from protoecg.model.config import PROTOTYPE_INITS, ModelConfig
+from protoecg.model.config import ADD_ON_ACTIVATIONS, PROTOTYPE_INITS, ModelConfig
 from protoecg.train.stages import GROUPS, Defaults, Stage, build_schedule, stage_names
 
 
@@ -209,6 +209,14 @@ def _validate(config: Config, source: str) -> None:
     if m.prototype_init not in PROTOTYPE_INITS:
         raise ConfigError(f"{source}: model.prototype_init must be one of "
                           f"{', '.join(repr(v) for v in PROTOTYPE_INITS)}")
+    if m.add_on_activation not in ADD_ON_ACTIVATIONS:
+        raise ConfigError(f"{source}: model.add_on_activation must be one of "
+                          f"{', '.join(repr(v) for v in ADD_ON_ACTIVATIONS)}")
+    if m.add_on_activation != "sigmoid" and (m.prototype_init == "uniform"
+                                             or config.train.prototypes_in_latent_range):
+        raise ConfigError(f"{source}: model.prototype_init = 'uniform' and "
+                          "train.prototypes_in_latent_range assume the sigmoid's [0, 1] latent "
+                          "range: they need model.add_on_activation = 'sigmoid'")
     if m.similarity not in ("cosine", "log_l2"):
         raise ConfigError(f"{source}: model.similarity must be 'cosine' or 'log_l2'")
     for branch, k in m.prototypes_per_class.items():
