@@ -1,4 +1,4 @@
-"""Throughput of the `paper`-size ProtoECGNet on this machine's CPU (batch 32, fp32).
+"""Throughput of the `paper`-size ProtoECGNet on this machine's CPU (batch 32, fp32 or bf16).
 
 Measures, the way the official implementation was measured side by side (TIPS.md): a "joint"
 training step (forward, prototype loss with the paper's weights, backward, Adam) per branch and
@@ -7,9 +7,11 @@ FlopCounterMode); and the share of this machine's measured fp32 matmul rate that
 reaches. Only this project's figures: a comparison with the official code counts only when
 both are measured in one run (the side-by-side table in the README quotes TIPS.md).
 
-Run by hand: ``.venv/bin/python benchmarks/train_throughput.py [--repeats 3] [--device cuda
---amp]``; writes ``benchmarks/results/train_throughput[_cuda_{fp32,amp}].json`` and prints a
-Markdown table for the README.
+Run by hand: ``.venv/bin/python benchmarks/train_throughput.py [--repeats 3] [--amp] [--device
+cuda]``; ``--amp`` is bfloat16 autocast on the CPU (``train.cpu_bf16``; projection ranks windows
+under it too) and float16 autocast on CUDA (``train.amp``). Writes
+``benchmarks/results/train_throughput[_bf16|_cuda_{fp32,amp}].json`` and prints a Markdown table
+for the README.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from protoecg.data import labels as label_table
 from protoecg.model import build_model
 from protoecg.train.config import load_config
 from protoecg.train.objective import LossContext, stage_loss
-from protoecg.train.predict import autocast
+from protoecg.train.predict import autocast, cpu_has_native_bf16
 from protoecg.train.projection import project_branch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,9 +117,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--projection-ecgs", type=int, default=256)
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    parser.add_argument("--amp", action="store_true", help="float16 autocast (CUDA only)")
+    parser.add_argument("--amp", action="store_true",
+                        help="mixed precision: bfloat16 autocast on the CPU (needs native bf16: "
+                             "AVX512-BF16 or AMX), float16 on CUDA")
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.amp and device.type == "cpu" and not cpu_has_native_bf16():
+        parser.error("--amp on the CPU needs native bfloat16 (AVX512-BF16 or AMX): "
+                     "emulated bf16 is slower than fp32")
     torch.manual_seed(0)
     config = load_config("paper")
     rng = np.random.default_rng(0)
@@ -127,7 +134,8 @@ def main() -> None:
     results: dict = {
         "machine": f"{name}, torch {torch.__version__}, {torch.get_num_threads()} threads",
         "device": str(device), "date": time.strftime("%Y-%m-%d"), "batch_size": 32,
-        "precision": "float16 autocast" if args.amp and device.type == "cuda" else "fp32",
+        "precision": ("fp32" if not args.amp else "float16 autocast" if device.type == "cuda"
+                      else "bfloat16 autocast"),
         "matmul_gflops": round(matmul_gflops(device=device), 1), "branches": {},
     }
     everything = label_table.all_codes()
@@ -156,14 +164,14 @@ def main() -> None:
             # as the training stage runs it: projection only, no neighbour ranking (the
             # official code has none); `protoecg project` adds one more pass for neighbours
             project_branch(model.branches[branch], signals, labels, batch_size=64,
-                           n_neighbours=0, device=device)
+                           n_neighbours=0, device=device, amp=args.amp)
             _sync(device)
             seconds = time.perf_counter() - start
             entry["projection_s_per_256_ecgs"] = round(seconds * 256 / n, 2)
             entry["projection_s_per_1000_ecgs"] = round(seconds * 1000 / n, 2)
         results["branches"][branch] = entry
         print(branch, entry, flush=True)
-    suffix = ("" if device.type == "cpu"
+    suffix = (("_bf16" if args.amp else "") if device.type == "cpu"
               else f"_{device.type}_{'amp' if args.amp else 'fp32'}")
     out = REPO / "benchmarks" / "results" / f"train_throughput{suffix}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -59,7 +59,11 @@ class TrainConfig:
     # project the prototypes after every N-th joint epoch (ProtoPNet's periodic push), so the
     # final projection is a small step; 0 = only the projection stage (the official code)
     push_every: int = 0
-    amp: bool = True  # mixed precision, on CUDA only
+    amp: bool = True  # mixed precision (float16 autocast), on CUDA only
+    # bfloat16 autocast on the CPU, where it has native bf16 instructions (AVX512-BF16 or AMX;
+    # refused elsewhere: emulated bf16 is slower than fp32). Similarities stay float32. Off by
+    # default: it changes every output slightly (benchmarks/results/cpu_bf16.json)
+    cpu_bf16: bool = False
     # projection: no two prototypes of a class from the same record (the official code allows
     # it; off by default until the ablation on real data says it helps)
     distinct_projection: bool = False

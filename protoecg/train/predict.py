@@ -22,10 +22,17 @@ class Predictions:
 
 
 def autocast(device: torch.device, enabled: bool):
-    """Mixed precision on CUDA (float16 autocast); a no-op on the CPU."""
+    """Mixed precision where enabled: float16 autocast on CUDA, bfloat16 on the CPU."""
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.float16)
+    if enabled and device.type == "cpu":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return nullcontext()
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX tiles)."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
 @torch.no_grad()

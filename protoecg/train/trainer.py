@@ -26,7 +26,7 @@ from protoecg import __version__
 from protoecg.model import build_model
 from protoecg.model.encoders import EncoderPretrainNet
 from protoecg.model.protoecgnet import ProtoECGNet
-from protoecg.train.config import Config
+from protoecg.train.config import Config, ConfigError
 from protoecg.train.data import PreparedData
 from protoecg.train.metrics import macro_auroc
 from protoecg.train.objective import (
@@ -36,7 +36,7 @@ from protoecg.train.objective import (
     pretrain_loss,
     stage_loss,
 )
-from protoecg.train.predict import autocast, predict
+from protoecg.train.predict import autocast, cpu_has_native_bf16, predict
 from protoecg.train.projection import BranchProjection, init_from_latents, project_branch
 from protoecg.train.run import RUN_FORMAT, RunError, read_run, save_torch, write_json
 from protoecg.train.stages import Stage, parameter_groups
@@ -131,7 +131,13 @@ class Trainer:
         self.dist = Distributed.from_environment(self.device)
         self.schedule = schedule or ("black_box" if black_box else "protoecgnet")
         self.stages = config.schedule(self.schedule)
-        self.amp = config.train.amp and self.device.type == "cuda"
+        if config.train.cpu_bf16 and self.device.type == "cpu" and not cpu_has_native_bf16():
+            raise ConfigError("train.cpu_bf16: this CPU has no native bfloat16 instructions "
+                              "(AVX512-BF16 or AMX), where bf16 is slower than fp32: set it "
+                              "to false")
+        # mixed precision: float16 on CUDA (train.amp), bfloat16 on the CPU (train.cpu_bf16)
+        self.amp = (config.train.amp if self.device.type == "cuda"
+                    else config.train.cpu_bf16 and self.device.type == "cpu")
         self.dataset_name = dataset_name or data.dataset.source
         self.command = command or []
         if config.train.threads:
@@ -268,7 +274,7 @@ class Trainer:
         epochs = stage.epochs
         optimizer = self._optimizer(stage)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
-        scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.device.type == "cuda")
         best_score, best_state, bad_epochs = -math.inf, None, 0
         start_score = None
         if state is not None:
@@ -399,7 +405,8 @@ class Trainer:
                                     self.config.train.eval_batch_size, self.device,
                                     n_neighbours=0, replace=True,
                                     distinct_records=self.config.train.distinct_projection,
-                                    excluded=forbidden.exclusions if forbidden else ())
+                                    excluded=forbidden.exclusions if forbidden else (),
+                                    amp=self.amp)
             cosine = torch.nn.functional.cosine_similarity(
                 before, branch.prototypes.detach().flatten(1).float(), dim=1).cpu()
             out[name] = (result, cosine)
