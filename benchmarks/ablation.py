@@ -26,6 +26,9 @@ Variants are config overrides on the preset (TOML tables, as ``--config`` takes 
   norm (``"batch_norm"``): in the sigmoid's positive orthant every two real windows have a
   positive cosine, so a prototype that must be dissimilar to other classes' windows leaves the
   data (median cosine ~0 to its nearest window) and projection costs accuracy;
+- ``pretrain_nearest_window_1`` / ``_10``: pre-training with every prototype pulled towards
+  its nearest real window of its class in the batch (``loss.nearest_window`` = 1 or 10; Li et
+  al. 2018): ProtoPNet's clustering pulls only a class's best prototype per sample;
 - ``long_pretrain_clustering_refine30_slow``: the paper's 100 joint epochs (patience 15);
 - ``twin``: the black-box twin (``train --black-box``), trained in the same sweep so the table
   stands beside it; ``twin_seeded_refine10`` starts ProtoECGNet's backbones from that twin
@@ -129,6 +132,9 @@ def variants(features_epochs: int = 20) -> dict[str, dict]:
         out["pretrain_clustering_diversity_refine30_slow"], {"model": {"similarity": "log_l2"}})
     out["pretrain_no_sigmoid"] = merge(pretrain, {"model": {"add_on_activation": "none"}})
     out["pretrain_centred"] = merge(pretrain, {"model": {"add_on_activation": "batch_norm"}})
+    for weight in (1, 10):
+        out[f"pretrain_nearest_window_{weight}"] = merge(
+            pretrain, {"loss": {"nearest_window": float(weight)}})
     out[TWIN] = {}
     out["twin_seeded_refine10"] = merge(OFFICIAL, {"train": {
         "backbones_from": SEEDED_FROM_TWIN, "lr_scale": {"backbone": 0.1},

@@ -26,6 +26,29 @@ def test_separation_by_hand():
         (0.9 + 0.3) / 2)
 
 
+def test_nearest_window_by_hand():
+    # prototype 0 (c0): samples 0 and 1 carry c0 -> max(.9, .1) = .9; prototype 1 (c0):
+    # max(.5, .3) = .5; prototype 2 (c1): only sample 1 carries c1 -> .8; -(.9 + .5 + .8) / 3
+    assert losses.nearest_window(S, IDENTITY, Y).item() == pytest.approx(-2.2 / 3)
+    # a disabled prototype is left out; so is one whose class no sample carries
+    assert losses.nearest_window(S, IDENTITY, Y, torch.tensor([1.0, 0.0, 1.0])).item() == \
+        pytest.approx(-1.7 / 2)
+    only_c0 = torch.tensor([[1, 0], [0, 0]])
+    assert losses.nearest_window(S, IDENTITY, only_c0).item() == pytest.approx(-(0.9 + 0.5) / 2)
+    assert losses.nearest_window(S, IDENTITY, torch.zeros(2, 2)).item() == 0.0
+
+
+def test_a_loss_weighted_zero_is_not_computed(tmp_path):
+    from protoecg.train.config import load_config
+    joint = next(s for s in load_config("paper").schedule("protoecgnet") if s.name == "joint")
+    assert "nearest_window" not in joint.loss  # official: off
+    path = tmp_path / "on.toml"
+    path.write_text("[loss]\nnearest_window = 0.5\ndiversity = 0.0\n")
+    joint = next(s for s in load_config("paper", path).schedule("protoecgnet")
+                 if s.name == "joint")
+    assert joint.loss["nearest_window"] == 0.5 and "diversity" not in joint.loss
+
+
 def test_clustering_and_separation_without_positives_are_zero():
     none = torch.zeros(2, 2)
     assert losses.clustering(S, IDENTITY, none).item() == 0.0

@@ -83,6 +83,9 @@ class TrainConfig:
 class LossConfig:
     clustering: float = 0.004
     separation: float = 0.0004
+    # every prototype towards its nearest real window of its class in the batch (Li et al.
+    # 2018; issue 11); 0 = off, as in the official code (a term weighted 0 is not computed)
+    nearest_window: float = 0.0
     diversity: float = 250.0
     contrastive: float = 300.0
     l1: float = 1e-4

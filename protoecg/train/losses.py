@@ -58,6 +58,25 @@ def separation(similarities: torch.Tensor, identity: torch.Tensor, labels: torch
     return masked[valid].mean()
 
 
+def nearest_window(similarities: torch.Tensor, identity: torch.Tensor, labels: torch.Tensor,
+                   active: torch.Tensor | None = None) -> torch.Tensor:
+    """-mean over prototypes of the highest similarity to a window of a batch ECG of the
+    prototype's class (Li et al. 2018's "every prototype close to some training example", within
+    the batch). ProtoPNet's clustering pulls only the best prototype of a class per sample;
+    this pulls every prototype towards its nearest real window, so projection is a small step.
+    Prototypes whose class has no positive in the batch (or that are disabled) are left out;
+    zero when none is left.
+    """
+    eligible = (labels.float() @ identity.T) > 0  # (B, P)
+    if active is not None:
+        eligible = eligible & (active[None] > 0)
+    nearest = similarities.masked_fill(~eligible, float("-inf")).amax(dim=0)  # (P,)
+    valid = torch.isfinite(nearest)
+    if not valid.any():
+        return similarities.sum() * 0.0
+    return -nearest[valid].mean()
+
+
 def prototype_cosine(prototypes: torch.Tensor) -> torch.Tensor:
     """(P, P) cosine similarity of the flattened prototypes (computed once per step)."""
     flat = F.normalize(prototypes.flatten(1), dim=1)

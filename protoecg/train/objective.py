@@ -122,6 +122,8 @@ BRANCH_TERMS: dict[str, Callable[[BranchBatch], torch.Tensor]] = {
     "bce": lambda b: losses.bce(b.output.logits.float(), b.y, b.ctx.branch_pos_weight[b.name]),
     "clustering": lambda b: losses.clustering(b.similarities, b.identity, b.y),
     "separation": lambda b: losses.separation(b.similarities, b.identity, b.y),
+    "nearest_window": lambda b: losses.nearest_window(b.similarities, b.identity, b.y,
+                                                      b.branch.active),
     "diversity": lambda b: losses.diversity(b.cosine),
     "contrastive": lambda b: losses.contrastive(b.cosine, *b.ctx.contrastive[b.name]),
     # ProtoPNet's last-layer rule: only connections from other classes' prototypes

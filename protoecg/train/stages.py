@@ -43,7 +43,8 @@ STARTS = ("previous", "fusion_from_branches")
 MONITORS = ("branches", "features", "fusion", "train_loss")
 # Loss terms each scope knows (their functions live in ``objective.py``).
 TERMS = {
-    "branches": ("bce", "clustering", "separation", "diversity", "contrastive", "l1", "forget"),
+    "branches": ("bce", "clustering", "separation", "nearest_window", "diversity", "contrastive",
+                 "l1", "forget"),
     "features": ("bce",),
     "model": ("bce", "l1"),
     "views": ("nt_xent",),
@@ -100,7 +101,8 @@ class Stage:
 
 
 _PROTOTYPE_LOSS = {"bce": 1.0, "clustering": "clustering", "separation": "separation",
-                   "diversity": "diversity", "contrastive": "contrastive"}
+                   "nearest_window": "nearest_window", "diversity": "diversity",
+                   "contrastive": "contrastive"}
 
 # The last layers, as every schedule of ProtoECGNet ends: the branch classifiers, then the
 # fusion layer (branches frozen, fusion initialised from the branch classifiers); each keeps
@@ -240,6 +242,8 @@ def resolve_stage(row: Mapping, defaults: Defaults) -> Stage:
             if weight not in defaults.weights:
                 raise StageError(f"{where}: loss weight {weight!r} is not a key of [loss]")
             weight = defaults.weights[weight]
+        if float(weight) == 0.0:  # switched off in [loss]: not computed, not reported
+            continue
         loss[term] = float(weight)
     overrides = row.get("optimizer", {})
     optimizer = {}
