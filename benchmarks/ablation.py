@@ -29,6 +29,9 @@ Variants are config overrides on the preset (TOML tables, as ``--config`` takes 
 - ``pretrain_nearest_window_1`` / ``_10``: pre-training with every prototype pulled towards
   its nearest real window of its class in the batch (``loss.nearest_window`` = 1 or 10; Li et
   al. 2018): ProtoPNet's clustering pulls only a class's best prototype per sample;
+  ``pretrain_nearest_window_10_nodiversity`` with diversity and contrastive weights 0;
+  ``pretrain_nearest_window_10_bf16`` the same as ``_10`` under ``train.cpu_bf16`` (the
+  CPU's bfloat16 path: does it train as well, and how much faster);
 - ``long_pretrain_clustering_refine30_slow``: the paper's 100 joint epochs (patience 15);
 - ``twin``: the black-box twin (``train --black-box``), trained in the same sweep so the table
   stands beside it; ``twin_seeded_refine10`` starts ProtoECGNet's backbones from that twin
@@ -135,6 +138,10 @@ def variants(features_epochs: int = 20) -> dict[str, dict]:
     for weight in (1, 10):
         out[f"pretrain_nearest_window_{weight}"] = merge(
             pretrain, {"loss": {"nearest_window": float(weight)}})
+    out["pretrain_nearest_window_10_nodiversity"] = merge(
+        out["pretrain_nearest_window_10"], {"loss": {"diversity": 0.0, "contrastive": 0.0}})
+    out["pretrain_nearest_window_10_bf16"] = merge(out["pretrain_nearest_window_10"],
+                                                   {"train": {"cpu_bf16": True}})
     out[TWIN] = {}
     out["twin_seeded_refine10"] = merge(OFFICIAL, {"train": {
         "backbones_from": SEEDED_FROM_TWIN, "lr_scale": {"backbone": 0.1},
