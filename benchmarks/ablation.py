@@ -32,6 +32,12 @@ Variants are config overrides on the preset (TOML tables, as ``--config`` takes 
   ``pretrain_nearest_window_10_nodiversity`` with diversity and contrastive weights 0;
   ``pretrain_nearest_window_10_bf16`` the same as ``_10`` under ``train.cpu_bf16`` (the
   CPU's bfloat16 path: does it train as well, and how much faster);
+- ``pretrain_incorrect0``: pre-training with the branch classifiers' connections from other
+  classes' prototypes at 0 instead of ProtoPNet's -0.5 (``model.incorrect_class_connection``):
+  with -0.5 and the classifier fixed in the joint stage, every ECG of another class pushes a
+  prototype's similarity down, and most morphology classes are rare;
+- ``pretrain_morphology_steps8``: morphology prototypes 8 latent steps long (2.5 s) instead of
+  3 (0.9 s);
 - ``long_pretrain_clustering_refine30_slow``: the paper's 100 joint epochs (patience 15);
 - ``twin``: the black-box twin (``train --black-box``), trained in the same sweep so the table
   stands beside it; ``twin_seeded_refine10`` starts ProtoECGNet's backbones from that twin
@@ -142,6 +148,9 @@ def variants(features_epochs: int = 20) -> dict[str, dict]:
         out["pretrain_nearest_window_10"], {"loss": {"diversity": 0.0, "contrastive": 0.0}})
     out["pretrain_nearest_window_10_bf16"] = merge(out["pretrain_nearest_window_10"],
                                                    {"train": {"cpu_bf16": True}})
+    out["pretrain_incorrect0"] = merge(pretrain, {"model": {"incorrect_class_connection": 0.0}})
+    out["pretrain_morphology_steps8"] = merge(pretrain, {"model": {"prototype_steps": {
+        "rhythm": 1, "morphology": 8, "global": 32}}})
     out[TWIN] = {}
     out["twin_seeded_refine10"] = merge(OFFICIAL, {"train": {
         "backbones_from": SEEDED_FROM_TWIN, "lr_scale": {"backbone": 0.1},

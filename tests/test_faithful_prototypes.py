@@ -70,6 +70,8 @@ def test_switches_add_rows_to_the_schedule(tmp_path):
      "need model.add_on_activation = 'sigmoid'"),
     ('[model]\nadd_on_activation = "none"\nprototype_init = "uniform"\n',
      "need model.add_on_activation = 'sigmoid'"),
+    ("[model]\nincorrect_class_connection = 0.5\n",
+     "model.incorrect_class_connection must be <= 0"),
 ])
 def test_bad_switch_values_are_refused_by_name(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
@@ -244,3 +246,16 @@ def test_add_on_activation_sets_the_latent_range(small_data, tmp_path, activatio
         other = build_model(small_data.label_names, load_config(
             "tiny", write(tmp_path, '[model]\nadd_on_activation = "none"\n')).model)
         other.load_state_dict(model.state_dict())
+
+
+@pytest.mark.parametrize("connection", [-0.5, 0.0])
+def test_incorrect_class_connection_sets_the_classifiers_start(small_data, tmp_path,
+                                                               connection):
+    config = load_config("tiny", write(tmp_path, f"[model]\nincorrect_class_connection = "
+                                       f"{connection}\n"))
+    model = build_model(small_data.label_names, config.model)
+    for branch in model.branches.values():
+        identity = branch.class_identity().T
+        weight = branch.classifier.weight.detach()
+        assert torch.equal(weight[identity == 1], torch.ones(int(identity.sum())))
+        assert set(weight[identity == 0].tolist()) <= {connection}

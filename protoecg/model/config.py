@@ -32,6 +32,10 @@ class ModelConfig:
     # "latent" (random training windows' latents of the prototype's class; issue 11)
     prototype_init: str = "normal"
     add_on_activation: str = "sigmoid"
+    # the branch classifier's starting weight from other classes' prototypes (ProtoPNet's
+    # "incorrect class connection"; own class +1). The joint stage keeps the classifier fixed,
+    # so with -0.5 every sample of another class pushes a prototype's similarity down
+    incorrect_class_connection: float = -0.5
     dropout: float = 0.35
 
     def __post_init__(self) -> None:

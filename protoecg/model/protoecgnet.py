@@ -44,6 +44,7 @@ class ProtoECGNet(nn.Module):
                 similarity=config.similarity, dropout=config.dropout,
                 prototype_init=config.prototype_init,
                 add_on_activation=config.add_on_activation,
+                incorrect_class_connection=config.incorrect_class_connection,
             )
         for name, branch in self.branches.items():
             index = torch.tensor([self.label_names.index(c) for c in branch.class_codes])

@@ -56,7 +56,7 @@ class PrototypeBranch(nn.Module):
                  prototype_steps: int, widths: tuple[int, int, int, int], latent_dim: int,
                  lead_mixing_stem: bool, pooled: bool, similarity: str = "cosine",
                  dropout: float = 0.0, prototype_init: str = "normal",
-                 add_on_activation: str = "sigmoid"):
+                 add_on_activation: str = "sigmoid", incorrect_class_connection: float = -0.5):
         super().__init__()
         if similarity not in SIMILARITIES:
             raise ValueError(f"unknown similarity {similarity!r}")
@@ -94,6 +94,7 @@ class PrototypeBranch(nn.Module):
         # a replaced prototype is a new catalog row (``morphology/IRBBB/07@2``)
         self.register_buffer("revision", torch.ones(n_prototypes, dtype=torch.long))
         self.classifier = nn.Linear(n_prototypes, n_classes, bias=False)
+        self.incorrect_class_connection = incorrect_class_connection
         self.reset_classifier()
         # zero-initialised without drawing random numbers, so that a seeded model without
         # pre-training gets the same weights as before the head existed
@@ -139,8 +140,10 @@ class PrototypeBranch(nn.Module):
         return F.one_hot(self.prototype_class, len(self.class_codes)).float()
 
     @torch.no_grad()
-    def reset_classifier(self, own: float = 1.0, other: float = -0.5) -> None:
-        """ProtoPNet's initialisation: +1 from a class's own prototypes, -0.5 from the others."""
+    def reset_classifier(self, own: float = 1.0, other: float | None = None) -> None:
+        """ProtoPNet's initialisation: +1 from a class's own prototypes, ``other`` (the branch's
+        incorrect-class connection, -0.5 unless configured) from the others."""
+        other = self.incorrect_class_connection if other is None else other
         identity = self.class_identity().T  # (C, P)
         self.classifier.weight.copy_(own * identity + other * (1 - identity))
 

@@ -224,6 +224,9 @@ def _validate(config: Config, source: str) -> None:
         raise ConfigError(f"{source}: model.prototype_init = 'uniform' and "
                           "train.prototypes_in_latent_range assume the sigmoid's [0, 1] latent "
                           "range: they need model.add_on_activation = 'sigmoid'")
+    if m.incorrect_class_connection > 0:
+        raise ConfigError(f"{source}: model.incorrect_class_connection must be <= 0 (a "
+                          "prototype's similarity may not count for another class)")
     if m.similarity not in ("cosine", "log_l2"):
         raise ConfigError(f"{source}: model.similarity must be 'cosine' or 'log_l2'")
     for branch, k in m.prototypes_per_class.items():
