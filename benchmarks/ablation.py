@@ -36,8 +36,13 @@ Variants are config overrides on the preset (TOML tables, as ``--config`` takes 
   classes' prototypes at 0 instead of ProtoPNet's -0.5 (``model.incorrect_class_connection``):
   with -0.5 and the classifier fixed in the joint stage, every ECG of another class pushes a
   prototype's similarity down, and most morphology classes are rare;
+- ``pretrain_incorrect0_push``: and a push after every joint epoch (``push``: prototypes are
+  real windows at every validation); ``pretrain_incorrect0_nearest_window_10``: and
+  ``loss.nearest_window = 10``;
 - ``pretrain_morphology_steps8``: morphology prototypes 8 latent steps long (2.5 s) instead of
   3 (0.9 s);
+- ``pretrain_clustering_diversity_nearest_window_refine30_slow``: the GPU sweep's best with
+  ``loss.nearest_window = 10``;
 - ``long_pretrain_clustering_refine30_slow``: the paper's 100 joint epochs (patience 15);
 - ``twin``: the black-box twin (``train --black-box``), trained in the same sweep so the table
   stands beside it; ``twin_seeded_refine10`` starts ProtoECGNet's backbones from that twin
@@ -149,8 +154,13 @@ def variants(features_epochs: int = 20) -> dict[str, dict]:
     out["pretrain_nearest_window_10_bf16"] = merge(out["pretrain_nearest_window_10"],
                                                    {"train": {"cpu_bf16": True}})
     out["pretrain_incorrect0"] = merge(pretrain, {"model": {"incorrect_class_connection": 0.0}})
+    out["pretrain_incorrect0_push"] = merge(out["pretrain_incorrect0"], CHANGES["push"])
+    out["pretrain_incorrect0_nearest_window_10"] = merge(
+        out["pretrain_incorrect0"], {"loss": {"nearest_window": 10.0}})
     out["pretrain_morphology_steps8"] = merge(pretrain, {"model": {"prototype_steps": {
         "rhythm": 1, "morphology": 8, "global": 32}}})
+    out["pretrain_clustering_diversity_nearest_window_refine30_slow"] = merge(
+        out["pretrain_clustering_diversity_refine30_slow"], {"loss": {"nearest_window": 10.0}})
     out[TWIN] = {}
     out["twin_seeded_refine10"] = merge(OFFICIAL, {"train": {
         "backbones_from": SEEDED_FROM_TWIN, "lr_scale": {"backbone": 0.1},
