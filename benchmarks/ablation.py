@@ -38,7 +38,8 @@ Variants are config overrides on the preset (TOML tables, as ``--config`` takes 
   prototype's similarity down, and most morphology classes are rare;
 - ``pretrain_incorrect0_push``: and a push after every joint epoch (``push``: prototypes are
   real windows at every validation); ``pretrain_incorrect0_nearest_window_10``: and
-  ``loss.nearest_window = 10``;
+  ``loss.nearest_window = 10``; ``pretrain_incorrect0_refine30_slow``: and 30 refine epochs at
+  a tenth of the rate after projection (prototypes end as real windows);
 - ``all_incorrect0``: the four switches together (the ``ludb`` preset's set-up) with
   connections 0;
 - ``pretrain_morphology_steps8``: morphology prototypes 8 latent steps long (2.5 s) instead of
@@ -161,6 +162,10 @@ def variants(features_epochs: int = 20) -> dict[str, dict]:
     out["pretrain_incorrect0_push"] = merge(out["pretrain_incorrect0"], CHANGES["push"])
     out["pretrain_incorrect0_nearest_window_10"] = merge(
         out["pretrain_incorrect0"], {"loss": {"nearest_window": 10.0}})
+    out["pretrain_incorrect0_refine30_slow"] = merge(
+        out["pretrain_incorrect0"], {"train": {"epochs": {"features": features_epochs,
+                                                          "refine": 30}, "patience": 10,
+                                               "stage_lr_scale": {"refine": 0.1}}})
     out["all_incorrect0"] = merge(together, {"model": {"incorrect_class_connection": 0.0}})
     out["pretrain_morphology_steps8"] = merge(pretrain, {"model": {"prototype_steps": {
         "rhythm": 1, "morphology": 8, "global": 32}}})
