@@ -39,7 +39,8 @@ Variants are config overrides on the preset (TOML tables, as ``--config`` takes 
 - ``pretrain_incorrect0_push``: and a push after every joint epoch (``push``: prototypes are
   real windows at every validation); ``pretrain_incorrect0_nearest_window_10``: and
   ``loss.nearest_window = 10``; ``pretrain_incorrect0_refine30_slow``: and 30 refine epochs at
-  a tenth of the rate after projection (prototypes end as real windows);
+  a tenth of the rate after projection (prototypes end as real windows; defined, not yet run
+  to the end);
 - ``all_incorrect0``: the four switches together (the ``ludb`` preset's set-up) with
   connections 0;
 - ``pretrain_morphology_steps8``: morphology prototypes 8 latent steps long (2.5 s) instead of
@@ -79,7 +80,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # ptbxl_subset preset's connections at 0) does not change what a variant name means
 OFFICIAL = {"model": {"prototype_init": "normal", "incorrect_class_connection": -0.5},
             "train": {"push_every": 0, "epochs": {"features": 0}},
-            "loss": {"clustering": 0.004, "separation": 0.0004}}
+            "loss": {"clustering": 0.004, "separation": 0.0004, "nearest_window": 0.0}}
 CHANGES = {
     "latent_init": {"model": {"prototype_init": "latent"}},
     "push": {"train": {"push_every": 1}},
