@@ -164,9 +164,7 @@ def variants(features_epochs: int = 20) -> dict[str, dict]:
     out["pretrain_incorrect0_nearest_window_10"] = merge(
         out["pretrain_incorrect0"], {"loss": {"nearest_window": 10.0}})
     out["pretrain_incorrect0_refine30_slow"] = merge(
-        out["pretrain_incorrect0"], {"train": {"epochs": {"features": features_epochs,
-                                                          "refine": 30}, "patience": 10,
-                                               "stage_lr_scale": {"refine": 0.1}}})
+        out["pretrain_refine30_slow"], {"model": {"incorrect_class_connection": 0.0}})
     out["all_incorrect0"] = merge(together, {"model": {"incorrect_class_connection": 0.0}})
     out["pretrain_morphology_steps8"] = merge(pretrain, {"model": {"prototype_steps": {
         "rhythm": 1, "morphology": 8, "global": 32}}})

@@ -68,7 +68,6 @@ class PrototypeBranch(nn.Module):
         self.dropout = nn.Dropout(dropout)
         if add_on_activation not in ADD_ON_ACTIVATIONS:
             raise ValueError(f"unknown add_on_activation {add_on_activation!r}")
-        self.add_on_activation = add_on_activation
         # Linear-ReLU-Linear-Sigmoid (1D) and two 1x1 convolutions (2D) are the same map: 1x1 convs
         self.add_on = nn.Sequential(
             nn.Conv1d(widths[-1], latent_dim, 1), nn.ReLU(inplace=True),
@@ -140,12 +139,11 @@ class PrototypeBranch(nn.Module):
         return F.one_hot(self.prototype_class, len(self.class_codes)).float()
 
     @torch.no_grad()
-    def reset_classifier(self, own: float = 1.0, other: float | None = None) -> None:
-        """ProtoPNet's initialisation: +1 from a class's own prototypes, ``other`` (the branch's
-        incorrect-class connection, -0.5 unless configured) from the others."""
-        other = self.incorrect_class_connection if other is None else other
+    def reset_classifier(self) -> None:
+        """ProtoPNet's initialisation: +1 from a class's own prototypes, the branch's
+        incorrect-class connection (-0.5 unless configured) from the others."""
         identity = self.class_identity().T  # (C, P)
-        self.classifier.weight.copy_(own * identity + other * (1 - identity))
+        self.classifier.weight.copy_(identity + self.incorrect_class_connection * (1 - identity))
 
     def latent(self, x: torch.Tensor) -> torch.Tensor:
         return self._latent(self.backbone(x))
