@@ -91,6 +91,13 @@ def main() -> None:
         for branch, f in faithfulness.items():
             print(f"| {branch} | {num(f['val_auroc_before'])} → {num(f['val_auroc_after'])} | "
                   f"{f['cosine_median']:.3f} / {f['cosine_p10']:.3f} |")
+        if "faithfulness_at" in e_p:  # a refine stage's push replaced the first projection
+            at = e_p["faithfulness_at"]
+            print(f"\n(the push kept by the {at.get('after_stage')} stage, epoch "
+                  f"{at.get('epoch')}; the projection stage before it: " + "; ".join(
+                      f"{b} {num(f['val_auroc_before'])} → {num(f['val_auroc_after'])}, "
+                      f"cosine {f['cosine_median']:.3f}"
+                      for b, f in e_p["faithfulness_first_projection"].items()) + ")")
 
 
 def num(value: float | None) -> str:

@@ -145,7 +145,8 @@ def test_push_and_latent_init_make_the_final_projection_a_small_step(small_data,
     trainer.fit()
     change = np.abs(outputs[1] - outputs[0]).max()
     lines = records(tmp_path / "run")
-    projection = next(r for r in lines if r["stage"] == "projection")["faithfulness"]
+    projection = next(r for r in lines if r["stage"] == "projection"
+                      and "after_stage" not in r)["faithfulness"]
     if official:
         assert change > PROJECTION_TOLERANCE
         assert all(f["cosine_median"] < 0.9 for f in projection.values())
@@ -156,6 +157,47 @@ def test_push_and_latent_init_make_the_final_projection_a_small_step(small_data,
                for r in lines[2:4])
     for branch, figures in projection.items():
         assert figures["cosine_p10"] == pytest.approx(1.0, abs=1e-4), branch
+
+
+def test_the_push_a_refine_stage_kept_is_the_runs_projection(small_data, tmp_path):
+    """A refine stage ends on a pushed epoch: projection.json, the last projection line of
+    metrics.jsonl and evaluate's faithfulness describe that push (its windows, its cosines, the
+    validation AUROC across it), not the projection stage's windows the refine replaced; each
+    stored prototype is the latent of the window projection.json names."""
+    from protoecg.train.evaluation import evaluate_run
+    config = load_config("tiny", write(tmp_path, "[train]\nepochs = { prototypes = 1, "
+                                       "joint = 2, refine = 2, classifier = 0, fusion = 0 }\n"))
+    trainer = Trainer(config, small_data, tmp_path / "run", progress=False)
+    trainer.fit()
+    lines = records(tmp_path / "run")
+    projections = [r for r in lines if r["stage"] == "projection"]
+    kept = [r for r in lines if r["stage"] == "refine" and r["best"]][-1]
+    assert "after_stage" not in projections[0]
+    assert (projections[-1]["after_stage"], projections[-1]["epoch"]) == ("refine",
+                                                                          kept["epoch"])
+    final = trainer._branch_scores()  # no epochs follow the refine: the kept model's
+    for branch, figures in projections[-1]["faithfulness"].items():
+        assert figures["cosine_median"] == pytest.approx(kept["push_cosine_median"][branch],
+                                                         abs=1e-4)
+        if figures["val_auroc_after"] is not None:  # None: no validation label of the branch
+            assert figures["val_auroc_after"] == pytest.approx(final[branch], abs=1e-6)
+    report = json.loads((tmp_path / "run" / "projection.json").read_text())
+    model = trainer.model.eval()
+    x_train = small_data.part("train")[0]
+    ids = [small_data.dataset.record_ids[i] for i in small_data.split_index["train"]]
+    for name, rows in report.items():
+        branch = model.branches[name]
+        for i, row in enumerate(rows):
+            with torch.no_grad():
+                latent = branch.latent(torch.from_numpy(x_train[[ids.index(row["record_id"])]]))
+            window = latent[0, :, row["window"]:row["window"] + branch.prototype_steps]
+            cosine = torch.nn.functional.cosine_similarity(
+                window.flatten(), branch.prototypes[i].detach().flatten(), dim=0)
+            assert float(cosine) == pytest.approx(1.0, abs=1e-4), (name, row)
+    result = evaluate_run(tmp_path / "run", fold=10, n_resamples=10)
+    assert result["faithfulness"] == projections[-1]["faithfulness"]
+    assert result["faithfulness_at"] == {"after_stage": "refine", "epoch": kept["epoch"]}
+    assert result["faithfulness_first_projection"] == projections[0]["faithfulness"]
 
 
 def test_models_saved_before_the_feature_head_still_load(small_data):

@@ -86,18 +86,23 @@ def evaluate_scores(labels: np.ndarray, scores: np.ndarray, label_names: list[st
     return result
 
 
-def projection_faithfulness(run_dir: str | Path) -> dict | None:
-    """Per branch: validation macro AUROC just before and just after projection, and the
-    median and 10th percentile of each prototype's cosine to the window it was projected onto
-    (``metrics.jsonl``; None for runs made before this was measured, and for black boxes)."""
+def projection_records(run_dir: str | Path) -> list[dict]:
+    """The run's projection lines of ``metrics.jsonl``, in order: the projection stage's, then
+    any push a later stage kept (the refine stage ends on one), with where it happened."""
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
-        return None
-    for line in path.read_text().splitlines():
-        record = json.loads(line)
-        if record.get("stage") == "projection" and "faithfulness" in record:
-            return record["faithfulness"]
-    return None
+        return []
+    records = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return [r for r in records if r.get("stage") == "projection" and "faithfulness" in r]
+
+
+def projection_faithfulness(run_dir: str | Path) -> dict | None:
+    """Per branch, for the projection the model's prototypes come from (the last one):
+    validation macro AUROC just before and just after it, and the median and 10th percentile
+    of each prototype's cosine to the window it was projected onto (``metrics.jsonl``; None
+    for runs made before this was measured, and for black boxes)."""
+    records = projection_records(run_dir)
+    return records[-1]["faithfulness"] if records else None
 
 
 def fold_predictions(run_dir: str | Path, fold: int = 10, device: str = "cpu",
@@ -125,9 +130,14 @@ def evaluate_run(run_dir: str | Path, fold: int = 10, n_resamples: int = 1000,
               "dataset": meta["dataset"], "fold": fold, "n_records": int(len(y)),
               "seed": seed,
               **evaluate_scores(y, pred.fusion, label_names, n_resamples, seed)}
-    faithfulness = projection_faithfulness(run_dir)
-    if faithfulness is not None:
-        result["faithfulness"] = faithfulness
+    projections = projection_records(run_dir)
+    if projections:
+        result["faithfulness"] = projections[-1]["faithfulness"]
+        if len(projections) > 1:  # a later push replaced the projection stage's windows
+            result["faithfulness_at"] = {k: projections[-1][k]
+                                         for k in ("after_stage", "epoch")
+                                         if k in projections[-1]}
+            result["faithfulness_first_projection"] = projections[0]["faithfulness"]
     if pred.branches is not None:
         branch_only = macro_auroc_with_ci(y, pred.branches, n_resamples, seed)
         result["branch_classifiers"] = {"macro_auroc": branch_only["value"],

@@ -276,12 +276,13 @@ class Trainer:
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.device.type == "cuda")
         best_score, best_state, bad_epochs = -math.inf, None, 0
-        start_score = None
+        start_score, best_push = None, None
         if state is not None:
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             best_score, best_state = state["best_score"], state["best_state"]
             bad_epochs = state["bad_epochs"]
+            best_push = state.get("best_push")
         elif stage.keep_start and epochs > 0:
             best_score = start_score = self.validation_score(stage)
             best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -345,13 +346,17 @@ class Trainer:
             if improved:
                 best_score, bad_epochs = score, 0
                 best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                # the prototypes kept are this push's windows (None: an unpushed epoch)
+                best_push = {**pushed, "epoch": epoch + 1} if pushed else None
             else:
                 bad_epochs += 1
             record = {"stage": stage.name, "epoch": epoch + 1,
                       **{k: v / max(len(batches), 1) for k, v in sums.items()},
                       **({} if stage.monitor == "train_loss" else {"val_macro_auroc": score}),
                       "best": improved,
-                      "lr": lr, **({"push_cosine_median": pushed} if pushed else {}),
+                      "lr": lr, **({"push_cosine_median": {
+                          b: round(v["cosine_median"], 4)
+                          for b, v in pushed["faithfulness"].items()}} if pushed else {}),
                       **({"val_macro_auroc_at_start": start_score}
                          if start_score is not None and epoch == 0 else {}),
                       "seconds": round(time.perf_counter() - started, 2)}
@@ -364,9 +369,11 @@ class Trainer:
                     tqdm.write(f"{stage.name} epoch {epoch + 1}: loss {record['loss']:.4f}"
                                f"{seen}{' *' if improved else ''}")
                 self._checkpoint(index, epoch + 1, optimizer, scheduler, best_score,
-                                 best_state, bad_epochs)
+                                 best_state, bad_epochs, best_push)
         if best_state is not None:  # early stopping: keep the best epoch of the stage
             self.model.load_state_dict(best_state)
+        if best_push is not None:  # the kept prototypes are that push's windows: say which
+            self._write_projection(best_push, after_stage=stage.name, epoch=best_push["epoch"])
         if self.dist.main:
             self._checkpoint(index + 1, 0, None, None, -math.inf, None, 0)
 
@@ -412,16 +419,17 @@ class Trainer:
             out[name] = (result, cosine)
         return out
 
-    def _push(self) -> dict[str, float]:
-        """Periodic projection inside a stage; per branch the median cosine of each prototype
-        to the window it became (1.0 = the push moved nothing)."""
-        return {name: round(float(cosine.median()), 4)
-                for name, (_, cosine) in self._project_prototypes().items()}
-
-    def _project(self, index: int) -> None:
+    def _push(self) -> dict:
+        """Periodic projection inside a stage: the branches' validation AUROC just before and
+        after it, where each prototype went and its cosine to the window it became (1.0 = the
+        push moved nothing), as the projection stage records them."""
         before = self._branch_scores()
         projected = self._project_prototypes()
-        after = self._branch_scores()
+        return self._projection_record(before, projected, self._branch_scores())
+
+    def _projection_record(self, before: dict[str, float], projected: dict,
+                           after: dict[str, float]) -> dict:
+        """``{"report": projection.json's rows, "faithfulness": per branch}``."""
         train_ids = self.data.split_index["train"]
         report, faithfulness = {}, {}
         for name, (result, cosine) in projected.items():
@@ -436,26 +444,42 @@ class Trainer:
                 "val_auroc_after": _finite(after[name]),
                 "cosine_median": float(np.median(cosine)),
                 "cosine_p10": float(np.quantile(cosine, 0.1))}
+        return {"report": report, "faithfulness": faithfulness}
+
+    def _write_projection(self, record: dict, **where) -> None:
+        """projection.json and the metrics line of the projection the model's prototypes now
+        come from (``where``: the stage and epoch of a push whose state the stage kept)."""
+        if not self.dist.main:
+            return
+        report, faithfulness = record["report"], record["faithfulness"]
+        write_json(self.run_dir / "projection.json", report)
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"stage": "projection", **where, "prototypes": sum(
+                len(v) for v in report.values()), "faithfulness": faithfulness}) + "\n")
+        if self.progress:
+            at = f" (the push kept by {where['after_stage']})" if where else ""
+            tqdm.write(f"projection{at}: " + "; ".join(
+                f"{b} val AUROC {v['val_auroc_before']:.3f} -> {v['val_auroc_after']:.3f}, "
+                f"median cosine {v['cosine_median']:.2f}" for b, v in faithfulness.items()))
+
+    def _project(self, index: int) -> None:
+        before = self._branch_scores()
+        projected = self._project_prototypes()
+        self._write_projection(self._projection_record(before, projected,
+                                                       self._branch_scores()))
         if self.dist.main:
-            write_json(self.run_dir / "projection.json", report)
-            with open(self.run_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps({"stage": "projection", "prototypes": sum(
-                    len(v) for v in report.values()), "faithfulness": faithfulness}) + "\n")
-            if self.progress:
-                tqdm.write("projection: " + "; ".join(
-                    f"{b} val AUROC {v['val_auroc_before']:.3f} -> {v['val_auroc_after']:.3f}, "
-                    f"median cosine {v['cosine_median']:.2f}" for b, v in faithfulness.items()))
             self._checkpoint(index + 1, 0, None, None, -math.inf, None, 0)
 
     # ------------------------------------------------------- checkpoints / resume
     def _checkpoint(self, stage_index, epoch, optimizer, scheduler, best_score, best_state,
-                    bad_epochs) -> None:
+                    bad_epochs, best_push: dict | None = None) -> None:
         save_torch(self.run_dir / "checkpoints" / "last.pt", {
             "stage_index": stage_index, "epoch": epoch,
             "model": self.model.state_dict(),
             "optimizer": optimizer.state_dict() if optimizer else None,
             "scheduler": scheduler.state_dict() if scheduler else None,
             "best_score": best_score, "best_state": best_state, "bad_epochs": bad_epochs,
+            "best_push": best_push,
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                     "python": random.getstate()},
         })
