@@ -7,7 +7,8 @@ RUN/
   metrics.jsonl     one line per epoch: stage, epoch, losses, validation macro AUROC, seconds
   checkpoints/last.pt   model + optimiser + scheduler + stage/epoch + RNG states (for --resume)
   model.pt          final weights (written when training completes)
-  projection.json   where the projection stage put each prototype
+  projection.json   where the last projection put each prototype (the projection stage's,
+                    or the push a refine stage kept)
   evaluation.json   written by `protoecg evaluate`
   catalog/          written by `protoecg project`
 ```
