@@ -1,10 +1,11 @@
 """What the benchmark scripts that train runs share: the dataset options, running a
 ``protoecg`` command in-process or as its own timed process (stopping the benchmark if it
-fails) and the paper-size catalog the review benchmarks rate."""
+fails), config overrides as TOML and the paper-size catalog the review benchmarks rate."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -58,3 +59,22 @@ def paper_size_catalog(run: Path, ptbxl_subset: Path) -> Path:
                    "paper", "--config", str(config), "--out", str(run), "--quiet"])
         _protoecg(["project", "--run", str(run)])
     return run / "catalog"
+
+
+def toml(table: dict, prefix: str = "") -> str:
+    """A config override as TOML, in the few shapes the benchmarks write: tables of scalars
+    and inline tables of numbers."""
+    lines, nested = [], []
+    for key, value in table.items():
+        if isinstance(value, dict) and all(not isinstance(v, dict) for v in value.values()) \
+                and prefix:
+            inner = ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items())
+            lines.append(f"{key} = {{ {inner} }}")
+        elif isinstance(value, dict):
+            nested.append((key, value))
+        else:
+            lines.append(f"{key} = {json.dumps(value)}")
+    text = (f"[{prefix}]\n" if prefix and lines else "") + "".join(f"{x}\n" for x in lines)
+    for key, value in nested:
+        text += toml(value, f"{prefix}.{key}" if prefix else key)
+    return text

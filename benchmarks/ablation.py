@@ -75,7 +75,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _runs import add_dataset_arguments, run, timed_process  # benchmarks/_runs.py
+from _runs import add_dataset_arguments, run, timed_process, toml  # benchmarks/_runs.py
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # every variant states the official value of each switch, so a preset that sets one (the
@@ -183,24 +183,6 @@ def variants(features_epochs: int = 20) -> dict[str, dict]:
 
 TWIN = "twin"  # the black-box twin: trained with --black-box, no override
 SEEDED_FROM_TWIN = "@twin"  # replaced by the sweep's twin run folder; such variants run after it
-
-
-def toml(table: dict, prefix: str = "") -> str:
-    """The few shapes the variants use: tables of scalars and inline tables of numbers."""
-    lines, nested = [], []
-    for key, value in table.items():
-        if isinstance(value, dict) and all(not isinstance(v, dict) for v in value.values()) \
-                and prefix:
-            inner = ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items())
-            lines.append(f"{key} = {{ {inner} }}")
-        elif isinstance(value, dict):
-            nested.append((key, value))
-        else:
-            lines.append(f"{key} = {json.dumps(value)}")
-    text = (f"[{prefix}]\n" if prefix and lines else "") + "".join(f"{x}\n" for x in lines)
-    for key, value in nested:
-        text += toml(value, f"{prefix}.{key}" if prefix else key)
-    return text
 
 
 def fmt(value: float | None) -> str:

@@ -8,7 +8,11 @@ and ProtoECGNet's faithfulness of projection per branch.
 
     .venv/bin/python benchmarks/compare.py --dataset ludb --root ../shared/data/ludb --preset ludb
     .venv/bin/python benchmarks/compare.py --dataset ptbxl --root ../shared/data/ptbxl-subset \\
-        --preset ptbxl_subset [--config threads1.toml] [--runs data/runs] [--keep]
+        --preset ptbxl_subset [--config threads1.toml] [--runs data/runs] [--keep] [--seed 7]
+
+``--seed N`` trains both models with ``train.seed = N`` (on top of ``--config``) and writes
+``compare_<preset>_seed<N>.json``, so a second seed stands beside the first instead of
+replacing it.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ import argparse
 import json
 import shutil
 import sys
+import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from _runs import timed_process  # noqa: E402  (benchmarks/_runs.py)
+from _runs import timed_process, toml  # noqa: E402  (benchmarks/_runs.py)
 
 from protoecg.train.comparison import compare_runs  # noqa: E402
 
@@ -42,13 +47,25 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="reuse finished runs")
     parser.add_argument("--config", help="TOML overriding the preset, for both models "
                         "(e.g. [train] threads = 1 to train the two side by side)")
+    parser.add_argument("--seed", type=int, help="train.seed for both models (default: the "
+                        "preset's); the figures go to compare_<preset>_seed<N>.json")
     args = parser.parse_args()
     runs = Path(args.runs)
     results: dict = {"dataset": args.dataset, "preset": args.preset, "config": args.config,
-                     "models": {}}
-    extra_config = ["--config", args.config] if args.config else []
+                     "seed": args.seed, "models": {}}
+    config = args.config
+    if args.seed is not None:  # the override plus the seed, in one file beside the runs
+        try:
+            override = tomllib.loads(Path(config).read_text()) if config else {}
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise SystemExit(f"--config {config}: {error}") from None
+        override.setdefault("train", {})["seed"] = args.seed
+        runs.mkdir(parents=True, exist_ok=True)
+        config = str(runs / f"{args.preset}_seed{args.seed}.toml")
+        Path(config).write_text(toml(override))
+    extra_config = ["--config", config] if config else []
     for kind, extra in (("protoecgnet", []), ("black_box", ["--black-box"])):
-        out = runs / f"{args.preset}_{kind}"
+        out = runs / f"{args.preset}{'' if args.seed is None else f'_seed{args.seed}'}_{kind}"
         timings = {}
         if not (args.keep and (out / "model.pt").is_file()):
             shutil.rmtree(out, ignore_errors=True)
@@ -65,7 +82,8 @@ def main() -> None:
     black = results["models"]["black_box"]
     # ProtoECGNet minus the twin on the same resamples
     results["difference"] = compare_runs(black["run"], proto["run"])
-    out_file = REPO / "benchmarks" / "results" / f"compare_{args.preset}.json"
+    suffix = "" if args.seed is None else f"_seed{args.seed}"
+    out_file = REPO / "benchmarks" / "results" / f"compare_{args.preset}{suffix}.json"
     out_file.write_text(json.dumps(results, indent=2) + "\n")
     e_p, e_b = proto["evaluation"], black["evaluation"]
     diff = results["difference"]
