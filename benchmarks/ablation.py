@@ -79,10 +79,16 @@ from _runs import add_dataset_arguments, run, timed_process, toml  # benchmarks/
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # every variant states the official value of each switch, so a preset that sets one (the
-# ptbxl_subset preset's connections at 0) does not change what a variant name means
+# ptbxl_subset preset's connections at 0, nearest-window pull and refine stage) does not change
+# what a variant name means
 OFFICIAL = {"model": {"prototype_init": "normal", "incorrect_class_connection": -0.5},
-            "train": {"push_every": 0, "epochs": {"features": 0}},
+            "train": {"push_every": 0, "epochs": {"features": 0, "refine": 0},
+                      "stage_lr_scale": {"refine": 1.0}},
             "loss": {"clustering": 0.004, "separation": 0.0004, "nearest_window": 0.0}}
+# the early-stopping patience a preset's rows were trained with, where the preset has since
+# changed it (ptbxl_subset: 6 until it rose to 10 with its refine stage); variants that set
+# their own keep it
+SWEEP_PATIENCE = {"ptbxl_subset": 6}
 CHANGES = {
     "latent_init": {"model": {"prototype_init": "latent"}},
     "push": {"train": {"push_every": 1}},
@@ -242,6 +248,9 @@ def main() -> None:
     results.setdefault("variants", {})
     chosen = {name: merge(override, {"train": {"threads": args.threads}})
               for name, override in defined.items() if not args.only or name in args.only}
+    if args.preset in SWEEP_PATIENCE:
+        chosen = {name: merge({"train": {"patience": SWEEP_PATIENCE[args.preset]}}, override)
+                  for name, override in chosen.items()}
     seeded = {n for n, o in chosen.items()
               if o.get("train", {}).get("backbones_from") == SEEDED_FROM_TWIN}
     if seeded and not (TWIN in chosen or (runs / TWIN / "model.pt").is_file()):
