@@ -157,6 +157,12 @@ def test_push_and_latent_init_make_the_final_projection_a_small_step(small_data,
                for r in lines[2:4])
     for branch, figures in projection.items():
         assert figures["cosine_p10"] == pytest.approx(1.0, abs=1e-4), branch
+    # the joint stage kept a pushed epoch, but the projection stage came after it: evaluate
+    # reports the projection stage's figures and names no later push
+    from protoecg.train.evaluation import evaluate_run
+    result = evaluate_run(tmp_path / "run", fold=10, n_resamples=10)
+    assert result["faithfulness"] == projection
+    assert "faithfulness_at" not in result and "faithfulness_first_projection" not in result
 
 
 def test_the_push_a_refine_stage_kept_is_the_runs_projection(small_data, tmp_path):

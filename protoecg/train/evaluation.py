@@ -133,11 +133,13 @@ def evaluate_run(run_dir: str | Path, fold: int = 10, n_resamples: int = 1000,
     projections = projection_records(run_dir)
     if projections:
         result["faithfulness"] = projections[-1]["faithfulness"]
-        if len(projections) > 1:  # a later push replaced the projection stage's windows
-            result["faithfulness_at"] = {k: projections[-1][k]
-                                         for k in ("after_stage", "epoch")
-                                         if k in projections[-1]}
-            result["faithfulness_first_projection"] = projections[0]["faithfulness"]
+        last = projections[-1]
+        if "after_stage" in last:  # a later stage's push replaced the projection stage's windows
+            result["faithfulness_at"] = {"after_stage": last["after_stage"],
+                                         "epoch": last["epoch"]}
+            first = next((r for r in projections if "after_stage" not in r), None)
+            if first is not None:  # None: a run refined from another, its projection there
+                result["faithfulness_first_projection"] = first["faithfulness"]
     if pred.branches is not None:
         branch_only = macro_auroc_with_ci(y, pred.branches, n_resamples, seed)
         result["branch_classifiers"] = {"macro_auroc": branch_only["value"],
