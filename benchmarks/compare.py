@@ -51,6 +51,7 @@ def main() -> None:
                         "preset's); the figures go to compare_<preset>_seed<N>.json")
     args = parser.parse_args()
     runs = Path(args.runs)
+    suffix = "" if args.seed is None else f"_seed{args.seed}"
     results: dict = {"dataset": args.dataset, "preset": args.preset, "config": args.config,
                      "seed": args.seed, "models": {}}
     config = args.config
@@ -65,7 +66,7 @@ def main() -> None:
         Path(config).write_text(toml(override))
     extra_config = ["--config", config] if config else []
     for kind, extra in (("protoecgnet", []), ("black_box", ["--black-box"])):
-        out = runs / f"{args.preset}{'' if args.seed is None else f'_seed{args.seed}'}_{kind}"
+        out = runs / f"{args.preset}{suffix}_{kind}"
         timings = {}
         if not (args.keep and (out / "model.pt").is_file()):
             shutil.rmtree(out, ignore_errors=True)
@@ -82,7 +83,6 @@ def main() -> None:
     black = results["models"]["black_box"]
     # ProtoECGNet minus the twin on the same resamples
     results["difference"] = compare_runs(black["run"], proto["run"])
-    suffix = "" if args.seed is None else f"_seed{args.seed}"
     out_file = REPO / "benchmarks" / "results" / f"compare_{args.preset}{suffix}.json"
     out_file.write_text(json.dumps(results, indent=2) + "\n")
     e_p, e_b = proto["evaluation"], black["evaluation"]

@@ -96,15 +96,6 @@ def projection_records(run_dir: str | Path) -> list[dict]:
     return [r for r in records if r.get("stage") == "projection" and "faithfulness" in r]
 
 
-def projection_faithfulness(run_dir: str | Path) -> dict | None:
-    """Per branch, for the projection the model's prototypes come from (the last one):
-    validation macro AUROC just before and just after it, and the median and 10th percentile
-    of each prototype's cosine to the window it was projected onto (``metrics.jsonl``; None
-    for runs made before this was measured, and for black boxes)."""
-    records = projection_records(run_dir)
-    return records[-1]["faithfulness"] if records else None
-
-
 def fold_predictions(run_dir: str | Path, fold: int = 10, device: str = "cpu",
                      data: PreparedData | None = None):
     """(truth, predictions, label names, run meta, the run's data) of a completed run on
@@ -131,9 +122,9 @@ def evaluate_run(run_dir: str | Path, fold: int = 10, n_resamples: int = 1000,
               "seed": seed,
               **evaluate_scores(y, pred.fusion, label_names, n_resamples, seed)}
     projections = projection_records(run_dir)
-    if projections:
-        result["faithfulness"] = projections[-1]["faithfulness"]
+    if projections:  # the last one is where the model's prototypes come from
         last = projections[-1]
+        result["faithfulness"] = last["faithfulness"]
         if "after_stage" in last:  # a later stage's push replaced the projection stage's windows
             result["faithfulness_at"] = {"after_stage": last["after_stage"],
                                          "epoch": last["epoch"]}

@@ -236,9 +236,16 @@ class Trainer:
             batches.pop()
         return batches
 
+    def _validation_predictions(self):
+        x, _ = self.data.part("validation")
+        return predict(self.model, x, self.config.train.eval_batch_size, self.device, self.amp)
+
     def validation_score(self, stage: Stage) -> float:
-        x, y = self.data.part("validation")
-        pred = predict(self.model, x, self.config.train.eval_batch_size, self.device, self.amp)
+        return self._monitor_score(stage, self._validation_predictions())
+
+    def _monitor_score(self, stage: Stage, pred) -> float:
+        """Validation macro AUROC of what ``stage`` monitors, from predictions already made."""
+        _, y = self.data.part("validation")
         scores = {"branches": pred.branches, "features": pred.features,
                   "fusion": pred.fusion}[stage.monitor]
         return macro_auroc(y, scores)
@@ -337,11 +344,16 @@ class Trainer:
             sums = {key: float(value) for key, value in sums.items()}
             lr = optimizer.param_groups[0]["lr"]
             scheduler.step()
-            pushed = None
+            pushed = after_push = None
             if stage.push_every and (epoch + 1) % stage.push_every == 0:
-                pushed = self._push()  # before validation: the best epoch kept is a pushed one
-            score = (-sums.get("loss", 0.0) / max(len(batches), 1)
-                     if stage.monitor == "train_loss" else self.validation_score(stage))
+                # before validation: the best epoch kept is a pushed one
+                pushed, after_push = self._push()
+            if stage.monitor == "train_loss":
+                score = -sums.get("loss", 0.0) / max(len(batches), 1)
+            elif after_push is not None:  # the push's validation predictions are this epoch's
+                score = self._monitor_score(stage, after_push)
+            else:
+                score = self.validation_score(stage)
             improved = score > best_score or best_state is None
             if improved:
                 best_score, bad_epochs = score, 0
@@ -377,10 +389,11 @@ class Trainer:
         if self.dist.main:
             self._checkpoint(index + 1, 0, None, None, -math.inf, None, 0)
 
-    def _branch_scores(self) -> dict[str, float]:
-        """Validation macro AUROC of each branch classifier (the branch's own labels)."""
-        x, y = self.data.part("validation")
-        pred = predict(self.model, x, self.config.train.eval_batch_size, self.device, self.amp)
+    def _branch_scores(self, pred=None) -> dict[str, float]:
+        """Validation macro AUROC of each branch classifier (the branch's own labels), from
+        ``pred`` (the validation predictions) when already made."""
+        _, y = self.data.part("validation")
+        pred = self._validation_predictions() if pred is None else pred
         return {name: macro_auroc(y[:, idx], pred.branches[:, idx])
                 for name in self.model.branches
                 for idx in [self.model.branch_label_index(name).cpu().numpy()]}
@@ -419,13 +432,15 @@ class Trainer:
             out[name] = (result, cosine)
         return out
 
-    def _push(self) -> dict:
+    def _push(self) -> tuple[dict, object]:
         """Periodic projection inside a stage: the branches' validation AUROC just before and
         after it, where each prototype went and its cosine to the window it became (1.0 = the
-        push moved nothing), as the projection stage records them."""
+        push moved nothing), as the projection stage records them; and the validation
+        predictions after it (the epoch's validation score reads them)."""
         before = self._branch_scores()
         projected = self._project_prototypes()
-        return self._projection_record(before, projected, self._branch_scores())
+        after = self._validation_predictions()
+        return self._projection_record(before, projected, self._branch_scores(after)), after
 
     def _projection_record(self, before: dict[str, float], projected: dict,
                            after: dict[str, float]) -> dict:
