@@ -12,7 +12,13 @@ and ProtoECGNet's faithfulness of projection per branch.
 
 ``--seed N`` trains both models with ``train.seed = N`` (on top of ``--config``) and writes
 ``compare_<preset>_seed<N>.json``, so a second seed stands beside the first instead of
-replacing it.
+replacing it. ``--seed`` takes several seeds (``--seed 1 2 3 4 5``; ``--jobs 2`` trains two
+seeds at once, ``--threads 1`` each); afterwards, and with ``--summary`` alone, every seed of
+the preset found in benchmarks/results (``compare_<preset>.json`` and
+``compare_<preset>_seed*.json``) is summarised in ``compare_<preset>_seeds.json``: per seed,
+and the mean over seeds of each model's test macro AUROC and of the difference, with a 95%
+t-interval over seeds, per branch too. On a 20-ECG test fold (LUDB) one seed cannot tell two
+models apart; the mean over seeds can.
 """
 
 from __future__ import annotations
@@ -22,13 +28,19 @@ import json
 import shutil
 import sys
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
+from scipy import stats
+
 REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
 sys.path.insert(0, str(REPO))
 from _runs import timed_process, toml  # noqa: E402  (benchmarks/_runs.py)
 
 from protoecg.train.comparison import compare_runs  # noqa: E402
+from protoecg.train.config import load_config  # noqa: E402
 
 
 def fmt(part: dict) -> str:
@@ -38,32 +50,35 @@ def fmt(part: dict) -> str:
     return f"{part['macro_auroc']:.3f} ({low:.3f}-{high:.3f})"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--root", required=True)
-    parser.add_argument("--preset", required=True)
-    parser.add_argument("--runs", default=str(REPO / "runs"), help="where the run folders go")
-    parser.add_argument("--keep", action="store_true", help="reuse finished runs")
-    parser.add_argument("--config", help="TOML overriding the preset, for both models "
-                        "(e.g. [train] threads = 1 to train the two side by side)")
-    parser.add_argument("--seed", type=int, help="train.seed for both models (default: the "
-                        "preset's); the figures go to compare_<preset>_seed<N>.json")
-    args = parser.parse_args()
+def seed_config(args: argparse.Namespace, runs: Path, seed: int | None) -> str | None:
+    """The override file both models of one seed train with: ``--config``, plus the seed and
+    ``--threads`` where given (written beside the runs)."""
+    if seed is None and args.threads is None:
+        return args.config
+    try:
+        override = tomllib.loads(Path(args.config).read_text()) if args.config else {}
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise SystemExit(f"--config {args.config}: {error}") from None
+    train = override.setdefault("train", {})
+    if seed is not None:
+        train["seed"] = seed
+    if args.threads is not None:
+        train["threads"] = args.threads
+    runs.mkdir(parents=True, exist_ok=True)
+    name = f"{args.preset}_seed{seed}" if seed is not None else args.preset
+    config = runs / f"{name}.toml"
+    config.write_text(toml(override))
+    return str(config)
+
+
+def compare_seed(args: argparse.Namespace, seed: int | None) -> dict:
+    """Train, project and evaluate both models with one seed; writes and returns the results."""
     runs = Path(args.runs)
-    suffix = "" if args.seed is None else f"_seed{args.seed}"
+    suffix = "" if seed is None else f"_seed{seed}"
     results: dict = {"dataset": args.dataset, "preset": args.preset, "config": args.config,
-                     "seed": args.seed, "models": {}}
-    config = args.config
-    if args.seed is not None:  # the override plus the seed, in one file beside the runs
-        try:
-            override = tomllib.loads(Path(config).read_text()) if config else {}
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise SystemExit(f"--config {config}: {error}") from None
-        override.setdefault("train", {})["seed"] = args.seed
-        runs.mkdir(parents=True, exist_ok=True)
-        config = str(runs / f"{args.preset}_seed{args.seed}.toml")
-        Path(config).write_text(toml(override))
+                     "seed": seed, "threads": args.threads, "models": {}}
+    config = seed_config(args, runs, seed)
+    results["train_seed"] = load_config(args.preset, config).train.seed
     extra_config = ["--config", config] if config else []
     for kind, extra in (("protoecgnet", []), ("black_box", ["--black-box"])):
         out = runs / f"{args.preset}{suffix}_{kind}"
@@ -79,16 +94,20 @@ def main() -> None:
         evaluation = json.loads((out / "evaluation.json").read_text())
         results["models"][kind] = {"run": str(out), "timings": timings,
                                    "evaluation": evaluation}
-    proto = results["models"]["protoecgnet"]
-    black = results["models"]["black_box"]
     # ProtoECGNet minus the twin on the same resamples
-    results["difference"] = compare_runs(black["run"], proto["run"])
-    out_file = REPO / "benchmarks" / "results" / f"compare_{args.preset}{suffix}.json"
+    results["difference"] = compare_runs(results["models"]["black_box"]["run"],
+                                         results["models"]["protoecgnet"]["run"])
+    out_file = RESULTS / f"compare_{args.preset}{suffix}.json"
     out_file.write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def print_table(args: argparse.Namespace, results: dict) -> None:
+    proto, black = results["models"]["protoecgnet"], results["models"]["black_box"]
     e_p, e_b = proto["evaluation"], black["evaluation"]
     diff = results["difference"]
-    print(f"\n{args.dataset}, preset {args.preset}, fold 10 ({e_p['n_records']} ECGs, "
-          f"{e_p['n_labels_evaluated']} labels)\n")
+    print(f"\n{args.dataset}, preset {args.preset}, seed {results['train_seed']}, fold 10 "
+          f"({e_p['n_records']} ECGs, {e_p['n_labels_evaluated']} labels)\n")
     print("| | ProtoECGNet | black-box twin | difference (paired 95% CI) |\n|---|---|---|---|")
     print(f"| macro AUROC (95% CI) | {fmt(e_p)} | {fmt(e_b)} | {delta(diff)} |")
     for branch in e_p["per_branch"]:
@@ -118,6 +137,95 @@ def main() -> None:
                       for b, f in e_p["faithfulness_first_projection"].items()) + ")")
 
 
+def mean_over_seeds(values: list[float], level: float = 0.95) -> dict:
+    """Mean, standard deviation and the t-interval of the mean over seeds (None where fewer
+    than two seeds give the figure)."""
+    x = np.asarray([v for v in values if v is not None], dtype=float)
+    out = {"mean": float(x.mean()) if len(x) else None, "n_seeds": int(len(x)),
+           "sd": None, "ci": None}
+    if len(x) >= 2:
+        sd = float(x.std(ddof=1))
+        half = float(stats.t.ppf((1 + level) / 2, len(x) - 1)) * sd / np.sqrt(len(x))
+        out.update(sd=sd, ci=[out["mean"] - half, out["mean"] + half])
+    return out
+
+
+def summarise_seeds(per_seed: list[dict]) -> dict:
+    """Compare results of several seeds (as ``compare_seed`` writes them) -> per seed and the
+    mean over seeds of each model's test macro AUROC and of the paired difference, overall and
+    per branch, and ProtoECGNet's worst projection drop and lowest median cosine per seed."""
+    if not per_seed:
+        raise ValueError("no compare results to summarise")
+    rows = {}
+    for results in per_seed:
+        e_p = results["models"]["protoecgnet"]["evaluation"]
+        e_b = results["models"]["black_box"]["evaluation"]
+        diff = results["difference"]
+        faith = e_p.get("faithfulness") or {}
+        drops = [f["val_auroc_before"] - f["val_auroc_after"] for f in faith.values()
+                 if f.get("val_auroc_before") is not None
+                 and f.get("val_auroc_after") is not None]
+        rows[str(train_seed(results))] = {
+            "protoecgnet": e_p["macro_auroc"], "black_box": e_b["macro_auroc"],
+            "delta": diff["delta"], "delta_ci": diff["delta_ci"],
+            "per_branch": {b: {"protoecgnet": d["after"], "black_box": d["before"],
+                               "delta": d["delta"]} for b, d in diff["per_branch"].items()},
+            "projection_drop_max": max(drops) if drops else None,
+            "cosine_median_min": min((f["cosine_median"] for f in faith.values()),
+                                     default=None),
+            "wall_s": {kind: round(sum(m["timings"].values()), 1)
+                       for kind, m in results["models"].items()},
+        }
+    branches = list(dict.fromkeys(b for r in rows.values() for b in r["per_branch"]))
+    return {
+        "seeds": list(rows), "per_seed": rows,
+        "mean": {key: mean_over_seeds([r[key] for r in rows.values()])
+                 for key in ("protoecgnet", "black_box", "delta")},
+        "per_branch": {b: {key: mean_over_seeds([r["per_branch"][b][key] for r in rows.values()
+                                                 if b in r["per_branch"]])
+                           for key in ("protoecgnet", "black_box", "delta")}
+                       for b in branches},
+    }
+
+
+def train_seed(results: dict) -> int:
+    """The seed both models of a compare result trained with (results written before
+    ``train_seed`` was recorded: ``--seed``, else the preset's, as no ``--config`` set one)."""
+    if results.get("train_seed") is not None:
+        return results["train_seed"]
+    if results.get("seed") is not None:
+        return results["seed"]
+    return load_config(results["preset"], results.get("config")).train.seed
+
+
+def seed_files(preset: str, results_dir: Path = RESULTS) -> list[Path]:
+    """Every seed's compare results of ``preset``: the preset's own seed, then ``--seed`` runs."""
+    files = [results_dir / f"compare_{preset}.json"]
+    files += sorted(results_dir.glob(f"compare_{preset}_seed[0-9]*.json"),
+                    key=lambda p: int(p.stem.rsplit("_seed", 1)[1]))
+    return [f for f in files if f.is_file()]
+
+
+def print_summary(summary: dict) -> None:
+    print(f"\nmean over {len(summary['seeds'])} seeds ({', '.join(summary['seeds'])}); "
+          "95% t-interval over seeds\n")
+    print("| | ProtoECGNet | black-box twin | difference |\n|---|---|---|---|")
+    for name, part in [("macro AUROC", summary["mean"])] + [
+            (f"{b} labels", p) for b, p in summary["per_branch"].items()]:
+        print(f"| {name} | {seed_mean(part['protoecgnet'])} | {seed_mean(part['black_box'])} "
+              f"| {seed_mean(part['delta'], signed=True)} |")
+
+
+def seed_mean(part: dict, signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    if part["mean"] is None:
+        return "-"
+    if part["ci"] is None:
+        return f"{part['mean']:{sign}.3f}"
+    low, high = part["ci"]
+    return f"{part['mean']:{sign}.3f} ({low:{sign}.3f} to {high:{sign}.3f})"
+
+
 def num(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -125,6 +233,41 @@ def num(value: float | None) -> str:
 def delta(part: dict) -> str:
     low, high = part["delta_ci"]
     return f"{part['delta']:+.3f} ({low:+.3f} to {high:+.3f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--root", required=True)
+    parser.add_argument("--preset", required=True)
+    parser.add_argument("--runs", default=str(REPO / "runs"), help="where the run folders go")
+    parser.add_argument("--keep", action="store_true", help="reuse finished runs")
+    parser.add_argument("--config", help="TOML overriding the preset, for both models "
+                        "(e.g. [train] threads = 1 to train the two side by side)")
+    parser.add_argument("--seed", type=int, nargs="+", help="train.seed for both models "
+                        "(default: the preset's); the figures go to "
+                        "compare_<preset>_seed<N>.json, one file per seed")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="seeds trained at once, each its own processes (default 1)")
+    parser.add_argument("--threads", type=int, help="train.threads for every run")
+    parser.add_argument("--summary", action="store_true",
+                        help="only summarise the seeds already in benchmarks/results")
+    args = parser.parse_args()
+    if not args.summary:
+        seeds = args.seed or [None]
+        for seed in seeds:  # a bad --config stops here, before anything trains
+            seed_config(args, Path(args.runs), seed)
+        with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+            for results in pool.map(lambda s: compare_seed(args, s), seeds):
+                print_table(args, results)
+    files = seed_files(args.preset)
+    if args.summary or len(files) > 1:
+        summary = summarise_seeds([json.loads(f.read_text()) for f in files])
+        summary.update(dataset=args.dataset, preset=args.preset,
+                       files=[f.name for f in files])
+        (RESULTS / f"compare_{args.preset}_seeds.json").write_text(
+            json.dumps(summary, indent=2) + "\n")
+        print_summary(summary)
 
 
 if __name__ == "__main__":
