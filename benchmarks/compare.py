@@ -17,8 +17,9 @@ seeds at once, ``--threads 1`` each); afterwards, and with ``--summary`` alone, 
 the preset found in benchmarks/results (``compare_<preset>.json`` and
 ``compare_<preset>_seed*.json``) is summarised in ``compare_<preset>_seeds.json``: per seed,
 and the mean over seeds of each model's test macro AUROC and of the difference, with a 95%
-t-interval over seeds, per branch too. On a 20-ECG test fold (LUDB) one seed cannot tell two
-models apart; the mean over seeds can.
+t-interval over seeds, per branch too. ``--name X --config X.toml`` puts another set-up of the
+preset in ``compare_X*.json`` and its own run folders. On a 20-ECG test fold (LUDB) one seed
+cannot tell two models apart; the mean over seeds can.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def seed_config(args: argparse.Namespace, runs: Path, seed: int | None) -> str |
     if args.threads is not None:
         train["threads"] = args.threads
     runs.mkdir(parents=True, exist_ok=True)
-    name = f"{args.preset}_seed{seed}" if seed is not None else args.preset
+    name = f"{args.name}_seed{seed}" if seed is not None else args.name
     config = runs / f"{name}.toml"
     config.write_text(toml(override))
     return str(config)
@@ -75,13 +76,14 @@ def compare_seed(args: argparse.Namespace, seed: int | None) -> dict:
     """Train, project and evaluate both models with one seed; writes and returns the results."""
     runs = Path(args.runs)
     suffix = "" if seed is None else f"_seed{seed}"
-    results: dict = {"dataset": args.dataset, "preset": args.preset, "config": args.config,
+    results: dict = {"dataset": args.dataset, "preset": args.preset, "name": args.name,
+                     "config": args.config,
                      "seed": seed, "threads": args.threads, "models": {}}
     config = seed_config(args, runs, seed)
     results["train_seed"] = load_config(args.preset, config).train.seed
     extra_config = ["--config", config] if config else []
     for kind, extra in (("protoecgnet", []), ("black_box", ["--black-box"])):
-        out = runs / f"{args.preset}{suffix}_{kind}"
+        out = runs / f"{args.name}{suffix}_{kind}"
         timings = {}
         if not (args.keep and (out / "model.pt").is_file()):
             shutil.rmtree(out, ignore_errors=True)
@@ -97,7 +99,7 @@ def compare_seed(args: argparse.Namespace, seed: int | None) -> dict:
     # ProtoECGNet minus the twin on the same resamples
     results["difference"] = compare_runs(results["models"]["black_box"]["run"],
                                          results["models"]["protoecgnet"]["run"])
-    out_file = RESULTS / f"compare_{args.preset}{suffix}.json"
+    out_file = RESULTS / f"compare_{args.name}{suffix}.json"
     out_file.write_text(json.dumps(results, indent=2) + "\n")
     return results
 
@@ -250,9 +252,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1,
                         help="seeds trained at once, each its own processes (default 1)")
     parser.add_argument("--threads", type=int, help="train.threads for every run")
+    parser.add_argument("--name", help="names the run folders and result files instead of "
+                        "the preset (a set-up given by --config beside the preset's own)")
     parser.add_argument("--summary", action="store_true",
                         help="only summarise the seeds already in benchmarks/results")
     args = parser.parse_args()
+    args.name = args.name or args.preset
     if not args.summary:
         seeds = args.seed or [None]
         for seed in seeds:  # a bad --config stops here, before anything trains
@@ -260,12 +265,12 @@ def main() -> None:
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:
             for results in pool.map(lambda s: compare_seed(args, s), seeds):
                 print_table(args, results)
-    files = seed_files(args.preset)
+    files = seed_files(args.name)
     if args.summary or len(files) > 1:
         summary = summarise_seeds([json.loads(f.read_text()) for f in files])
-        summary.update(dataset=args.dataset, preset=args.preset,
+        summary.update(dataset=args.dataset, preset=args.preset, name=args.name,
                        files=[f.name for f in files])
-        (RESULTS / f"compare_{args.preset}_seeds.json").write_text(
+        (RESULTS / f"compare_{args.name}_seeds.json").write_text(
             json.dumps(summary, indent=2) + "\n")
         print_summary(summary)
 

@@ -1,0 +1,197 @@
+"""What ProtoECGNet's branch design costs before any prototype: each label read from its own
+branch's backbone only, against the black-box twin whose one head reads all three backbones.
+
+For each seed, two runs of the preset (``protoecg train`` as its own process):
+
+- ``branch_heads``: ProtoECGNet's feature pre-training stage alone (every other stage 0 epochs;
+  ``--features-epochs``, default 20, early stopping as usual): each branch's backbone with a
+  plain linear head on that branch's labels, the prototype model's ceiling if its prototype
+  layer cost nothing;
+- ``twin``: the black-box twin (``--black-box``), the same three backbones with one linear head
+  over all of them for every label.
+
+Both are scored on the test fold (fold 10) with the same bootstrap resamples (macro AUROC with
+its 95% CI, per branch). Then, on the twin's own trained backbones, two linear probes
+(scikit-learn's L2 logistic regression per label on standardised pooled features, C 0.01,
+balanced classes, fitted on the training folds): ``probe_own_branch`` reads each label from its
+branch's backbone only, ``probe_all_backbones`` from all three. Their difference is what the
+partition costs with the backbones held equal; branch heads against ``probe_own_branch`` is
+what training each backbone on its branch's labels alone costs. The mean over seeds comes
+with a 95% t-interval. Writes
+``benchmarks/results/branch_heads_<preset>.json`` and prints a Markdown table.
+
+    .venv/bin/python benchmarks/branch_heads.py --dataset ludb --root ../shared/data/ludb \\
+        --preset demo --runs data/branch-heads --seed 1 2 3 4 5 [--threads 1] [--keep]
+
+On LUDB (160 training ECGs) the branch heads stand as far below the twin as the whole
+ProtoECGNet does, so the gap is the branch partition, not the prototypes (README, issue 11).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from _runs import add_dataset_arguments, timed_process, toml  # benchmarks/_runs.py
+from compare import mean_over_seeds  # benchmarks/compare.py
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from protoecg.model.protoecgnet import branch_label_sets
+from protoecg.train.evaluation import evaluate_scores, fold_predictions
+from protoecg.train.run import load_model, open_run_data
+
+RESULTS = Path(__file__).resolve().parent / "results"
+# every stage after the feature pre-training left out
+ONLY_FEATURES = {"prototypes": 0, "joint": 0, "refine": 0, "classifier": 0, "fusion": 0}
+
+
+def train(args: argparse.Namespace, kind: str, seed: int) -> Path:
+    out = Path(args.runs) / f"{kind}_seed{seed}"
+    if args.keep and (out / "model.pt").is_file():
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    override: dict = {"train": {"seed": seed}}
+    if args.threads is not None:
+        override["train"]["threads"] = args.threads
+    if kind == "branch_heads":
+        override["train"]["epochs"] = {"features": args.features_epochs, **ONLY_FEATURES}
+    config = out.parent / f"{kind}_seed{seed}.toml"
+    config.write_text(toml(override))
+    timed_process(["train", "--dataset", args.dataset, "--root", args.root, "--preset",
+                   args.preset, "--config", str(config), "--out", str(out), "--quiet",
+                   *(["--black-box"] if kind == "twin" else [])])
+    return out
+
+
+def score(run: Path, kind: str) -> dict:
+    y, pred, labels, _, _ = fold_predictions(run, 10)
+    scores = pred.features if kind == "branch_heads" else pred.fusion
+    result = evaluate_scores(y, scores, labels)
+    return {"macro_auroc": result["macro_auroc"], "macro_auroc_ci": result["macro_auroc_ci"],
+            "per_branch": {b: v["macro_auroc"] for b, v in result["per_branch"].items()},
+            "n_records": int(len(y))}
+
+
+@torch.no_grad()
+def pooled_features(model, signals: np.ndarray, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Each backbone's globally pooled features, as the twin's head reads them."""
+    model.eval()
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in model.backbones}
+    for start in range(0, len(signals), batch_size):
+        x = torch.from_numpy(np.ascontiguousarray(signals[start:start + batch_size],
+                                                  dtype=np.float32))
+        for name, backbone in model.backbones.items():
+            parts[name].append(backbone(x).mean(dim=2).numpy())
+    return {name: np.concatenate(p) for name, p in parts.items()}
+
+
+def probes(twin_run: Path, c: float = 0.01) -> dict[str, dict]:
+    """Linear probes on the twin's backbones: each label from its own branch's backbone, and
+    from all three (``c``: inverse L2 strength)."""
+    model, meta, config = load_model(twin_run)
+    data = open_run_data(meta, config)
+    folds, labels = data.dataset.folds, data.label_names
+    train, test = np.flatnonzero(folds <= 8), np.flatnonzero(folds == 10)
+    f_train, f_test = pooled_features(model, data.signals[train]), \
+        pooled_features(model, data.signals[test])
+    y_train, y_test = data.labels[train], data.labels[test]
+    out = {}
+    for mode in ("own_branch", "all_backbones"):
+        scores = np.full(y_test.shape, 0.5)  # a label with no training positive: no ranking
+        for branch, codes in branch_label_sets(labels).items():
+            names = [branch] if mode == "own_branch" else list(f_train)
+            x_train = np.hstack([f_train[n] for n in names])
+            x_test = np.hstack([f_test[n] for n in names])
+            scaler = StandardScaler().fit(x_train)
+            for code in codes:
+                j = labels.index(code)
+                if y_train[:, j].sum() == 0:
+                    continue
+                fit = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(
+                    scaler.transform(x_train), y_train[:, j])
+                scores[:, j] = fit.predict_proba(scaler.transform(x_test))[:, 1]
+        result = evaluate_scores(y_test, scores, labels)
+        out[f"probe_{mode}"] = {
+            "macro_auroc": result["macro_auroc"], "macro_auroc_ci": result["macro_auroc_ci"],
+            "per_branch": {b: v["macro_auroc"] for b, v in result["per_branch"].items()},
+            "n_records": int(len(y_test))}
+    return out
+
+
+KINDS = ("branch_heads", "twin", "probe_own_branch", "probe_all_backbones")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_dataset_arguments(parser)
+    parser.add_argument("--runs", required=True, help="folder for the run folders")
+    parser.add_argument("--seed", type=int, nargs="+", required=True, help="train.seed values")
+    parser.add_argument("--features-epochs", type=int, default=20,
+                        help="epochs of the feature pre-training stage (default 20)")
+    parser.add_argument("--threads", type=int, help="train.threads for every run")
+    parser.add_argument("--keep", action="store_true", help="reuse finished runs")
+    parser.add_argument("--out", help="results file (default "
+                        "benchmarks/results/branch_heads_<preset>.json)")
+    args = parser.parse_args()
+    per_seed = {}
+    for seed in args.seed:
+        row = {kind: score(train(args, kind, seed), kind) for kind in ("branch_heads", "twin")}
+        row.update(probes(Path(args.runs) / f"twin_seed{seed}"))
+        per_seed[str(seed)] = row
+        print(f"seed {seed}: " + ", ".join(f"{kind} {row[kind]['macro_auroc']:.3f}"
+                                           for kind in KINDS), flush=True)
+    branches = list(next(iter(per_seed.values()))["twin"]["per_branch"])
+
+    def over_seeds(kind: str, branch: str | None = None) -> dict:
+        return mean_over_seeds([r[kind]["per_branch"][branch] if branch else
+                                r[kind]["macro_auroc"] for r in per_seed.values()])
+
+    def difference(branch: str | None = None, a: str = "branch_heads", b: str = "twin") -> dict:
+        pick = (lambda r: r["per_branch"][branch]) if branch else (lambda r: r["macro_auroc"])
+        values = [None if pick(r[a]) is None or pick(r[b]) is None else pick(r[a]) - pick(r[b])
+                  for r in per_seed.values()]
+        return mean_over_seeds(values)
+
+    summary = {"dataset": args.dataset, "preset": args.preset,
+               "features_epochs": args.features_epochs, "threads": args.threads,
+               "per_seed": per_seed,
+               "mean": {**{kind: over_seeds(kind) for kind in KINDS},
+                        "difference": difference(),
+                        "partition_cost": difference(None, "probe_own_branch",
+                                                     "probe_all_backbones")},
+               "per_branch": {b: {**{kind: over_seeds(kind, b) for kind in KINDS},
+                                  "difference": difference(b),
+                                  "partition_cost": difference(b, "probe_own_branch",
+                                                               "probe_all_backbones")}
+                              for b in branches}}
+    out = Path(args.out) if args.out else RESULTS / f"branch_heads_{args.preset}.json"
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"\nmean over seeds {', '.join(per_seed)} (95% t-interval over seeds)\n\n"
+          "| | branch heads (each label from its branch's backbone) | twin (one head, all "
+          "backbones) | difference | twin's backbones, probe: own branch | all backbones | "
+          "partition cost |\n|---|---|---|---|---|---|---|")
+    for name, part in [("macro AUROC", summary["mean"])] + [
+            (f"{b} labels", p) for b, p in summary["per_branch"].items()]:
+        print(f"| {name} | {cell(part['branch_heads'])} | {cell(part['twin'])} | "
+              f"{cell(part['difference'], '+')} | {cell(part['probe_own_branch'])} | "
+              f"{cell(part['probe_all_backbones'])} | {cell(part['partition_cost'], '+')} |")
+
+
+def cell(part: dict, sign: str = "") -> str:
+    if part["mean"] is None:
+        return "-"
+    text = f"{part['mean']:{sign}.3f}"
+    if part["ci"] is not None:
+        text += f" ({part['ci'][0]:{sign}.3f} to {part['ci'][1]:{sign}.3f})"
+    return text
+
+
+if __name__ == "__main__":
+    sys.exit(main())
