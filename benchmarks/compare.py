@@ -18,8 +18,9 @@ the preset found in benchmarks/results (``compare_<preset>.json`` and
 ``compare_<preset>_seed*.json``) is summarised in ``compare_<preset>_seeds.json``: per seed,
 and the mean over seeds of each model's test macro AUROC and of the difference, with a 95%
 t-interval over seeds, per branch too. ``--name X --config X.toml`` puts another set-up of the
-preset in ``compare_X*.json`` and its own run folders. On a 20-ECG test fold (LUDB) one seed
-cannot tell two models apart; the mean over seeds can.
+preset in ``compare_X*.json`` and its own run folders; ``--init-from-twin`` trains the twin
+first and starts ProtoECGNet's branch backbones from it (issue 11's suggestion). On a 20-ECG
+test fold (LUDB) one seed cannot tell two models apart; the mean over seeds can.
 """
 
 from __future__ import annotations
@@ -77,12 +78,16 @@ def compare_seed(args: argparse.Namespace, seed: int | None) -> dict:
     runs = Path(args.runs)
     suffix = "" if seed is None else f"_seed{seed}"
     results: dict = {"dataset": args.dataset, "preset": args.preset, "name": args.name,
-                     "config": args.config,
+                     "config": args.config, "init_from_twin": args.init_from_twin,
                      "seed": seed, "threads": args.threads, "models": {}}
     config = seed_config(args, runs, seed)
     results["train_seed"] = load_config(args.preset, config).train.seed
     extra_config = ["--config", config] if config else []
-    for kind, extra in (("protoecgnet", []), ("black_box", ["--black-box"])):
+    twin = runs / f"{args.name}{suffix}_black_box"
+    order = [("protoecgnet", []), ("black_box", ["--black-box"])]
+    if args.init_from_twin:  # the twin first: ProtoECGNet's backbones start from its weights
+        order = [order[1], ("protoecgnet", ["--init", str(twin)])]
+    for kind, extra in order:
         out = runs / f"{args.name}{suffix}_{kind}"
         timings = {}
         if not (args.keep and (out / "model.pt").is_file()):
@@ -99,7 +104,7 @@ def compare_seed(args: argparse.Namespace, seed: int | None) -> dict:
     # ProtoECGNet minus the twin on the same resamples
     results["difference"] = compare_runs(results["models"]["black_box"]["run"],
                                          results["models"]["protoecgnet"]["run"])
-    out_file = RESULTS / f"compare_{args.name}{suffix}.json"
+    out_file = Path(args.results) / f"compare_{args.name}{suffix}.json"
     out_file.write_text(json.dumps(results, indent=2) + "\n")
     return results
 
@@ -254,6 +259,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="train.threads for every run")
     parser.add_argument("--name", help="names the run folders and result files instead of "
                         "the preset (a set-up given by --config beside the preset's own)")
+    parser.add_argument("--init-from-twin", action="store_true",
+                        help="train the twin first and start ProtoECGNet's branch backbones "
+                        "from its weights (protoecg train --init TWIN_RUN)")
+    parser.add_argument("--results", default=str(RESULTS),
+                        help="folder of the result files (default benchmarks/results)")
     parser.add_argument("--summary", action="store_true",
                         help="only summarise the seeds already in benchmarks/results")
     args = parser.parse_args()
@@ -265,12 +275,12 @@ def main() -> None:
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:
             for results in pool.map(lambda s: compare_seed(args, s), seeds):
                 print_table(args, results)
-    files = seed_files(args.name)
+    files = seed_files(args.name, Path(args.results))
     if args.summary or len(files) > 1:
         summary = summarise_seeds([json.loads(f.read_text()) for f in files])
         summary.update(dataset=args.dataset, preset=args.preset, name=args.name,
                        files=[f.name for f in files])
-        (RESULTS / f"compare_{args.name}_seeds.json").write_text(
+        (Path(args.results) / f"compare_{args.name}_seeds.json").write_text(
             json.dumps(summary, indent=2) + "\n")
         print_summary(summary)
 

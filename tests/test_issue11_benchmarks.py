@@ -1,5 +1,6 @@
-"""benchmarks/branch_heads.py on a tiny synthetic run: the branch-heads run trains the feature
-pre-training stage only, and both models are scored on the test fold."""
+"""Issue 11's benchmarks on tiny synthetic runs: branch_heads.py trains the feature
+pre-training stage only and scores both models on the test fold; compare.py --init-from-twin
+trains the twin first and starts ProtoECGNet's backbones from it."""
 
 import json
 import subprocess
@@ -37,3 +38,22 @@ def test_branch_heads_trains_only_the_feature_stage_and_scores_both(tmp_path):
     assert result["mean"]["partition_cost"]["mean"] == pytest.approx(
         row["probe_own_branch"]["macro_auroc"] - row["probe_all_backbones"]["macro_auroc"])
     assert "| macro AUROC |" in done.stdout
+
+
+def test_compare_init_from_twin_trains_the_twin_first_and_seeds_protoecgnet_from_it(tmp_path):
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    results.mkdir()
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "compare.py"), "--dataset",
+                           "synthetic", "--root", ".", "--preset", "tiny", "--runs", str(runs),
+                           "--results", str(results), "--name", "seeded", "--seed", "3",
+                           "--init-from-twin"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    twin = runs / "seeded_seed3_black_box"
+    proto = json.loads((runs / "seeded_seed3_protoecgnet" / "config.json").read_text())
+    assert proto["train"]["backbones_from"] == str(twin) and proto["train"]["seed"] == 3
+    # the twin finished before ProtoECGNet started
+    assert (twin / "model.pt").stat().st_mtime < \
+        (runs / "seeded_seed3_protoecgnet" / "run.json").stat().st_mtime
+    result = json.loads((results / "compare_seeded_seed3.json").read_text())
+    assert result["init_from_twin"] is True and result["train_seed"] == 3
+    assert set(result["models"]) == {"protoecgnet", "black_box"}
