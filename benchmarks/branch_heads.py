@@ -1,5 +1,7 @@
-"""What ProtoECGNet's branch design costs before any prototype: each label read from its own
-branch's backbone only, against the black-box twin whose one head reads all three backbones.
+"""What ProtoECGNet's branch partition costs before any prototype, against its black-box twin.
+
+ProtoECGNet reads each label from its own branch's backbone only; the black-box twin's one
+head reads all three backbones.
 
 For each seed, two runs of the preset (``protoecg train`` as its own process):
 
