@@ -153,7 +153,8 @@ def main() -> None:
 
     def over_seeds(kind: str, branch: str | None = None) -> dict:
         return mean_over_seeds([r[kind]["per_branch"][branch] if branch else
-                                r[kind]["macro_auroc"] for r in per_seed.values()])
+                                r[kind]["macro_auroc"] for r in per_seed.values()],
+                               bounds=(0.0, 1.0))
 
     def difference(branch: str | None = None, a: str = "branch_heads", b: str = "twin") -> dict:
         pick = (lambda r: r["per_branch"][branch]) if branch else (lambda r: r["macro_auroc"])

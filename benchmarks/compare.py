@@ -144,17 +144,24 @@ def print_table(args: argparse.Namespace, results: dict) -> None:
                       for b, f in e_p["faithfulness_first_projection"].items()) + ")")
 
 
-def mean_over_seeds(values: list[float], level: float = 0.95) -> dict:
+def mean_over_seeds(values: list[float], level: float = 0.95,
+                    bounds: tuple[float, float] = (-1.0, 1.0)) -> dict:
     """Mean, standard deviation and the t-interval of the mean over seeds (None where fewer
-    than two seeds give the figure)."""
+    than two seeds give the figure), the interval cut to ``bounds`` (an AUROC or a difference
+    of two cannot leave [-1, 1]; pass (0, 1) for an AUROC)."""
     x = np.asarray([v for v in values if v is not None], dtype=float)
     out = {"mean": float(x.mean()) if len(x) else None, "n_seeds": int(len(x)),
            "sd": None, "ci": None}
     if len(x) >= 2:
         sd = float(x.std(ddof=1))
         half = float(stats.t.ppf((1 + level) / 2, len(x) - 1)) * sd / np.sqrt(len(x))
-        out.update(sd=sd, ci=[out["mean"] - half, out["mean"] + half])
+        out.update(sd=sd, ci=[max(bounds[0], out["mean"] - half),
+                              min(bounds[1], out["mean"] + half)])
     return out
+
+
+# what each summarised figure can range over
+BOUNDS = {"protoecgnet": (0.0, 1.0), "black_box": (0.0, 1.0), "delta": (-1.0, 1.0)}
 
 
 def summarise_seeds(per_seed: list[dict]) -> dict:
@@ -186,11 +193,11 @@ def summarise_seeds(per_seed: list[dict]) -> dict:
     branches = list(dict.fromkeys(b for r in rows.values() for b in r["per_branch"]))
     return {
         "seeds": list(rows), "per_seed": rows,
-        "mean": {key: mean_over_seeds([r[key] for r in rows.values()])
-                 for key in ("protoecgnet", "black_box", "delta")},
+        "mean": {key: mean_over_seeds([r[key] for r in rows.values()], bounds=BOUNDS[key])
+                 for key in BOUNDS},
         "per_branch": {b: {key: mean_over_seeds([r["per_branch"][b][key] for r in rows.values()
-                                                 if b in r["per_branch"]])
-                           for key in ("protoecgnet", "black_box", "delta")}
+                                                 if b in r["per_branch"]], bounds=BOUNDS[key])
+                           for key in BOUNDS}
                        for b in branches},
     }
 

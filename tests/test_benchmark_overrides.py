@@ -91,3 +91,10 @@ def test_seed_files_put_the_presets_own_seed_first_then_seeds_in_order(tmp_path)
         (tmp_path / name).write_text("{}")
     assert [f.name for f in seed_files("demo", tmp_path)] == [
         "compare_demo.json", "compare_demo_seed2.json", "compare_demo_seed10.json"]
+
+
+def test_a_t_interval_over_seeds_stays_within_what_an_auroc_can_be():
+    from compare import mean_over_seeds
+
+    part = mean_over_seeds([1.0, 0.75, 1.0], bounds=(0.0, 1.0))
+    assert part["ci"][1] == 1.0 and part["ci"][0] < part["mean"] < 1.0
