@@ -283,6 +283,9 @@ def main() -> None:
             for results in pool.map(lambda s: compare_seed(args, s), seeds):
                 print_table(args, results)
     files = seed_files(args.name, Path(args.results))
+    if args.summary and not files:
+        raise SystemExit(f"--summary: no compare_{args.name}.json or compare_{args.name}_seed<N>"
+                         f".json in {args.results}")
     if args.summary or len(files) > 1:
         summary = summarise_seeds([json.loads(f.read_text()) for f in files])
         summary.update(dataset=args.dataset, preset=args.preset, name=args.name,

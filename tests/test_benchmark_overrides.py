@@ -98,3 +98,13 @@ def test_a_t_interval_over_seeds_stays_within_what_an_auroc_can_be():
 
     part = mean_over_seeds([1.0, 0.75, 1.0], bounds=(0.0, 1.0))
     assert part["ci"][1] == 1.0 and part["ci"][0] < part["mean"] < 1.0
+
+
+def test_a_summary_of_no_seeds_says_so_in_one_line(tmp_path):
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "compare.py"), "--dataset", "ludb",
+                           "--root", ".", "--preset", "demo", "--results", str(tmp_path),
+                           "--summary"], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        f"--summary: no compare_demo.json or compare_demo_seed<N>.json in {tmp_path}"]
+    assert not list(tmp_path.iterdir())
