@@ -40,13 +40,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from _runs import add_dataset_arguments, timed_process, toml  # benchmarks/_runs.py
-from compare import mean_over_seeds  # benchmarks/compare.py
+from compare import mean_over_seeds, seed_mean  # benchmarks/compare.py
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from protoecg.model.protoecgnet import branch_label_sets
 from protoecg.train.evaluation import evaluate_scores, fold_predictions
-from protoecg.train.run import load_model, open_run_data
+from protoecg.train.run import load_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # every stage after the feature pre-training left out
@@ -72,13 +72,19 @@ def train(args: argparse.Namespace, kind: str, seed: int) -> Path:
     return out
 
 
-def score(run: Path, kind: str) -> dict:
-    y, pred, labels, _, _ = fold_predictions(run, 10)
-    scores = pred.features if kind == "branch_heads" else pred.fusion
+def fold_scores(y: np.ndarray, scores: np.ndarray, labels: list[str]) -> dict:
+    """Test-fold macro AUROC with its CI and per branch, as the summary keeps them."""
     result = evaluate_scores(y, scores, labels)
     return {"macro_auroc": result["macro_auroc"], "macro_auroc_ci": result["macro_auroc_ci"],
             "per_branch": {b: v["macro_auroc"] for b, v in result["per_branch"].items()},
             "n_records": int(len(y))}
+
+
+def score(run: Path, kind: str):
+    """(figures, the run's opened data) of a branch-heads or twin run on the test fold."""
+    y, pred, labels, _, data = fold_predictions(run, 10)
+    return fold_scores(y, pred.features if kind == "branch_heads" else pred.fusion,
+                       labels), data
 
 
 @torch.no_grad()
@@ -94,11 +100,10 @@ def pooled_features(model, signals: np.ndarray, batch_size: int = 64) -> dict[st
     return {name: np.concatenate(p) for name, p in parts.items()}
 
 
-def probes(twin_run: Path, c: float = 0.01) -> dict[str, dict]:
+def probes(twin_run: Path, data, c: float = 0.01) -> dict[str, dict]:
     """Linear probes on the twin's backbones: each label from its own branch's backbone, and
-    from all three (``c``: inverse L2 strength)."""
-    model, meta, config = load_model(twin_run)
-    data = open_run_data(meta, config)
+    from all three (``data``: the twin run's opened data; ``c``: inverse L2 strength)."""
+    model, _, _ = load_model(twin_run)
     folds, labels = data.dataset.folds, data.label_names
     train, test = np.flatnonzero(folds <= 8), np.flatnonzero(folds == 10)
     f_train, f_test = pooled_features(model, data.signals[train]), \
@@ -119,11 +124,7 @@ def probes(twin_run: Path, c: float = 0.01) -> dict[str, dict]:
                 fit = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(
                     scaler.transform(x_train), y_train[:, j])
                 scores[:, j] = fit.predict_proba(scaler.transform(x_test))[:, 1]
-        result = evaluate_scores(y_test, scores, labels)
-        out[f"probe_{mode}"] = {
-            "macro_auroc": result["macro_auroc"], "macro_auroc_ci": result["macro_auroc_ci"],
-            "per_branch": {b: v["macro_auroc"] for b, v in result["per_branch"].items()},
-            "n_records": int(len(y_test))}
+        out[f"probe_{mode}"] = fold_scores(y_test, scores, labels)
     return out
 
 
@@ -144,8 +145,10 @@ def main() -> None:
     args = parser.parse_args()
     per_seed = {}
     for seed in args.seed:
-        row = {kind: score(train(args, kind, seed), kind) for kind in ("branch_heads", "twin")}
-        row.update(probes(Path(args.runs) / f"twin_seed{seed}"))
+        row = {"branch_heads": score(train(args, "branch_heads", seed), "branch_heads")[0]}
+        twin = train(args, "twin", seed)
+        row["twin"], twin_data = score(twin, "twin")
+        row.update(probes(twin, twin_data))
         per_seed[str(seed)] = row
         print(f"seed {seed}: " + ", ".join(f"{kind} {row[kind]['macro_auroc']:.3f}"
                                            for kind in KINDS), flush=True)
@@ -182,18 +185,11 @@ def main() -> None:
           "partition cost |\n|---|---|---|---|---|---|---|")
     for name, part in [("macro AUROC", summary["mean"])] + [
             (f"{b} labels", p) for b, p in summary["per_branch"].items()]:
-        print(f"| {name} | {cell(part['branch_heads'])} | {cell(part['twin'])} | "
-              f"{cell(part['difference'], '+')} | {cell(part['probe_own_branch'])} | "
-              f"{cell(part['probe_all_backbones'])} | {cell(part['partition_cost'], '+')} |")
-
-
-def cell(part: dict, sign: str = "") -> str:
-    if part["mean"] is None:
-        return "-"
-    text = f"{part['mean']:{sign}.3f}"
-    if part["ci"] is not None:
-        text += f" ({part['ci'][0]:{sign}.3f} to {part['ci'][1]:{sign}.3f})"
-    return text
+        print(f"| {name} | {seed_mean(part['branch_heads'])} | {seed_mean(part['twin'])} | "
+              f"{seed_mean(part['difference'], signed=True)} | "
+              f"{seed_mean(part['probe_own_branch'])} | "
+              f"{seed_mean(part['probe_all_backbones'])} | "
+              f"{seed_mean(part['partition_cost'], signed=True)} |")
 
 
 if __name__ == "__main__":

@@ -73,14 +73,14 @@ def seed_config(args: argparse.Namespace, runs: Path, seed: int | None) -> str |
     return str(config)
 
 
-def compare_seed(args: argparse.Namespace, seed: int | None) -> dict:
-    """Train, project and evaluate both models with one seed; writes and returns the results."""
+def compare_seed(args: argparse.Namespace, seed: int | None, config: str | None) -> dict:
+    """Train, project and evaluate both models with one seed and its override file
+    (``seed_config``); writes and returns the results."""
     runs = Path(args.runs)
     suffix = "" if seed is None else f"_seed{seed}"
     results: dict = {"dataset": args.dataset, "preset": args.preset, "name": args.name,
                      "config": args.config, "init_from_twin": args.init_from_twin,
                      "seed": seed, "threads": args.threads, "models": {}}
-    config = seed_config(args, runs, seed)
     results["train_seed"] = load_config(args.preset, config).train.seed
     extra_config = ["--config", config] if config else []
     twin = runs / f"{args.name}{suffix}_black_box"
@@ -272,15 +272,15 @@ def main() -> None:
     parser.add_argument("--results", default=str(RESULTS),
                         help="folder of the result files (default benchmarks/results)")
     parser.add_argument("--summary", action="store_true",
-                        help="only summarise the seeds already in benchmarks/results")
+                        help="only summarise the seeds already in --results")
     args = parser.parse_args()
     args.name = args.name or args.preset
     if not args.summary:
-        seeds = args.seed or [None]
-        for seed in seeds:  # a bad --config stops here, before anything trains
-            seed_config(args, Path(args.runs), seed)
+        # every seed's override written first: a bad --config stops here, before anything trains
+        configs = {seed: seed_config(args, Path(args.runs), seed)
+                   for seed in args.seed or [None]}
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-            for results in pool.map(lambda s: compare_seed(args, s), seeds):
+            for results in pool.map(lambda s: compare_seed(args, s, configs[s]), configs):
                 print_table(args, results)
     files = seed_files(args.name, Path(args.results))
     if args.summary and not files:
