@@ -279,6 +279,11 @@ def main() -> None:
         # every seed's override written first: a bad --config stops here, before anything trains
         configs = {seed: seed_config(args, Path(args.runs), seed)
                    for seed in args.seed or [None]}
+        try:  # made before training, so a results folder that cannot be made stops nothing late
+            Path(args.results).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SystemExit(f"--results {args.results}: cannot make the folder "
+                             f"({exc.strerror})") from None
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:
             for results in pool.map(lambda s: compare_seed(args, s, configs[s]), configs):
                 print_table(args, results)

@@ -72,6 +72,8 @@ def test_switches_add_rows_to_the_schedule(tmp_path):
      "need model.add_on_activation = 'sigmoid'"),
     ("[model]\nincorrect_class_connection = 0.5\n",
      "model.incorrect_class_connection must be <= 0"),
+    ('[model]\nfeature_labels = "own"\n', "model.feature_labels must be one of 'branch', 'all'"),
+    ('[loss]\nfeature_bce = "1"\n', "'loss.feature_bce' must be float"),
 ])
 def test_bad_switch_values_are_refused_by_name(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
@@ -117,6 +119,69 @@ def test_feature_pretraining_trains_only_the_backbones_and_their_heads(small_dat
     lines = records(tmp_path / "run")
     assert [r["stage"] for r in lines[:2]] == ["features", "features"]
     assert 0 <= lines[0]["val_macro_auroc"] <= 1
+
+
+def test_all_label_feature_pretraining_teaches_every_backbone_every_label(small_data, tmp_path):
+    """model.feature_labels = "all": each branch's pre-training head predicts all the run's
+    labels, so the rhythm backbone also learns the morphology labels; the features score is
+    the branches' heads averaged over every label."""
+    config = load_config("tiny", write(tmp_path, '[model]\nfeature_labels = "all"\n'
+                                       "[train]\nepochs = { features = 2 }\n"))
+    config.train.epochs = {**config.train.epochs, "joint": 0, "prototypes": 0,
+                           "classifier": 0, "fusion": 0}
+    trainer = Trainer(config, small_data, tmp_path / "run", progress=False)
+    trainer._project = lambda index: None
+    trainer.fit()
+    model = trainer.model
+    n_labels = len(small_data.label_names)
+    other = [i for i in range(n_labels)
+             if i not in model.branch_label_index("rhythm").tolist()]
+    for branch in model.branches.values():
+        assert branch.feature_head.weight.shape[0] == n_labels
+    assert model.branches["rhythm"].feature_head.weight[other].abs().sum() > 0
+    x_val = small_data.part("validation")[0]
+    pred = predict(model, x_val)
+    with torch.no_grad():
+        logits = sum(out.feature_logits for out in model.eval()(torch.from_numpy(x_val))[1]
+                     .values()) / len(model.branches)
+    np.testing.assert_allclose(pred.features, torch.sigmoid(logits).numpy(), atol=1e-5)
+    own = build_model(small_data.label_names, load_config("tiny").model)
+    assert own.branches["rhythm"].feature_head.weight.shape[0] == len(
+        own.branches["rhythm"].class_codes)
+
+
+def test_the_feature_term_keeps_the_backbones_pretrained_heads_in_the_joint_stage(
+        small_data, tmp_path):
+    """loss.feature_bce > 0 adds the pre-training heads' BCE to the prototype stages: it is
+    reported as its own term, the heads themselves stay frozen, and at 0 it is not computed."""
+    heads = {}
+    for weight in (0.0, 1.0):
+        config = load_config("tiny", write(
+            tmp_path, f'[model]\nfeature_labels = "all"\n[loss]\nfeature_bce = {weight}\n'
+            "[train]\nepochs = { features = 1, prototypes = 0, joint = 1, classifier = 0, "
+            "fusion = 0 }\n"))
+        run = tmp_path / f"run{weight}"
+        trainer = Trainer(config, small_data, run, progress=False)
+        stages = [s.name for s in trainer.stages]
+        joint = trainer.stages[stages.index("joint")]
+        assert ("feature_bce" in joint.loss) == (weight > 0)
+        run_stage = trainer._run_stage
+
+        def watched(index, stage, *args, trainer=trainer, run_stage=run_stage, weight=weight):
+            if stage.name == "joint":
+                before = {k: v.clone() for k, v in trainer.model.state_dict().items()
+                          if "feature_head" in k}
+                run_stage(index, stage, *args)
+                heads[weight] = all(torch.equal(v, trainer.model.state_dict()[k])
+                                    for k, v in before.items())
+            else:
+                run_stage(index, stage, *args)
+
+        trainer._run_stage = watched
+        trainer.fit()
+        joint_lines = [r for r in records(run) if r["stage"] == "joint"]
+        assert joint_lines and all(("feature_bce" in r) == (weight > 0) for r in joint_lines)
+    assert heads == {0.0: True, 1.0: True}
 
 
 @pytest.mark.parametrize("switches", [

@@ -41,8 +41,8 @@ def test_branch_heads_trains_only_the_feature_stage_and_scores_both(tmp_path):
 
 
 def test_compare_init_from_twin_trains_the_twin_first_and_seeds_protoecgnet_from_it(tmp_path):
-    runs, results = tmp_path / "runs", tmp_path / "results"
-    results.mkdir()
+    # a --results folder that does not exist yet is made
+    runs, results = tmp_path / "runs", tmp_path / "results" / "new"
     done = subprocess.run([sys.executable, str(BENCHMARKS / "compare.py"), "--dataset",
                            "synthetic", "--root", ".", "--preset", "tiny", "--runs", str(runs),
                            "--results", str(results), "--name", "seeded", "--seed", "3",

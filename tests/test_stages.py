@@ -54,6 +54,17 @@ def test_refine_after_projection_is_a_switch_pushed_every_epoch():
     assert table[1].push_every == 0  # joint follows train.push_every
 
 
+def test_the_feature_term_joins_only_the_stages_that_train_backbones():
+    config = load_config("paper")
+    config.loss.feature_bce = 2.0
+    config.train.epochs.update(refine=3, unfreeze=1)
+    with_term = {s.name for s in config.schedule("protoecgnet") if "feature_bce" in s.loss}
+    assert with_term == {"unfreeze_1", "unfreeze_2", "unfreeze_3", "joint", "refine"}
+    assert all(s.loss["feature_bce"] == 2.0 for s in config.schedule("protoecgnet")
+               if s.name in with_term)
+    assert not any("feature_bce" in s.loss for s in config.schedule("forbid"))
+
+
 def test_row_settings_override_the_defaults():
     stage = resolve_stage({"name": "joint", "trains": ["prototypes", "backbone"],
                            "loss": {"bce": 1.0, "clustering": "clustering", "diversity": 2},

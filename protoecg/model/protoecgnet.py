@@ -45,12 +45,19 @@ class ProtoECGNet(nn.Module):
                 prototype_init=config.prototype_init,
                 add_on_activation=config.add_on_activation,
                 incorrect_class_connection=config.incorrect_class_connection,
+                feature_outputs=(len(self.label_names) if self.features_read_all_labels
+                                 else None),
             )
         for name, branch in self.branches.items():
             index = torch.tensor([self.label_names.index(c) for c in branch.class_codes])
             self.register_buffer(f"label_index_{name}", index)
         self.fusion = nn.Linear(self.n_prototypes, len(self.label_names))
         self.init_fusion_from_branches()
+
+    @property
+    def features_read_all_labels(self) -> bool:
+        """Whether each branch's feature head predicts every label (else its own)."""
+        return getattr(self.config, "feature_labels", "branch") == "all"
 
     @property
     def n_prototypes(self) -> int:

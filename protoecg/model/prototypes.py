@@ -56,7 +56,8 @@ class PrototypeBranch(nn.Module):
                  prototype_steps: int, widths: tuple[int, int, int, int], latent_dim: int,
                  lead_mixing_stem: bool, pooled: bool, similarity: str = "cosine",
                  dropout: float = 0.0, prototype_init: str = "normal",
-                 add_on_activation: str = "sigmoid", incorrect_class_connection: float = -0.5):
+                 add_on_activation: str = "sigmoid", incorrect_class_connection: float = -0.5,
+                 feature_outputs: int | None = None):
         super().__init__()
         if similarity not in SIMILARITIES:
             raise ValueError(f"unknown similarity {similarity!r}")
@@ -97,7 +98,9 @@ class PrototypeBranch(nn.Module):
         self.reset_classifier()
         # zero-initialised without drawing random numbers, so that a seeded model without
         # pre-training gets the same weights as before the head existed
-        self.feature_head = torch.nn.utils.skip_init(nn.Linear, widths[-1], n_classes)
+        # (``feature_outputs``: the run's labels when pre-training reads all of them)
+        self.feature_head = torch.nn.utils.skip_init(nn.Linear, widths[-1],
+                                                     feature_outputs or n_classes)
         nn.init.zeros_(self.feature_head.weight)
         nn.init.zeros_(self.feature_head.bias)
         self.base_ids = [f"{name}/{code}/{k:02d}" for code in class_codes

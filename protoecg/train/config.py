@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from protoecg.errors import ProtoECGError
-from protoecg.model.config import ADD_ON_ACTIVATIONS, PROTOTYPE_INITS, ModelConfig
+from protoecg.model.config import ADD_ON_ACTIVATIONS, FEATURE_LABELS, PROTOTYPE_INITS, ModelConfig
 from protoecg.train.stages import GROUPS, Defaults, Stage, build_schedule, stage_names
 
 
@@ -91,6 +91,10 @@ class LossConfig:
     l1: float = 1e-4
     # ProtoPDebug's forgetting term (only in the ``forbid`` schedule after review)
     forget: float = 1.0
+    # the feature pre-training heads' BCE kept on in the prototype stages (heads frozen), so
+    # each backbone stays the classifier pre-training made it while prototypes are learnt on
+    # it (issue 11); 0 = off, as in the official code
+    feature_bce: float = 0.0
 
 
 @dataclass
@@ -224,6 +228,9 @@ def _validate(config: Config, source: str) -> None:
         raise ConfigError(f"{source}: model.prototype_init = 'uniform' and "
                           "train.prototypes_in_latent_range assume the sigmoid's [0, 1] latent "
                           "range: they need model.add_on_activation = 'sigmoid'")
+    if m.feature_labels not in FEATURE_LABELS:
+        raise ConfigError(f"{source}: model.feature_labels must be one of "
+                          f"{', '.join(repr(v) for v in FEATURE_LABELS)}")
     if m.incorrect_class_connection > 0:
         raise ConfigError(f"{source}: model.incorrect_class_connection must be <= 0 (a "
                           "prototype's similarity may not count for another class)")

@@ -72,10 +72,20 @@ class BranchBatch:
 
     def __init__(self, model, name: str, output, y: torch.Tensor, ctx: LossContext):
         self.name = name
+        self.model = model
+        self.all_y = y
         self.branch = model.branches[name]
         self.output = output
         self.y = y[:, model.branch_label_index(name)]
         self.ctx = ctx
+
+    @cached_property
+    def feature_target(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(labels, positive weights) the branch's feature head predicts: its own branch's
+        labels, or every label where the model's feature heads read all of them."""
+        if self.model.features_read_all_labels:
+            return self.all_y, self.ctx.pos_weight
+        return self.y, self.ctx.branch_pos_weight[self.name]
 
     @cached_property
     def identity(self) -> torch.Tensor:
@@ -131,11 +141,15 @@ BRANCH_TERMS: dict[str, Callable[[BranchBatch], torch.Tensor]] = {
     # ProtoPDebug: away from the windows raters rejected (the ``forbid`` schedule)
     "forget": _forget,
 }
+
+
+def _feature_bce(b: BranchBatch) -> torch.Tensor:
+    return losses.bce(b.output.feature_logits.float(), *b.feature_target)
+
+
+BRANCH_TERMS["feature_bce"] = _feature_bce
 # the optional pre-training stage: each branch's backbone as a plain classifier
-FEATURE_TERMS: dict[str, Callable[[BranchBatch], torch.Tensor]] = {
-    "bce": lambda b: losses.bce(b.output.feature_logits.float(), b.y,
-                                b.ctx.branch_pos_weight[b.name]),
-}
+FEATURE_TERMS: dict[str, Callable[[BranchBatch], torch.Tensor]] = {"bce": _feature_bce}
 MODEL_TERMS: dict[str, Callable[[ModelBatch], torch.Tensor]] = {
     "bce": lambda m: losses.bce(m.logits.float(), m.y, m.ctx.pos_weight),
     "l1": lambda m: losses.l1(m.model.fusion.weight),

@@ -55,8 +55,11 @@ def predict(model: torch.nn.Module, signals: np.ndarray, batch_size: int = 128,
             per_label_features = torch.zeros_like(per_label)
             for name, out in outputs.items():
                 per_label[:, model.branch_label_index(name)] = out.logits.float()
-                per_label_features[:, model.branch_label_index(name)] = \
-                    out.feature_logits.float()
+                if model.features_read_all_labels:  # the branches' heads, averaged
+                    per_label_features += out.feature_logits.float() / len(outputs)
+                else:
+                    per_label_features[:, model.branch_label_index(name)] = \
+                        out.feature_logits.float()
             branches.append(torch.sigmoid(per_label).cpu())
             features.append(torch.sigmoid(per_label_features).cpu())
             if evidence:

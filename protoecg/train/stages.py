@@ -44,7 +44,7 @@ MONITORS = ("branches", "features", "fusion", "train_loss")
 # Loss terms each scope knows (their functions live in ``objective.py``).
 TERMS = {
     "branches": ("bce", "clustering", "separation", "nearest_window", "diversity", "contrastive",
-                 "l1", "forget"),
+                 "l1", "forget", "feature_bce"),
     "features": ("bce",),
     "model": ("bce", "l1"),
     "views": ("nt_xent",),
@@ -102,7 +102,9 @@ class Stage:
 
 _PROTOTYPE_LOSS = {"bce": 1.0, "clustering": "clustering", "separation": "separation",
                    "nearest_window": "nearest_window", "diversity": "diversity",
-                   "contrastive": "contrastive"}
+                   "contrastive": "contrastive", "feature_bce": "feature_bce"}
+# where only prototypes train, the feature heads' term would move nothing: left out
+_PROTOTYPES_ONLY_LOSS = {k: v for k, v in _PROTOTYPE_LOSS.items() if k != "feature_bce"}
 
 # The last layers, as every schedule of ProtoECGNet ends: the branch classifiers, then the
 # fusion layer (branches frozen, fusion initialised from the branch classifiers); each keeps
@@ -142,7 +144,7 @@ SCHEDULES: dict[str, tuple[dict, ...]] = {
         {"name": "features", "trains": ("backbone", "feature_head"), "scope": "features",
          "loss": {"bce": 1.0}, "monitor": "features", "when": "feature_pretraining"},
         {"name": "prototype_init", "kind": "latent_init", "when": "latent_init"},
-        {"name": "prototypes", "trains": ("prototypes",), "loss": _PROTOTYPE_LOSS},
+        {"name": "prototypes", "trains": ("prototypes",), "loss": _PROTOTYPES_ONLY_LOSS},
         *_unfreezing("unfreeze", ("add_on", "prototypes"),
                      {"loss": _PROTOTYPE_LOSS, "push": True}),
         {"name": "joint", "trains": ("backbone", "add_on", "prototypes"),
@@ -162,7 +164,7 @@ SCHEDULES: dict[str, tuple[dict, ...]] = {
     # does not move (fine-tuning them too cost 0.10 morphology AUROC on LUDB).
     "forbid": (
         {"name": "forbid", "trains": ("prototypes",),
-         "loss": {**_PROTOTYPE_LOSS, "forget": "forget"}, "push": True},
+         "loss": {**_PROTOTYPES_ONLY_LOSS, "forget": "forget"}, "push": True},
         {"name": "projection", "kind": "projection"},
         *_LAST_LAYERS,
     ),
