@@ -128,6 +128,11 @@ def _forget(b: BranchBatch) -> torch.Tensor:
     return losses.forget(at, same)
 
 
+def _feature_bce(b: BranchBatch) -> torch.Tensor:
+    """The branch's pre-training head (pooled backbone features) against its labels."""
+    return losses.bce(b.output.feature_logits.float(), *b.feature_target)
+
+
 BRANCH_TERMS: dict[str, Callable[[BranchBatch], torch.Tensor]] = {
     "bce": lambda b: losses.bce(b.output.logits.float(), b.y, b.ctx.branch_pos_weight[b.name]),
     "clustering": lambda b: losses.clustering(b.similarities, b.identity, b.y),
@@ -140,14 +145,9 @@ BRANCH_TERMS: dict[str, Callable[[BranchBatch], torch.Tensor]] = {
     "l1": lambda b: losses.l1(b.branch.classifier.weight, 1 - b.identity.T),
     # ProtoPDebug: away from the windows raters rejected (the ``forbid`` schedule)
     "forget": _forget,
+    # the pre-training heads kept on while the backbones train with the prototypes
+    "feature_bce": _feature_bce,
 }
-
-
-def _feature_bce(b: BranchBatch) -> torch.Tensor:
-    return losses.bce(b.output.feature_logits.float(), *b.feature_target)
-
-
-BRANCH_TERMS["feature_bce"] = _feature_bce
 # the optional pre-training stage: each branch's backbone as a plain classifier
 FEATURE_TERMS: dict[str, Callable[[BranchBatch], torch.Tensor]] = {"bce": _feature_bce}
 MODEL_TERMS: dict[str, Callable[[ModelBatch], torch.Tensor]] = {
