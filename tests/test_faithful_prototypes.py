@@ -12,8 +12,10 @@ from protoecg.data import load_dataset
 from protoecg.data.synthetic import make_synthetic
 from protoecg.model import build_model
 from protoecg.model.prototypes import window_similarity
+from protoecg.train import losses
 from protoecg.train.config import ConfigError, load_config
 from protoecg.train.data import prepare
+from protoecg.train.objective import LossContext, stage_loss
 from protoecg.train.predict import predict
 from protoecg.train.projection import init_from_latents
 from protoecg.train.trainer import Trainer
@@ -72,7 +74,9 @@ def test_switches_add_rows_to_the_schedule(tmp_path):
      "need model.add_on_activation = 'sigmoid'"),
     ("[model]\nincorrect_class_connection = 0.5\n",
      "model.incorrect_class_connection must be <= 0"),
-    ('[model]\nfeature_labels = "own"\n', "model.feature_labels must be one of 'branch', 'all'"),
+    ('[model]\nfeature_labels = { global = "own" }\n',
+     "model.feature_labels.global must be one of 'branch', 'all', got 'own'"),
+    ('[model]\nfeature_labels = "all"\n', "'model.feature_labels' must be a table"),
     ('[loss]\nfeature_bce = "1"\n', "'loss.feature_bce' must be float"),
 ])
 def test_bad_switch_values_are_refused_by_name(tmp_path, text, message):
@@ -121,11 +125,17 @@ def test_feature_pretraining_trains_only_the_backbones_and_their_heads(small_dat
     assert 0 <= lines[0]["val_macro_auroc"] <= 1
 
 
-def test_all_label_feature_pretraining_teaches_every_backbone_every_label(small_data, tmp_path):
-    """model.feature_labels = "all": each branch's pre-training head predicts all the run's
-    labels, so the rhythm backbone also learns the morphology labels; the features score is
-    the branches' heads averaged over every label."""
-    config = load_config("tiny", write(tmp_path, '[model]\nfeature_labels = "all"\n'
+ALL_BRANCHES = '{ rhythm = "all", morphology = "all", global = "all" }'
+
+
+@pytest.mark.parametrize("heads", [ALL_BRANCHES, '{ global = "all" }'], ids=["all", "global"])
+def test_all_label_feature_pretraining_teaches_a_backbone_every_label(small_data, tmp_path,
+                                                                      heads):
+    """model.feature_labels: a branch set to "all" pre-trains a head over all the run's
+    labels, so its backbone also learns the other branches' labels; a branch left at "branch"
+    keeps its own-label head. A label's features score is the mean logit of the heads that
+    predict it."""
+    config = load_config("tiny", write(tmp_path, f"[model]\nfeature_labels = {heads}\n"
                                        "[train]\nepochs = { features = 2 }\n"))
     config.train.epochs = {**config.train.epochs, "joint": 0, "prototypes": 0,
                            "classifier": 0, "fusion": 0}
@@ -134,30 +144,35 @@ def test_all_label_feature_pretraining_teaches_every_backbone_every_label(small_
     trainer.fit()
     model = trainer.model
     n_labels = len(small_data.label_names)
-    other = [i for i in range(n_labels)
-             if i not in model.branch_label_index("rhythm").tolist()]
-    for branch in model.branches.values():
-        assert branch.feature_head.weight.shape[0] == n_labels
-    assert model.branches["rhythm"].feature_head.weight[other].abs().sum() > 0
+    reads_all = {name: config.model.feature_labels[name] == "all" for name in model.branches}
+    for name, branch in model.branches.items():
+        rows = n_labels if reads_all[name] else len(branch.class_codes)
+        assert branch.feature_head.weight.shape[0] == rows
+    own = model.branch_label_index("global").tolist()
+    other = [i for i in range(n_labels) if i not in own]
+    assert model.branches["global"].feature_head.weight[other].abs().sum() > 0
     x_val = small_data.part("validation")[0]
     pred = predict(model, x_val)
     with torch.no_grad():
-        logits = sum(out.feature_logits for out in model.eval()(torch.from_numpy(x_val))[1]
-                     .values()) / len(model.branches)
-    np.testing.assert_allclose(pred.features, torch.sigmoid(logits).numpy(), atol=1e-5)
-    own = build_model(small_data.label_names, load_config("tiny").model)
-    assert own.branches["rhythm"].feature_head.weight.shape[0] == len(
-        own.branches["rhythm"].class_codes)
+        outputs = model.eval()(torch.from_numpy(x_val))[1]
+    total, count = torch.zeros(len(x_val), n_labels), torch.zeros(n_labels)
+    for name, out in outputs.items():
+        index = (torch.arange(n_labels) if reads_all[name]
+                 else model.branch_label_index(name))
+        total[:, index] += out.feature_logits
+        count[index] += 1
+    np.testing.assert_allclose(pred.features, torch.sigmoid(total / count).numpy(), atol=1e-5)
 
 
-def test_the_feature_term_keeps_the_backbones_pretrained_heads_in_the_joint_stage(
-        small_data, tmp_path):
-    """loss.feature_bce > 0 adds the pre-training heads' BCE to the prototype stages: it is
-    reported as its own term, the heads themselves stay frozen, and at 0 it is not computed."""
+def test_the_feature_term_keeps_the_all_label_heads_in_the_joint_stage(small_data, tmp_path):
+    """loss.feature_bce > 0 adds the all-label pre-training heads' BCE to the stages that train
+    backbones with the prototypes: it is reported as its own term, the heads stay frozen, at 0
+    it is not computed, and a branch whose head reads only its own labels adds nothing to it."""
     heads = {}
     for weight in (0.0, 1.0):
         config = load_config("tiny", write(
-            tmp_path, f'[model]\nfeature_labels = "all"\n[loss]\nfeature_bce = {weight}\n'
+            tmp_path, f'[model]\nfeature_labels = {{ global = "all" }}\n'
+            f"[loss]\nfeature_bce = {weight}\n"
             "[train]\nepochs = { features = 1, prototypes = 0, joint = 1, classifier = 0, "
             "fusion = 0 }\n"))
         run = tmp_path / f"run{weight}"
@@ -182,6 +197,15 @@ def test_the_feature_term_keeps_the_backbones_pretrained_heads_in_the_joint_stag
         joint_lines = [r for r in records(run) if r["stage"] == "joint"]
         assert joint_lines and all(("feature_bce" in r) == (weight > 0) for r in joint_lines)
     assert heads == {0.0: True, 1.0: True}
+    # the term on one batch: the global head's BCE over all labels, nothing from the others
+    model = trainer.model.eval()
+    x, y = (torch.from_numpy(a[:8].astype(np.float32)) for a in small_data.part("train"))
+    ctx = LossContext.from_labels(model, small_data.part("train")[1], torch.device("cpu"))
+    with torch.no_grad():
+        logits, outputs = model(x)
+        _, terms = stage_loss(joint, model, logits, outputs, y, ctx)
+        expected = losses.bce(outputs["global"].feature_logits, y, ctx.pos_weight)
+    assert float(terms["feature_bce"]) == pytest.approx(float(expected), rel=1e-5)
 
 
 @pytest.mark.parametrize("switches", [

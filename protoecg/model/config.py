@@ -13,9 +13,9 @@ PROTOTYPE_INITS = ("normal", "uniform", "latent")
 # centres every latent dimension on the training batches (no scale or shift learned), so
 # cosine compares windows' deviations from the average window (issue 11)
 ADD_ON_ACTIVATIONS = ("sigmoid", "none", "batch_norm")
-# what each branch's feature pre-training head predicts: "branch" (its own branch's labels, as
-# the official code) or "all" (every label of the run: each backbone learns from all labels, as
-# the black-box twin's do; issue 11)
+# what a branch's feature pre-training head predicts: "branch" (its own branch's labels, as the
+# official code) or "all" (every label of the run: its backbone learns from all labels, as the
+# black-box twin's do; issue 11)
 FEATURE_LABELS = ("branch", "all")
 
 
@@ -41,7 +41,8 @@ class ModelConfig:
     # so with -0.5 every sample of another class pushes a prototype's similarity down
     incorrect_class_connection: float = -0.5
     dropout: float = 0.35
-    feature_labels: str = "branch"
+    feature_labels: dict[str, str] = field(
+        default_factory=lambda: {"rhythm": "branch", "morphology": "branch", "global": "branch"})
 
     def __post_init__(self) -> None:
         self.widths = tuple(self.widths)

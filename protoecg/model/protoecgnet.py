@@ -45,7 +45,7 @@ class ProtoECGNet(nn.Module):
                 prototype_init=config.prototype_init,
                 add_on_activation=config.add_on_activation,
                 incorrect_class_connection=config.incorrect_class_connection,
-                feature_outputs=(len(self.label_names) if self.features_read_all_labels
+                feature_outputs=(len(self.label_names) if self.features_read_all_labels(name)
                                  else None),
             )
         for name, branch in self.branches.items():
@@ -54,10 +54,10 @@ class ProtoECGNet(nn.Module):
         self.fusion = nn.Linear(self.n_prototypes, len(self.label_names))
         self.init_fusion_from_branches()
 
-    @property
-    def features_read_all_labels(self) -> bool:
-        """Whether each branch's feature head predicts every label (else its own)."""
-        return getattr(self.config, "feature_labels", "branch") == "all"
+    def features_read_all_labels(self, name: str) -> bool:
+        """Whether branch ``name``'s feature pre-training head predicts every label (else only
+        its own branch's)."""
+        return self.config.feature_labels.get(name, "branch") == "all"
 
     @property
     def n_prototypes(self) -> int:

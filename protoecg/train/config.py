@@ -91,9 +91,9 @@ class LossConfig:
     l1: float = 1e-4
     # ProtoPDebug's forgetting term (only in the ``forbid`` schedule after review)
     forget: float = 1.0
-    # the feature pre-training heads' BCE kept on in the prototype stages (heads frozen), so
-    # each backbone stays the classifier pre-training made it while prototypes are learnt on
-    # it (issue 11); 0 = off, as in the official code
+    # the all-label feature pre-training heads' BCE (model.feature_labels) kept on in the
+    # stages that train backbones with the prototypes (heads frozen), so such a backbone keeps
+    # what the other branches' labels taught it (issue 11); 0 = off, as in the official code
     feature_bce: float = 0.0
 
 
@@ -228,9 +228,10 @@ def _validate(config: Config, source: str) -> None:
         raise ConfigError(f"{source}: model.prototype_init = 'uniform' and "
                           "train.prototypes_in_latent_range assume the sigmoid's [0, 1] latent "
                           "range: they need model.add_on_activation = 'sigmoid'")
-    if m.feature_labels not in FEATURE_LABELS:
-        raise ConfigError(f"{source}: model.feature_labels must be one of "
-                          f"{', '.join(repr(v) for v in FEATURE_LABELS)}")
+    for branch, labels in m.feature_labels.items():
+        if labels not in FEATURE_LABELS:
+            raise ConfigError(f"{source}: model.feature_labels.{branch} must be one of "
+                              f"{', '.join(repr(v) for v in FEATURE_LABELS)}, got {labels!r}")
     if m.incorrect_class_connection > 0:
         raise ConfigError(f"{source}: model.incorrect_class_connection must be <= 0 (a "
                           "prototype's similarity may not count for another class)")

@@ -83,7 +83,7 @@ class BranchBatch:
     def feature_target(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(labels, positive weights) the branch's feature head predicts: its own branch's
         labels, or every label where the model's feature heads read all of them."""
-        if self.model.features_read_all_labels:
+        if self.model.features_read_all_labels(self.name):
             return self.all_y, self.ctx.pos_weight
         return self.y, self.ctx.branch_pos_weight[self.name]
 
@@ -133,6 +133,15 @@ def _feature_bce(b: BranchBatch) -> torch.Tensor:
     return losses.bce(b.output.feature_logits.float(), *b.feature_target)
 
 
+def _other_labels_bce(b: BranchBatch) -> torch.Tensor:
+    """``_feature_bce`` where the branch's head reads every label: in the prototype stages it
+    keeps what the other branches' labels taught the backbone (an own-label head adds nothing
+    the prototypes' own BCE does not already train)."""
+    if not b.model.features_read_all_labels(b.name):
+        return b.similarities.sum() * 0.0
+    return _feature_bce(b)
+
+
 BRANCH_TERMS: dict[str, Callable[[BranchBatch], torch.Tensor]] = {
     "bce": lambda b: losses.bce(b.output.logits.float(), b.y, b.ctx.branch_pos_weight[b.name]),
     "clustering": lambda b: losses.clustering(b.similarities, b.identity, b.y),
@@ -145,8 +154,8 @@ BRANCH_TERMS: dict[str, Callable[[BranchBatch], torch.Tensor]] = {
     "l1": lambda b: losses.l1(b.branch.classifier.weight, 1 - b.identity.T),
     # ProtoPDebug: away from the windows raters rejected (the ``forbid`` schedule)
     "forget": _forget,
-    # the pre-training heads kept on while the backbones train with the prototypes
-    "feature_bce": _feature_bce,
+    # the all-label pre-training heads kept on while the backbones train with the prototypes
+    "feature_bce": _other_labels_bce,
 }
 # the optional pre-training stage: each branch's backbone as a plain classifier
 FEATURE_TERMS: dict[str, Callable[[BranchBatch], torch.Tensor]] = {"bce": _feature_bce}

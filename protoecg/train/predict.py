@@ -52,16 +52,21 @@ def predict(model: torch.nn.Module, signals: np.ndarray, batch_size: int = 128,
         fusion.append(torch.sigmoid(logits.float()).cpu())
         if proto:
             per_label = torch.zeros_like(logits, dtype=torch.float32)
-            per_label_features = torch.zeros_like(per_label)
+            # each label: the mean logit of the pre-training heads that predict it (its own
+            # branch's, and every head that reads all labels)
+            feature_sum = torch.zeros_like(per_label)
+            heads = torch.zeros(per_label.shape[1], device=per_label.device)
             for name, out in outputs.items():
-                per_label[:, model.branch_label_index(name)] = out.logits.float()
-                if model.features_read_all_labels:  # the branches' heads, averaged
-                    per_label_features += out.feature_logits.float() / len(outputs)
+                index = model.branch_label_index(name)
+                per_label[:, index] = out.logits.float()
+                if model.features_read_all_labels(name):
+                    feature_sum += out.feature_logits.float()
+                    heads += 1
                 else:
-                    per_label_features[:, model.branch_label_index(name)] = \
-                        out.feature_logits.float()
+                    feature_sum[:, index] += out.feature_logits.float()
+                    heads[index] += 1
             branches.append(torch.sigmoid(per_label).cpu())
-            features.append(torch.sigmoid(per_label_features).cpu())
+            features.append(torch.sigmoid(feature_sum / heads.clamp_min(1)).cpu())
             if evidence:
                 similarities.append(torch.cat([o.similarities.float() for o in outputs.values()],
                                               1).cpu())
