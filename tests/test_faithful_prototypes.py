@@ -78,6 +78,8 @@ def test_switches_add_rows_to_the_schedule(tmp_path):
      "model.feature_labels.global must be one of 'branch', 'all', got 'own'"),
     ('[model]\nfeature_labels = "all"\n', "'model.feature_labels' must be a table"),
     ('[loss]\nfeature_bce = "1"\n', "'loss.feature_bce' must be float"),
+    ("[train]\npush_max_drop = -0.01\n", r"train.push_max_drop must be in \[0, 1\]"),
+    ("[train]\npush_max_drop = nan\n", r"train.push_max_drop must be in \[0, 1\]"),
 ])
 def test_bad_switch_values_are_refused_by_name(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
@@ -293,6 +295,66 @@ def test_the_push_a_refine_stage_kept_is_the_runs_projection(small_data, tmp_pat
     assert result["faithfulness"] == projections[-1]["faithfulness"]
     assert result["faithfulness_at"] == {"after_stage": "refine", "epoch": kept["epoch"]}
     assert result["faithfulness_first_projection"] == projections[0]["faithfulness"]
+
+
+def _refine_with_drops(small_data, tmp_path, max_drop, unfaithful):
+    """A tiny run whose refine stage (4 epochs, a real push after each) reports a fall of 0.2
+    in rhythm's validation AUROC across the pushes of the epochs in ``unfaithful``."""
+    config = load_config("tiny", write(tmp_path, f"[train]\npush_max_drop = {max_drop}\n"
+                                       "patience = 10\nepochs = { prototypes = 1, joint = 1, "
+                                       "refine = 4, classifier = 0, fusion = 0 }\n"))
+    trainer = Trainer(config, small_data, tmp_path / "run", progress=False)
+    push, epochs = trainer._push, []
+
+    def push_with_drop():
+        record, after = push()
+        epochs.append(len(epochs) + 1)
+        if epochs[-1] in unfaithful:
+            rhythm = record["faithfulness"]["rhythm"]
+            rhythm["val_auroc_before"] = (rhythm["val_auroc_after"] or 0.5) + 0.2
+        return record, after
+
+    trainer._push = push_with_drop
+    trainer.fit()
+    lines = records(tmp_path / "run")
+    return ([r for r in lines if r["stage"] == "refine"],
+            [r for r in lines if r["stage"] == "projection"][-1])
+
+
+def test_faithful_selection_keeps_only_a_push_that_cost_no_branch_beyond_the_limit(
+        small_data, tmp_path):
+    """train.push_max_drop: whatever the scores, the refine stage keeps the one epoch whose
+    push lowered no branch's validation AUROC by more than the limit."""
+    refine, kept = _refine_with_drops(small_data, tmp_path, 0.05, unfaithful={1, 2, 3})
+    assert [r["push_auroc_drop"] > 0.05 for r in refine] == [True, True, True, False]
+    scores = [r["val_macro_auroc"] for r in refine]
+    # what makes the test able to fail: by score alone an earlier epoch would be kept
+    assert max(scores[:3]) > scores[3], scores
+    assert refine[0]["best"] and refine[3]["best"]  # (2 and 3: best by score if higher)
+    assert (kept["after_stage"], kept["epoch"]) == ("refine", 4)
+    rhythm = kept["faithfulness"]["rhythm"]
+    assert rhythm["val_auroc_before"] - rhythm["val_auroc_after"] <= 0.05
+
+
+def test_without_a_faithful_push_the_best_score_is_kept(small_data, tmp_path):
+    """Every push over the limit (and the limit off, 1.0): the selection is by score alone."""
+    for max_drop in (0.05, 1.0):
+        folder = tmp_path / str(max_drop)
+        folder.mkdir()
+        refine, kept = _refine_with_drops(small_data, folder, max_drop,
+                                          unfaithful={1, 2, 3, 4})
+        scores = [r["val_macro_auroc"] for r in refine]
+        best = max(range(4), key=lambda i: (scores[i], -i))  # the first of equal scores
+        assert kept["epoch"] == best + 1, (max_drop, scores)
+
+
+def test_push_drop_is_the_largest_fall_over_branches():
+    from protoecg.train.trainer import push_drop
+    assert push_drop({"rhythm": {"val_auroc_before": 0.8, "val_auroc_after": 0.75},
+                      "global": {"val_auroc_before": 0.7, "val_auroc_after": 0.72},
+                      "morphology": {"val_auroc_before": None, "val_auroc_after": 0.6}}
+                     ) == pytest.approx(0.05)
+    assert push_drop({"rhythm": {"val_auroc_before": 0.7, "val_auroc_after": 0.9}}) == 0.0
 
 
 def test_models_saved_before_the_feature_head_still_load(small_data):

@@ -59,6 +59,11 @@ class TrainConfig:
     # project the prototypes after every N-th joint epoch (ProtoPNet's periodic push), so the
     # final projection is a small step; 0 = only the projection stage (the official code)
     push_every: int = 0
+    # a pushed epoch may be kept as its stage's best only if its push lowered no branch's
+    # validation macro AUROC by more than this (faithful model selection: what clinicians rate
+    # is what the kept model uses); while no pushed epoch qualifies, the best score is kept.
+    # 1.0 = any drop, as in the official code (which has no push)
+    push_max_drop: float = 1.0
     amp: bool = True  # mixed precision (float16 autocast), on CUDA only
     # bfloat16 autocast on the CPU, where it has native bf16 instructions (AVX512-BF16 or AMX;
     # refused elsewhere: emulated bf16 is slower than fp32). Similarities stay float32. Off by
@@ -261,6 +266,9 @@ def _validate(config: Config, source: str) -> None:
             raise ConfigError(f"{source}: train.stage_lr_scale.{stage} must be > 0")
     if config.train.push_every < 0:
         raise ConfigError(f"{source}: train.push_every must be >= 0 (0 = no periodic push)")
+    if not 0 <= config.train.push_max_drop <= 1:
+        raise ConfigError(f"{source}: train.push_max_drop must be in [0, 1] (a drop in "
+                          f"validation macro AUROC), got {config.train.push_max_drop}")
     if any(n < 0 for n in config.train.epochs.values()):
         raise ConfigError(f"{source}: train.epochs must be >= 0 for every stage")
     if config.train.batch_size < 2:
