@@ -81,10 +81,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # every variant states the official value of each switch, so a preset that sets one (the
 # ptbxl_subset preset's connections at 0, nearest-window pull and refine stage) does not change
 # what a variant name means
-OFFICIAL = {"model": {"prototype_init": "normal", "incorrect_class_connection": -0.5},
+OFFICIAL = {"model": {"prototype_init": "normal", "incorrect_class_connection": -0.5,
+                      "feature_labels": {"global": "branch"}},
             "train": {"push_every": 0, "epochs": {"features": 0, "refine": 0},
-                      "stage_lr_scale": {"refine": 1.0}},
-            "loss": {"clustering": 0.004, "separation": 0.0004, "nearest_window": 0.0}}
+                      "stage_lr_scale": {"refine": 1.0}, "push_max_drop": 1.0},
+            "loss": {"clustering": 0.004, "separation": 0.0004, "nearest_window": 0.0,
+                     "feature_bce": 0.0}}
 # the early-stopping patience a preset's rows were trained with, where the preset has since
 # changed it (ptbxl_subset: 6 until it rose to 10 with its refine stage); variants that set
 # their own keep it

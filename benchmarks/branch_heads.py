@@ -44,6 +44,7 @@ from compare import mean_over_seeds, seed_mean  # benchmarks/compare.py
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from protoecg.data.labels import BRANCHES
 from protoecg.model.protoecgnet import branch_label_sets
 from protoecg.train.evaluation import evaluate_scores, fold_predictions
 from protoecg.train.run import load_model
@@ -64,6 +65,8 @@ def train(args: argparse.Namespace, kind: str, seed: int) -> Path:
         override["train"]["threads"] = args.threads
     if kind == "branch_heads":
         override["train"]["epochs"] = {"features": args.features_epochs, **ONLY_FEATURES}
+        # each head on its own branch's labels, whatever the preset's feature_labels say
+        override["model"] = {"feature_labels": dict.fromkeys(BRANCHES, "branch")}
     config = out.parent / f"{kind}_seed{seed}.toml"
     config.write_text(toml(override))
     timed_process(["train", "--dataset", args.dataset, "--root", args.root, "--preset",

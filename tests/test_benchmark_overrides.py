@@ -108,3 +108,20 @@ def test_a_summary_of_no_seeds_says_so_in_one_line(tmp_path):
     assert done.stderr.strip().splitlines() == [
         f"--summary: no compare_demo.json or compare_demo_seed<N>.json in {tmp_path}"]
     assert not list(tmp_path.iterdir())
+
+
+def test_the_ownfeatures_config_restores_the_ptbxl_preset_before_its_global_change():
+    """benchmarks/configs/ptbxl_ownfeatures.toml undoes exactly the ptbxl_subset preset's three
+    later switches (the stored compare_ptbxl_subset*.json were made without them)."""
+    from protoecg.train.config import load_config
+    now = load_config("ptbxl_subset").to_dict()
+    before = load_config("ptbxl_subset", BENCHMARKS / "configs" / "ptbxl_ownfeatures.toml")
+    before = before.to_dict()
+    assert now["model"]["feature_labels"]["global"] == "all"
+    assert before["model"]["feature_labels"] == {b: "branch" for b in
+                                                 ("rhythm", "morphology", "global")}
+    assert (before["loss"]["feature_bce"], before["train"]["push_max_drop"]) == (0.0, 1.0)
+    changed = {(part, key) for part in now for key in now[part] if isinstance(now[part], dict)
+               and now[part][key] != before[part][key]}
+    assert changed == {("model", "feature_labels"), ("loss", "feature_bce"),
+                       ("train", "push_max_drop")}
