@@ -43,6 +43,7 @@ from _runs import timed_process, toml  # noqa: E402  (benchmarks/_runs.py)
 
 from protoecg.train.comparison import compare_runs  # noqa: E402
 from protoecg.train.config import load_config  # noqa: E402
+from protoecg.train.trainer import projection_drops  # noqa: E402
 
 
 def fmt(part: dict) -> str:
@@ -176,9 +177,7 @@ def summarise_seeds(per_seed: list[dict]) -> dict:
         e_b = results["models"]["black_box"]["evaluation"]
         diff = results["difference"]
         faith = e_p.get("faithfulness") or {}
-        drops = [f["val_auroc_before"] - f["val_auroc_after"] for f in faith.values()
-                 if f.get("val_auroc_before") is not None
-                 and f.get("val_auroc_after") is not None]
+        drops = projection_drops(faith)
         rows[str(train_seed(results))] = {
             "protoecgnet": e_p["macro_auroc"], "black_box": e_b["macro_auroc"],
             "delta": diff["delta"], "delta_ci": diff["delta_ci"],

@@ -25,6 +25,7 @@ from pathlib import Path
 from _runs import add_dataset_arguments, run
 
 from protoecg.train.evaluation import evaluate_run
+from protoecg.train.trainer import projection_drops
 
 REPO = Path(__file__).resolve().parents[1]
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
@@ -44,9 +45,7 @@ pretrain = {pretrain} }}
 def projection_drop(evaluation: dict) -> float | None:
     """Mean over branches of validation macro AUROC just before minus just after projection
     (``evaluate``'s ``faithfulness``)."""
-    drops = [v["val_auroc_before"] - v["val_auroc_after"]
-             for v in (evaluation.get("faithfulness") or {}).values()
-             if v["val_auroc_before"] is not None and v["val_auroc_after"] is not None]
+    drops = projection_drops(evaluation.get("faithfulness") or {})
     return sum(drops) / len(drops) if drops else None
 
 

@@ -88,12 +88,25 @@ def _finite(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
+def projection_drops(faithfulness: dict[str, dict]) -> list[float]:
+    """Each branch's fall in validation macro AUROC across one projection (a ``faithfulness``
+    record: before minus after, negative where it rose), leaving out a branch whose AUROC is
+    undefined on the validation fold."""
+    return [v["val_auroc_before"] - v["val_auroc_after"] for v in faithfulness.values()
+            if v["val_auroc_before"] is not None and v["val_auroc_after"] is not None]
+
+
 def push_drop(faithfulness: dict[str, dict]) -> float:
     """The largest fall in a branch's validation macro AUROC across one projection (0 when
     none fell; a branch whose AUROC is undefined on the validation fold counts as no fall)."""
-    drops = [v["val_auroc_before"] - v["val_auroc_after"] for v in faithfulness.values()
-             if v["val_auroc_before"] is not None and v["val_auroc_after"] is not None]
-    return max([0.0, *drops])
+    return max([0.0, *projection_drops(faithfulness)])
+
+
+def _kept_faithful(best_push: dict | None) -> bool:
+    """Whether the epoch a stage keeps is within ``train.push_max_drop``: the start and an
+    unpushed epoch are (no push of theirs moved anything); a checkpoint from before the limit
+    existed had none."""
+    return best_push is None or best_push.get("faithful", True)
 
 
 def seed_backbones(model, source_run: str | Path) -> None:
@@ -292,15 +305,12 @@ class Trainer:
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.device.type == "cuda")
         best_score, best_state, bad_epochs = -math.inf, None, 0
         start_score, best_push = None, None
-        # the start and unpushed epochs count as faithful: no push of theirs moved anything
-        best_faithful = True
         if state is not None:
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             best_score, best_state = state["best_score"], state["best_state"]
             bad_epochs = state["bad_epochs"]
             best_push = state.get("best_push")
-            best_faithful = best_push is None or best_push.get("faithful", True)
         elif stage.keep_start and epochs > 0:
             best_score = start_score = self.validation_score(stage)
             best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -368,9 +378,10 @@ class Trainer:
             drop = push_drop(pushed["faithfulness"]) if pushed else 0.0
             faithful = drop <= self.config.train.push_max_drop
             # a faithful epoch outranks every unfaithful one, whatever their scores
-            improved = (best_state is None or (faithful, score) > (best_faithful, best_score))
+            improved = (best_state is None
+                        or (faithful, score) > (_kept_faithful(best_push), best_score))
             if improved:
-                best_score, best_faithful, bad_epochs = score, faithful, 0
+                best_score, bad_epochs = score, 0
                 best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                 # the prototypes kept are this push's windows (None: an unpushed epoch)
                 best_push = ({**pushed, "epoch": epoch + 1, "faithful": faithful}
@@ -402,7 +413,7 @@ class Trainer:
             self.model.load_state_dict(best_state)
         if best_push is not None:  # the kept prototypes are that push's windows: say which
             self._write_projection(best_push, after_stage=stage.name, epoch=best_push["epoch"])
-            if not best_faithful and self.progress and self.dist.main:
+            if not _kept_faithful(best_push) and self.progress and self.dist.main:
                 tqdm.write(f"{stage.name}: no push lowered every branch's validation AUROC by "
                            f"<= {self.config.train.push_max_drop} (train.push_max_drop); "
                            "kept the best-scoring one")
