@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import roc_auc_score
 
 from protoecg.train.metrics import (
@@ -8,6 +9,7 @@ from protoecg.train.metrics import (
     macro_auroc,
     macro_auroc_with_ci,
 )
+from protoecg.train.predict import predict
 
 
 def test_auroc_equals_scikit_learn_with_ties():
@@ -39,3 +41,27 @@ def test_bootstrap_ci_brackets_the_value_and_is_paired():
 def test_undefined_macro_auroc_says_why():
     result = macro_auroc_with_ci(np.zeros((5, 2)), np.zeros((5, 2)), n_resamples=10)
     assert result["value"] is None and "no label" in result["reason"]
+
+
+class _ConfidentModel(torch.nn.Module):
+    """A model whose one logit is the first sample of lead I: confident far beyond the range
+    where a float32 sigmoid still tells values apart (about -104 to 17)."""
+
+    def forward(self, x: torch.Tensor):
+        return x[:, 0, :1], {}
+
+
+@pytest.mark.parametrize("logits", [[20.0, 30.0, 40.0, 50.0], [-200.0, -150.0, -120.0, -110.0]])
+def test_predictions_keep_the_order_of_confident_logits(logits):
+    # positives at the 2nd and 4th logit: 3 of 4 positive-negative pairs in order
+    signals = np.zeros((4, 12, 8), dtype=np.float32)
+    signals[:, 0, 0] = logits
+    labels = np.array([[0], [1], [0], [1]])
+    pred = predict(_ConfidentModel(), signals)
+    assert macro_auroc(labels, pred.fusion) == pytest.approx(0.75)
+    # what evaluating float32 probabilities gave: every score tied, AUROC 0.5
+    saturated = torch.sigmoid(torch.tensor(logits)).numpy()[:, None]
+    assert macro_auroc(labels, saturated) == pytest.approx(0.5)
+    probabilities = pred.fusion_probabilities
+    assert probabilities.shape == (4, 1)
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()

@@ -184,7 +184,7 @@ def audit_run(run_dir: str | Path, out_dir: str | Path, *, split: str = "all",
     record_ids = [data.dataset.record_ids[i] for i in index]
     active = model.active.cpu().numpy()
     usage = activation_mod.activation_table(
-        predictions.fusion, predictions.similarities,
+        predictions.fusion_probabilities, predictions.similarities,
         model.fusion.weight.detach().cpu().numpy(), model.label_names, model.prototype_ids,
         activation_mod.subgroups(data.dataset.metadata, record_ids), active, threshold)
 

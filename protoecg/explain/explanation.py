@@ -32,7 +32,8 @@ def explain_record(run_dir: str | Path, record_id: str, threshold: float = 0.5,
     model.eval()
     x = torch.from_numpy(data.signals).to(device)
     logits, outputs = model(x)
-    probabilities = torch.sigmoid(logits)[0].cpu().numpy()
+    scores = logits[0].detach().float().cpu().numpy()  # ranked as logits: no float32 ties at 0/1
+    probabilities = torch.sigmoid(logits)[0].detach().cpu().numpy()
     n_samples = dataset.n_samples
     similarity, windows, ids, branches = [], [], [], []
     for name, out in outputs.items():
@@ -50,7 +51,7 @@ def explain_record(run_dir: str | Path, record_id: str, threshold: float = 0.5,
     similarity = np.concatenate(similarity)
     weights = model.fusion.weight.detach().cpu().numpy()  # (L, P)
     sources = _catalog_sources(run_dir)
-    order = np.argsort(-probabilities)
+    order = np.argsort(-scores, kind="stable")
     chosen = [j for j in order if probabilities[j] >= threshold] or list(order[:3])
     predictions = []
     for j in chosen:

@@ -1,4 +1,9 @@
-"""Batched inference: label probabilities (fusion and per-branch) and prototype evidence."""
+"""Batched inference: label scores (fusion and per-branch logits) and prototype evidence.
+
+Scores stay logits: AUROC reads only their order, and a float32 sigmoid loses it at the ends
+(every logit above about 17 becomes 1.0, every one below about -104 becomes 0.0), so a
+confident model's positives would tie with each other and with confident negatives. The
+probabilities are for thresholds and display (``Predictions.fusion_probabilities``)."""
 
 from __future__ import annotations
 
@@ -7,18 +12,24 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.special import expit
 
 from protoecg.model.protoecgnet import ProtoECGNet
 
 
 @dataclass
 class Predictions:
-    fusion: np.ndarray  # (N, L) probabilities from the final layer (fusion or black-box head)
-    branches: np.ndarray | None  # (N, L) probabilities from each label's branch classifier
+    fusion: np.ndarray  # (N, L) logits of the final layer (fusion or black-box head)
+    branches: np.ndarray | None  # (N, L) logits of each label's branch classifier
     similarities: np.ndarray | None  # (N, P) each prototype's best-window similarity
     windows: np.ndarray | None  # (N, P) latent step of that best window
-    # (N, L) probabilities of the branches' pre-training heads (pooled backbone features)
+    # (N, L) logits of the branches' pre-training heads (pooled backbone features)
     features: np.ndarray | None = None
+
+    @property
+    def fusion_probabilities(self) -> np.ndarray:
+        """(N, L) the final layer's label probabilities (float64, for thresholds)."""
+        return expit(self.fusion.astype(np.float64))
 
 
 def autocast(device: torch.device, enabled: bool):
@@ -49,7 +60,7 @@ def predict(model: torch.nn.Module, signals: np.ndarray, batch_size: int = 128,
                                                   dtype=np.float32)).to(device)
         with autocast(device, amp):
             logits, outputs = model(x)
-        fusion.append(torch.sigmoid(logits.float()).cpu())
+        fusion.append(logits.float().cpu())
         if proto:
             per_label = torch.zeros_like(logits, dtype=torch.float32)
             # each label: the mean logit of the pre-training heads that predict it (its own
@@ -65,8 +76,8 @@ def predict(model: torch.nn.Module, signals: np.ndarray, batch_size: int = 128,
                 else:
                     feature_sum[:, index] += out.feature_logits.float()
                     heads[index] += 1
-            branches.append(torch.sigmoid(per_label).cpu())
-            features.append(torch.sigmoid(feature_sum / heads.clamp_min(1)).cpu())
+            branches.append(per_label.cpu())
+            features.append((feature_sum / heads.clamp_min(1)).cpu())
             if evidence:
                 similarities.append(torch.cat([o.similarities.float() for o in outputs.values()],
                                               1).cpu())
