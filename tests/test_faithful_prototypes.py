@@ -13,7 +13,7 @@ from protoecg.data.synthetic import make_synthetic
 from protoecg.model import build_model
 from protoecg.model.prototypes import window_similarity
 from protoecg.train import losses
-from protoecg.train.config import ConfigError, load_config
+from protoecg.train.config import Config, ConfigError, load_config
 from protoecg.train.data import prepare
 from protoecg.train.objective import LossContext, stage_loss
 from protoecg.train.predict import predict
@@ -76,7 +76,9 @@ def test_switches_add_rows_to_the_schedule(tmp_path):
      "model.incorrect_class_connection must be <= 0"),
     ('[model]\nfeature_labels = { global = "own" }\n',
      "model.feature_labels.global must be one of 'branch', 'all', got 'own'"),
-    ('[model]\nfeature_labels = "all"\n', "'model.feature_labels' must be a table"),
+    ('[model]\nfeature_labels = "own"\n',
+     "model.feature_labels.rhythm must be one of 'branch', 'all', got 'own'"),
+    ("[model]\nfeature_labels = 3\n", "'model.feature_labels' must be a table"),
     ('[loss]\nfeature_bce = "1"\n', "'loss.feature_bce' must be float"),
     ("[train]\npush_max_drop = -0.01\n", r"train.push_max_drop must be in \[0, 1\]"),
     ("[train]\npush_max_drop = nan\n", r"train.push_max_drop must be in \[0, 1\]"),
@@ -84,6 +86,16 @@ def test_switches_add_rows_to_the_schedule(tmp_path):
 def test_bad_switch_values_are_refused_by_name(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
         load_config("tiny", write(tmp_path, text))
+
+
+def test_one_feature_labels_value_sets_every_branch_as_older_run_folders_say(tmp_path):
+    # run folders written before model.feature_labels was per branch hold one string
+    raw = load_config("tiny").to_dict()
+    raw["model"]["feature_labels"] = "all"
+    old_run = Config.from_dict(raw, "run/config.json")
+    assert old_run.model.feature_labels == {"rhythm": "all", "morphology": "all", "global": "all"}
+    shorthand = load_config("tiny", write(tmp_path, '[model]\nfeature_labels = "branch"\n'))
+    assert set(shorthand.model.feature_labels.values()) == {"branch"}
 
 
 @pytest.mark.parametrize("branch_name", ["rhythm", "morphology", "global"])

@@ -57,3 +57,28 @@ def test_compare_init_from_twin_trains_the_twin_first_and_seeds_protoecgnet_from
     result = json.loads((results / "compare_seeded_seed3.json").read_text())
     assert result["init_from_twin"] is True and result["train_seed"] == 3
     assert set(result["models"]) == {"protoecgnet", "black_box"}
+
+    # fusion_probe.py reads that pair, refits the prototype readouts and writes nothing there
+    before = sorted(p for p in runs.rglob("*"))
+    out = tmp_path / "fusion_probe.json"
+    probe = subprocess.run([sys.executable, str(BENCHMARKS / "fusion_probe.py"), "--runs",
+                            str(runs), "--name", "seeded", "--seed", "3", "--c", "0.1", "1",
+                            "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert probe.returncode == 0, probe.stderr
+    assert sorted(p for p in runs.rglob("*")) == before
+    row = json.loads(out.read_text())["per_seed"]["3"]
+    assert row["protoecgnet"]["macro_auroc"] == pytest.approx(
+        result["models"]["protoecgnet"]["evaluation"]["macro_auroc"])
+    assert row["twin"]["macro_auroc"] == pytest.approx(
+        result["models"]["black_box"]["evaluation"]["macro_auroc"])
+    for mode in ("own_branch", "all_prototypes"):
+        assert 0.0 <= row[f"probe_{mode}"]["macro_auroc"] <= 1.0
+        assert row["chosen"][mode]["c"] in (0.1, 1.0)
+    assert "| macro AUROC |" in probe.stdout
+    missing = subprocess.run([sys.executable, str(BENCHMARKS / "fusion_probe.py"), "--runs",
+                              str(runs), "--name", "seeded", "--seed", "4"],
+                             capture_output=True, text=True, timeout=600)
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == [
+        f"fusion_probe: no finished run at {runs / 'seeded_seed4_protoecgnet'}, "
+        f"{runs / 'seeded_seed4_black_box'} (train it with compare.py first)"]

@@ -198,6 +198,10 @@ def _apply(target, raw: dict, source: str, prefix: str) -> None:
                 raise ConfigError(f"{source}: {dotted!r} must be a table")
             _apply(current, value, source, f"{dotted}.")
         elif isinstance(current, dict):
+            if dotted == "model.feature_labels" and isinstance(value, str):
+                # one value for every branch; run folders written before it was a table
+                # (config.json) say "all" or "branch" this way
+                value = dict.fromkeys(current, value)
             if not isinstance(value, dict):
                 raise ConfigError(f"{source}: {dotted!r} must be a table")
             unknown = set(value) - set(current)
