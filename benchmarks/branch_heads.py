@@ -40,13 +40,18 @@ from pathlib import Path
 import numpy as np
 import torch
 from _runs import add_dataset_arguments, timed_process, toml  # benchmarks/_runs.py
-from compare import mean_over_seeds, seed_mean  # benchmarks/compare.py
+from compare import (  # benchmarks/compare.py
+    difference_over_seeds,
+    figure_over_seeds,
+    fold_scores,
+    seed_table_rows,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from protoecg.data.labels import BRANCHES
 from protoecg.model.protoecgnet import branch_label_sets
-from protoecg.train.evaluation import evaluate_scores, fold_predictions
+from protoecg.train.evaluation import fold_predictions
 from protoecg.train.run import load_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -73,14 +78,6 @@ def train(args: argparse.Namespace, kind: str, seed: int) -> Path:
                    args.preset, "--config", str(config), "--out", str(out), "--quiet",
                    *(["--black-box"] if kind == "twin" else [])])
     return out
-
-
-def fold_scores(y: np.ndarray, scores: np.ndarray, labels: list[str]) -> dict:
-    """Test-fold macro AUROC with its CI and per branch, as the summary keeps them."""
-    result = evaluate_scores(y, scores, labels)
-    return {"macro_auroc": result["macro_auroc"], "macro_auroc_ci": result["macro_auroc_ci"],
-            "per_branch": {b: v["macro_auroc"] for b, v in result["per_branch"].items()},
-            "n_records": int(len(y))}
 
 
 def score(run: Path, kind: str):
@@ -158,15 +155,10 @@ def main() -> None:
     branches = list(next(iter(per_seed.values()))["twin"]["per_branch"])
 
     def over_seeds(kind: str, branch: str | None = None) -> dict:
-        return mean_over_seeds([r[kind]["per_branch"][branch] if branch else
-                                r[kind]["macro_auroc"] for r in per_seed.values()],
-                               bounds=(0.0, 1.0))
+        return figure_over_seeds(per_seed, kind, branch)
 
     def difference(branch: str | None = None, a: str = "branch_heads", b: str = "twin") -> dict:
-        pick = (lambda r: r["per_branch"][branch]) if branch else (lambda r: r["macro_auroc"])
-        values = [None if pick(r[a]) is None or pick(r[b]) is None else pick(r[a]) - pick(r[b])
-                  for r in per_seed.values()]
-        return mean_over_seeds(values)
+        return difference_over_seeds(per_seed, a, b, branch)
 
     summary = {"dataset": args.dataset, "preset": args.preset,
                "features_epochs": args.features_epochs, "threads": args.threads,
@@ -186,13 +178,10 @@ def main() -> None:
           "| | branch heads (each label from its branch's backbone) | twin (one head, all "
           "backbones) | difference | twin's backbones, probe: own branch | all backbones | "
           "partition cost |\n|---|---|---|---|---|---|---|")
-    for name, part in [("macro AUROC", summary["mean"])] + [
-            (f"{b} labels", p) for b, p in summary["per_branch"].items()]:
-        print(f"| {name} | {seed_mean(part['branch_heads'])} | {seed_mean(part['twin'])} | "
-              f"{seed_mean(part['difference'], signed=True)} | "
-              f"{seed_mean(part['probe_own_branch'])} | "
-              f"{seed_mean(part['probe_all_backbones'])} | "
-              f"{seed_mean(part['partition_cost'], signed=True)} |")
+    print("\n".join(seed_table_rows(summary, [
+        ("branch_heads", False), ("twin", False), ("difference", True),
+        ("probe_own_branch", False), ("probe_all_backbones", False),
+        ("partition_cost", True)])))
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ from _runs import timed_process, toml  # noqa: E402  (benchmarks/_runs.py)
 
 from protoecg.train.comparison import compare_runs  # noqa: E402
 from protoecg.train.config import load_config  # noqa: E402
+from protoecg.train.evaluation import evaluate_scores  # noqa: E402
 from protoecg.train.trainer import projection_drops  # noqa: E402
 
 
@@ -227,6 +228,42 @@ def print_summary(summary: dict) -> None:
             (f"{b} labels", p) for b, p in summary["per_branch"].items()]:
         print(f"| {name} | {seed_mean(part['protoecgnet'])} | {seed_mean(part['black_box'])} "
               f"| {seed_mean(part['delta'], signed=True)} |")
+
+
+def _pick(branch: str | None):
+    return (lambda r: r["per_branch"][branch]) if branch else (lambda r: r["macro_auroc"])
+
+
+def figure_over_seeds(per_seed: dict, kind: str, branch: str | None = None) -> dict:
+    """Mean over seeds of one model's (``kind``'s) test macro AUROC, or of one branch's, in
+    per-seed rows of ``{kind: {"macro_auroc": ..., "per_branch": {...}}}``."""
+    pick = _pick(branch)
+    return mean_over_seeds([pick(r[kind]) for r in per_seed.values()], bounds=(0.0, 1.0))
+
+
+def difference_over_seeds(per_seed: dict, a: str, b: str, branch: str | None = None) -> dict:
+    """Mean over seeds of ``a``'s figure minus ``b``'s, seeds where either is undefined left
+    out."""
+    pick = _pick(branch)
+    return mean_over_seeds([None if pick(r[a]) is None or pick(r[b]) is None
+                            else pick(r[a]) - pick(r[b]) for r in per_seed.values()])
+
+
+def seed_table_rows(summary: dict, columns: list[tuple[str, bool]]) -> list[str]:
+    """Markdown rows, the macro AUROC and then each branch's labels, of the figures
+    ``columns`` name in a summary's ``mean`` and ``per_branch`` (each (key, signed))."""
+    parts = [("macro AUROC", summary["mean"])] + [
+        (f"{b} labels", part) for b, part in summary["per_branch"].items()]
+    return ["| " + " | ".join([name] + [seed_mean(part[key], signed) for key, signed in columns])
+            + " |" for name, part in parts]
+
+
+def fold_scores(y: np.ndarray, scores: np.ndarray, labels: list[str]) -> dict:
+    """Test-fold macro AUROC with its CI and per branch, as the seed summaries keep them."""
+    result = evaluate_scores(y, scores, labels)
+    return {"macro_auroc": result["macro_auroc"], "macro_auroc_ci": result["macro_auroc_ci"],
+            "per_branch": {b: v["macro_auroc"] for b, v in result["per_branch"].items()},
+            "n_records": int(len(y))}
 
 
 def seed_mean(part: dict, signed: bool = False) -> str:

@@ -27,24 +27,23 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from compare import mean_over_seeds, seed_mean  # benchmarks/compare.py
+from compare import (  # benchmarks/compare.py
+    difference_over_seeds,
+    figure_over_seeds,
+    fold_scores,
+    seed_table_rows,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from protoecg.model.protoecgnet import branch_label_sets
-from protoecg.train.evaluation import evaluate_scores, fold_predictions
+from protoecg.train.evaluation import fold_predictions
 from protoecg.train.metrics import macro_auroc
 from protoecg.train.predict import predict
 from protoecg.train.run import load_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KINDS = ("protoecgnet", "probe_own_branch", "probe_all_prototypes", "twin")
-
-
-def fold_scores(y: np.ndarray, scores: np.ndarray, labels: list[str]) -> dict:
-    result = evaluate_scores(y, scores, labels)
-    return {"macro_auroc": result["macro_auroc"], "macro_auroc_ci": result["macro_auroc_ci"],
-            "per_branch": {b: v["macro_auroc"] for b, v in result["per_branch"].items()}}
 
 
 def _fit_scores(x_fit: np.ndarray, y_fit: np.ndarray, x_score: np.ndarray, c: float) -> np.ndarray:
@@ -133,20 +132,10 @@ def main() -> int:
                                            for kind in KINDS), flush=True)
     branches = list(next(iter(per_seed.values()))["twin"]["per_branch"])
 
-    def over_seeds(kind: str, branch: str | None = None) -> dict:
-        return mean_over_seeds([r[kind]["per_branch"][branch] if branch else
-                                r[kind]["macro_auroc"] for r in per_seed.values()],
-                               bounds=(0.0, 1.0))
-
-    def against_twin(kind: str, branch: str | None = None) -> dict:
-        pick = (lambda r: r["per_branch"][branch]) if branch else (lambda r: r["macro_auroc"])
-        return mean_over_seeds([None if pick(r[kind]) is None or pick(r["twin"]) is None
-                                else pick(r[kind]) - pick(r["twin"])
-                                for r in per_seed.values()])
-
     def block(branch: str | None = None) -> dict:
-        return {**{kind: over_seeds(kind, branch) for kind in KINDS},
-                **{f"{kind}_minus_twin": against_twin(kind, branch) for kind in KINDS[:3]}}
+        return {**{kind: figure_over_seeds(per_seed, kind, branch) for kind in KINDS},
+                **{f"{kind}_minus_twin": difference_over_seeds(per_seed, kind, "twin", branch)
+                   for kind in KINDS[:3]}}
 
     summary = {"runs": args.runs, "name": args.name, "c": args.c, "per_seed": per_seed,
                "mean": block(), "per_branch": {b: block(b) for b in branches}}
@@ -155,12 +144,9 @@ def main() -> int:
     print(f"\nmean over seeds {', '.join(per_seed)} (95% t-interval over seeds)\n\n"
           "| | ProtoECGNet | probe: own branch's prototypes | probe: all prototypes | twin | "
           "all prototypes − twin |\n|---|---|---|---|---|---|")
-    for name, part in [("macro AUROC", summary["mean"])] + [
-            (f"{b} labels", p) for b, p in summary["per_branch"].items()]:
-        print(f"| {name} | {seed_mean(part['protoecgnet'])} | "
-              f"{seed_mean(part['probe_own_branch'])} | "
-              f"{seed_mean(part['probe_all_prototypes'])} | {seed_mean(part['twin'])} | "
-              f"{seed_mean(part['probe_all_prototypes_minus_twin'], signed=True)} |")
+    print("\n".join(seed_table_rows(summary, [
+        ("protoecgnet", False), ("probe_own_branch", False), ("probe_all_prototypes", False),
+        ("twin", False), ("probe_all_prototypes_minus_twin", True)])))
     return 0
 
 
