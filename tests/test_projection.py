@@ -89,3 +89,23 @@ def test_distinct_projection_never_puts_two_prototypes_of_a_class_in_one_record(
     # the first prototype of each class keeps its best record; the twin takes the next best
     firsts = [p for p in range(len(classes)) if p % k == 0]
     assert all(results[True].record[p] == results[False].record[p] for p in firsts)
+
+
+@pytest.mark.parametrize("branch_name", ["morphology", "global"])
+def test_projecting_a_projected_model_again_moves_nothing(setting, branch_name):
+    """Projection is idempotent, even where windows are near-duplicates whose cosine to each
+    other is 1 within float32's resolution (here: every ECG twice, the copy with noise of sd
+    1e-4 added); a float32 search let prototypes hop between such windows at every push."""
+    model, signals, labels = setting
+    branch = copy.deepcopy(model.branches[branch_name])
+    y = labels[:, model.branch_label_index(branch_name).numpy()]
+    rng = np.random.default_rng(0)
+    twins = signals + rng.normal(0, 1e-4, signals.shape).astype(np.float32)
+    both, y_both = np.concatenate([signals, twins]), np.concatenate([y, y])
+    first = project_branch(branch, both, y_both, batch_size=16, replace=True)
+    projected = branch.prototypes.detach().clone()
+    for _ in range(3):
+        again = project_branch(branch, both, y_both, batch_size=16, replace=True)
+        np.testing.assert_array_equal(again.record, first.record)
+        np.testing.assert_array_equal(again.window, first.window)
+        torch.testing.assert_close(branch.prototypes.detach(), projected, rtol=0, atol=1e-6)
