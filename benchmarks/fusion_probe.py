@@ -40,7 +40,7 @@ from protoecg.model.protoecgnet import branch_label_sets
 from protoecg.train.evaluation import fold_predictions
 from protoecg.train.metrics import macro_auroc
 from protoecg.train.predict import predict
-from protoecg.train.run import load_model
+from protoecg.train.run import load_model, open_run_data
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KINDS = ("protoecgnet", "probe_own_branch", "probe_all_prototypes", "twin")
@@ -59,19 +59,25 @@ def _fit_scores(x_fit: np.ndarray, y_fit: np.ndarray, x_score: np.ndarray, c: fl
     return scores
 
 
-def probe(run: Path, columns: dict[str, np.ndarray], cs: list[float]) -> dict[str, dict]:
-    """The two probes on run ``run``'s prototype similarities (``columns``: for each branch,
-    the indices of its prototypes among all similarities)."""
+def probe(run: Path, cs: list[float]) -> dict[str, dict]:
+    """ProtoECGNet run ``run`` on the test fold (``protoecgnet``) and the two probes on its
+    prototype similarities; the run is loaded, and each fold predicted, once."""
     model, meta, config = load_model(run)
-    y_test, _, labels, _, data = fold_predictions(run, 10)
-    folds = data.dataset.folds
+    data = open_run_data(meta, config)
+    labels, folds = data.label_names, data.dataset.folds
     part = {name: np.flatnonzero(f(folds)) for name, f in
             (("train", lambda f: f <= 8), ("validation", lambda f: f == 9),
              ("test", lambda f: f == 10))}
-    sims = {name: predict(model, data.signals[index], config.train.eval_batch_size,
-                          evidence=True).similarities for name, index in part.items()}
+    preds = {name: predict(model, data.signals[index], config.train.eval_batch_size,
+                           evidence=True) for name, index in part.items()}
+    sims = {name: pred.similarities for name, pred in preds.items()}
     y = {name: data.labels[index] for name, index in part.items()}
-    out, chosen = {}, {}
+    columns, start = {}, 0  # each branch's prototypes among all similarities, in model order
+    for name, branch in model.branches.items():
+        columns[name] = np.arange(start, start + branch.n_prototypes)
+        start += branch.n_prototypes
+    out = {"protoecgnet": fold_scores(y["test"], preds["test"].fusion, labels)}
+    chosen = {}
     for mode in ("own_branch", "all_prototypes"):
         best = None
         for c in cs:
@@ -86,19 +92,9 @@ def probe(run: Path, columns: dict[str, np.ndarray], cs: list[float]) -> dict[st
             score = macro_auroc(y["validation"], val)
             if best is None or score > best[0]:
                 best = (score, c, test)
-        out[f"probe_{mode}"] = fold_scores(y_test, best[2], labels)
+        out[f"probe_{mode}"] = fold_scores(y["test"], best[2], labels)
         chosen[mode] = {"c": best[1], "validation_macro_auroc": best[0]}
     return out | {"chosen": chosen}
-
-
-def prototype_columns(run: Path) -> dict[str, np.ndarray]:
-    """Each branch's prototypes' positions among all similarities (branch order of the model)."""
-    model, _, _ = load_model(run)
-    out, start = {}, 0
-    for name, branch in model.branches.items():
-        out[name] = np.arange(start, start + branch.n_prototypes)
-        start += branch.n_prototypes
-    return out
 
 
 def main() -> int:
@@ -122,11 +118,8 @@ def main() -> int:
             print(f"fusion_probe: no finished run at {', '.join(missing)} "
                   "(train it with compare.py first)", file=sys.stderr)
             return 2
-        row = {}
-        for kind, run in runs.items():
-            y, pred, labels, _, _ = fold_predictions(run, 10)
-            row["twin" if kind == "black_box" else kind] = fold_scores(y, pred.fusion, labels)
-        row.update(probe(runs["protoecgnet"], prototype_columns(runs["protoecgnet"]), args.c))
+        y, pred, labels, _, _ = fold_predictions(runs["black_box"], 10)
+        row = {"twin": fold_scores(y, pred.fusion, labels), **probe(runs["protoecgnet"], args.c)}
         per_seed[str(seed)] = row
         print(f"seed {seed}: " + ", ".join(f"{kind} {row[kind]['macro_auroc']:.3f}"
                                            for kind in KINDS), flush=True)
