@@ -11,7 +11,8 @@ import pytest
 
 from protoecg.audit import sanity
 from protoecg.audit.activation import activation_table, subgroups
-from protoecg.audit.segments import (
+from protoecg.audit.segments import segment_table
+from protoecg.data.delineation import (
     SEGMENTS,
     Delineation,
     Wave,
@@ -20,7 +21,6 @@ from protoecg.audit.segments import (
     parse_wave_annotation,
     qrs_centres,
     segment_at,
-    segment_table,
     window_segment,
 )
 from tests._cli import assert_one_line_error, exit_code

@@ -109,3 +109,74 @@ def test_projecting_a_projected_model_again_moves_nothing(setting, branch_name):
         np.testing.assert_array_equal(again.record, first.record)
         np.testing.assert_array_equal(again.window, first.window)
         torch.testing.assert_close(branch.prototypes.detach(), projected, rtol=0, atol=1e-6)
+
+
+def _overlapping_pairs(result, scope):
+    """Pairs of prototypes in one scope whose windows overlap in one record."""
+    steps = result.steps
+    return [(p, q) for p in range(len(scope)) for q in range(p + 1, len(scope))
+            if scope[p] == scope[q] and result.record[p] == result.record[q]
+            and abs(int(result.window[p]) - int(result.window[q])) < steps]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("distinct", ["class", "branch"])
+def test_projection_never_overlaps_windows_nor_touches_the_edges(seed, distinct):
+    """Property over random latents (a fresh random branch, random signals and labels per
+    seed, prototypes of a class made twins so that they all want one window): no two
+    prototypes of a class (or, with "branch", of the branch) on overlapping windows of one
+    record, and no time-local window within a second of the record's edges."""
+    from protoecg.train.windows import ProjectionRules
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    config = load_config("tiny").model
+    config.add_on_activation = "none"
+    model = build_model(["CLBBB", "STD_", "STE_", "IRBBB"], config).eval()
+    branch = model.branches["morphology"]
+    n = 12
+    signals = rng.normal(0, 0.3, (n, 12, 1000)).astype(np.float32)
+    labels = (rng.random((n, len(branch.class_codes))) < 0.4).astype(np.float32)
+    labels[np.arange(len(branch.class_codes)), np.arange(len(branch.class_codes))] = 1
+    k = branch.n_prototypes // len(branch.class_codes)
+    with torch.no_grad():
+        for p in range(branch.n_prototypes):
+            branch.prototypes[p] = branch.prototypes[p - p % k]
+    rules = ProjectionRules(distinct, margin_samples=100)
+    plain = project_branch(copy.deepcopy(branch), signals, labels, replace=True,
+                           n_neighbours=0)
+    classes = branch.prototype_class.numpy().tolist()
+    assert _overlapping_pairs(plain, classes)  # without the rules twins share a window
+    result = project_branch(branch, signals, labels, replace=True, n_neighbours=2,
+                            rules=rules)
+    scope = classes if distinct == "class" else [0] * len(classes)
+    assert _overlapping_pairs(result, scope) == []
+    start, end = result.sample_window(result.window, 1000)
+    assert start.min() >= 100 and end.max() <= 900
+    eligible = labels @ np.eye(labels.shape[1])[classes].T > 0
+    assert all(eligible[result.record[p], p] for p in range(branch.n_prototypes))
+    # each prototype is the latent of the window it names, and projecting again moves nothing
+    again = project_branch(branch, signals, labels, replace=True, n_neighbours=0, rules=rules)
+    np.testing.assert_array_equal(again.record, result.record)
+    np.testing.assert_array_equal(again.window, result.window)
+
+
+def test_margin_that_leaves_no_window_is_refused(setting):
+    from protoecg.errors import DataError
+    from protoecg.train.windows import ProjectionRules
+
+    model, signals, labels = setting
+    branch = copy.deepcopy(model.branches["morphology"])
+    y = labels[:, model.branch_label_index("morphology").numpy()]
+    with pytest.raises(DataError, match="leaves no window"):
+        project_branch(branch, signals, y, rules=ProjectionRules("none", 480))
+
+
+def test_allowed_windows_keep_a_second_from_each_edge():
+    from protoecg.train.windows import allowed_windows
+
+    allowed = allowed_windows(32, 3, 1000, 100)
+    # window w covers samples round(w * 31.25) .. round((w + 3) * 31.25)
+    assert np.flatnonzero(allowed).tolist() == list(range(4, 26))
+    assert allowed_windows(32, 32, 1000, 100).tolist() == [True]  # whole-record: no margin
+    assert allowed_windows(32, 3, 1000, 0).all()

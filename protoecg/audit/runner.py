@@ -28,13 +28,10 @@ import numpy as np
 from protoecg.audit import activation as activation_mod
 from protoecg.audit import sanity
 from protoecg.audit.segments import (
-    EXPERT_RULES,
     SEGMENTS,
-    fallback_delineation,
-    ludb_delineation,
     segment_table,
-    window_segment,
 )
+from protoecg.catalog.quality import prototype_segments
 from protoecg.catalog.reader import read_catalog
 from protoecg.errors import DataError
 from protoecg.model.protoecgnet import ProtoECGNet
@@ -46,58 +43,6 @@ AUDIT_FORMAT = 1
 SPLITS = ("all", "train", "validation", "test")
 
 
-def prototype_segments(catalog, dataset_name: str, root: str) -> tuple[list[dict], dict]:
-    """One row per time-local prototype (window shorter than the record): its segment and
-    whether its window holds no wave, from expert delineation on LUDB, else the fallback."""
-    table = catalog.prototypes
-    n_samples = int(catalog.meta["n_samples"])
-    fs = float(catalog.meta["fs"])
-    local = table[(table["window_end"] - table["window_start"]) < n_samples]
-    rows, fallback_checks = [], []
-    expert = dataset_name == "ludb"
-    cache: dict[str, object] = {}
-    for row in local.itertuples():
-        record = str(row.source_record_id)
-        start_s, end_s = float(row.window_start_s), float(row.window_end_s)
-        if record not in cache:
-            signal = catalog.signal(row.signal_index)
-            fallback = fallback_delineation(signal, fs)
-            cache[record] = (ludb_delineation(root, record) if expert else None, fallback)
-        delineation, fallback = cache[record]
-        guess, guess_empty = window_segment(fallback, start_s, end_s)
-        segment, no_wave = (window_segment(delineation, start_s, end_s) if expert
-                            else (None, None))
-        if segment is not None:
-            fallback_checks.append(guess == segment)
-            source = "expert"
-        else:  # no expert annotation here (another dataset, or LUDB's unannotated edges)
-            segment, no_wave, source = guess, guess_empty, "fallback"
-        expected = EXPERT_RULES.get(row.class_code)
-        rows.append({
-            "prototype_id": row.prototype_id, "branch": row.branch,
-            "class_code": row.class_code, "record_id": record,
-            "window_start_s": start_s, "window_end_s": end_s,
-            "segment": segment, "no_wave": no_wave, "source": source,
-            "agrees": None if expected is None or segment is None else segment in expected,
-        })
-    duration = n_samples / fs
-    source = ("expert (LUDB annotation files, majority over the 12 leads), the fallback where "
-              "LUDB has no annotation (about the first and last second of each record)"
-              if expert else
-              "fallback (12-lead slope envelope QRS detection + interval template)")
-    about = {"source": source, "n_windows": len(rows),
-             "n_expert": sum(r["source"] == "expert" for r in rows),
-             "n_fallback": sum(r["source"] == "fallback" for r in rows),
-             "n_unannotated": sum(r["segment"] is None for r in rows),
-             # prototypes drawn to the record's edges (padding artefacts are a known cause)
-             "n_in_first_or_last_second": sum(r["window_start_s"] < 1.0 or
-                                              r["window_end_s"] > duration - 1.0
-                                              for r in rows)}
-    if expert:
-        about["fallback_agreement_with_experts"] = (
-            float(np.mean(fallback_checks)) if fallback_checks else None)
-        about["fallback_checked_windows"] = len(fallback_checks)
-    return rows, about
 
 
 def _label_randomised_model(run_dir: Path, out_dir: Path, meta: dict, config, data,

@@ -33,6 +33,9 @@ OPTIONAL_COLUMNS = {
     "active": 1,  # 0: disabled after review (no influence on any prediction)
     "revision": 1,  # 2, 3 ...: the prototype's window was replaced after review
     "purity": float("nan"),  # share of its k most similar training records with its class
+    # true-positive validation predictions it is among the top 3 contributors of (issue 29);
+    # empty in catalogs written before
+    "usage_decisions": "",
 }
 NEIGHBOUR_COLUMNS = ("prototype_id", "rank", "record_id", "window_start", "window_end",
                      "similarity", "signal_index")

@@ -10,16 +10,19 @@ import numpy as np
 import pandas as pd
 
 from protoecg import __version__
+from protoecg.catalog.quality import prototype_quality
 from protoecg.catalog.reader import (
     CATALOG_FORMAT,
     NEIGHBOUR_COLUMNS,
     OPTIONAL_COLUMNS,
     PROTOTYPE_COLUMNS,
+    read_catalog,
 )
 from protoecg.data import labels as label_table
 from protoecg.data.preprocess import highpass
 from protoecg.model.protoecgnet import ProtoECGNet
-from protoecg.train.projection import project_branch
+from protoecg.train.health import decision_usage, model_health
+from protoecg.train.projection import project_branch, window_segments
 from protoecg.train.run import RunError, load_model, model_sha256, open_run_data, write_json
 
 PURITY_K = 6  # ProtoPNet's pruning neighbourhood
@@ -39,6 +42,12 @@ def write_catalog(run_dir: str | Path, device: str = "cpu", n_neighbours: int = 
     projected = _projection_similarities(run_dir)
     sha = model_sha256(run_dir)
     n_samples, fs = dataset.n_samples, dataset.fs
+    batch = config.train.eval_batch_size
+    health = model_health(model, x_train, batch, device)
+    x_val, y_val = data.part("validation")
+    usage = decision_usage(model, x_val, y_val, batch, device)
+    prevalence = dict(zip(meta["label_names"], np.asarray(y_train).mean(axis=0).tolist(),
+                          strict=True))
 
     signal_rows: dict[int, int] = {}  # dataset position -> row of signals.npy
 
@@ -48,9 +57,11 @@ def write_catalog(run_dir: str | Path, device: str = "cpu", n_neighbours: int = 
     rows, neighbour_rows, offset = [], [], 0
     for name, branch in model.branches.items():
         y_branch = y_train[:, model.branch_label_index(name).cpu().numpy()]
-        result = project_branch(branch, x_train, y_branch, config.train.eval_batch_size,
-                                device, n_neighbours=n_neighbours, replace=False,
-                                purity_k=PURITY_K)
+        result = project_branch(branch, x_train, y_branch, batch, device,
+                                n_neighbours=n_neighbours, replace=False, purity_k=PURITY_K,
+                                rules=config.projection_rules(fs),
+                                window_segments=(window_segments(branch, x_train, fs, device)
+                                                 if config.train.projection_wave else None))
         start, end = result.sample_window(result.window, n_samples)
         for i, pid in enumerate(branch.prototype_ids):
             position = int(train_ids[result.record[i]])
@@ -74,6 +85,7 @@ def write_catalog(run_dir: str | Path, device: str = "cpu", n_neighbours: int = 
                 "signal_index": signal_index(position), "model_sha256": sha,
                 "active": int(branch.active[i]), "revision": int(branch.revision[i]),
                 "purity": float(result.purity[i]),
+                "usage_decisions": int(usage[offset + i]),
             })
             n_start, n_end = result.sample_window(result.neighbour_window[i], n_samples)
             for rank, record in enumerate(result.neighbour_record[i]):
@@ -113,7 +125,15 @@ def write_catalog(run_dir: str | Path, device: str = "cpu", n_neighbours: int = 
         "signal_preprocessing": (f"{config.data.highpass_hz} Hz first-order Butterworth "
                                  "high-pass, zero phase" if config.data.highpass_hz else "none"),
         "similarity": config.model.similarity,
+        "projection": {"distinct": config.projection_rules(fs).distinct,
+                       "margin_s": config.train.projection_margin_s,
+                       "wave": config.train.projection_wave},
+        "latent_health": health,
     })
+    # the quality figures read the catalog as the review side will (files, no torch)
+    quality = prototype_quality(read_catalog(out), prevalence, health)
+    meta_path = out / "catalog.json"
+    write_json(meta_path, {**json.loads(meta_path.read_text()), "prototype_quality": quality})
     return out
 
 

@@ -17,7 +17,7 @@ import os
 import shutil
 from pathlib import Path
 
-from protoecg.catalog.reader import read_catalog
+from protoecg.catalog.quality import quality_lines
 from protoecg.catalog.writer import write_catalog
 from protoecg.data import format_summary, load_dataset, summarize
 from protoecg.data.download import download
@@ -25,7 +25,7 @@ from protoecg.data.ludb_convert import convert_ludb
 from protoecg.errors import DownloadError
 from protoecg.resources import protocol_path
 from protoecg.study.assignment import assign
-from protoecg.study.protocol import load_protocol
+from protoecg.study.setup import load_study_files
 from protoecg.study.store import ReviewStore
 from protoecg.train.config import load_config
 from protoecg.train.data import prepare
@@ -115,12 +115,17 @@ def run(args: argparse.Namespace) -> int:
     low, high = result["macro_auroc_ci"]
     print(f"test fold macro AUROC {result['macro_auroc']:.3f} (95% CI {low:.3f}-{high:.3f}) "
           f"over {result['n_labels_evaluated']} labels; catalog -> {catalog}")
+    # the untrained `tiny` demo has no live latent space to speak of: its study says so
+    protocol, loaded = load_study_files(protocol_path(), catalog,
+                                        allow_degenerate=args.preset == "tiny")
+    print("prototype quality:")
+    for line in quality_lines(loaded.meta.get("prototype_quality", {})):
+        print(f"  {line}")
     db = out / "review.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     with ReviewStore(db) as store:
-        study = store.create_study("demo", load_protocol(protocol_path()),
-            read_catalog(catalog))
+        study = store.create_study("demo", protocol, loaded)
         _, rater_code = store.add_reviewer(study, "demo rater", "rater")
         _, researcher_code = store.add_reviewer(study, "demo researcher", "researcher")
         assign(store, study, 1)

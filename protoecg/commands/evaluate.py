@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
+from protoecg.catalog.quality import catalog_quality, quality_lines
 from protoecg.commands._options import add_device, at_least
 from protoecg.train.evaluation import evaluate_run
+from protoecg.train.health import health_warnings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +30,11 @@ def _fmt(part: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     result = evaluate_run(args.run, args.fold, args.resamples, args.device)
+    quality = catalog_quality(args.run)
+    if quality is not None:
+        result["prototype_quality"] = quality
+    for line in health_warnings(result.get("latent_health", {})):
+        print(f"protoecg: warning: {line}", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -37,4 +45,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {branch:<16} {_fmt(part)}  [{part['n_labels_evaluated']} labels]")
     for level, part in result["per_aggregation"].items():
         print(f"  {level:<16} {_fmt(part)}  [{part['n_labels_evaluated']} groups]")
+    if quality is not None:
+        print("prototype quality (catalog):")
+        for line in quality_lines(quality):
+            print(f"  {line}")
+    elif result["model"] == "protoecgnet":
+        print("prototype quality: no catalog yet (`protoecg project --run RUN` writes it)")
     return 0

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from protoecg.catalog.quality import quality_lines
 from protoecg.catalog.reader import read_catalog
 from protoecg.catalog.writer import write_catalog
 from protoecg.commands._options import add_device
+from protoecg.train.health import health_warnings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,4 +26,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"catalog of {len(catalog.prototypes)} prototypes "
           f"({', '.join(f'{b} {n}' for b, n in counts.items())}) from "
           f"{catalog.meta['n_signals']} training ECGs -> {folder}")
+    for line in quality_lines(catalog.meta.get("prototype_quality", {})):
+        print(f"  {line}")
+    for line in health_warnings(catalog.meta.get("latent_health", {})):
+        print(f"protoecg: warning: {line}", file=sys.stderr)
     return 0

@@ -11,6 +11,7 @@ from protoecg.catalog.writer import write_catalog
 from protoecg.commands._options import add_rule_options
 from protoecg.prune.pruning import apply_pruning, plan_pruning, retrain
 from protoecg.study.rounds import next_round_prototypes
+from protoecg.study.setup import degenerate_branches
 from protoecg.study.store import ReviewStore, StoreError
 from protoecg.train.comparison import compare_runs
 from protoecg.train.run import write_json
@@ -41,6 +42,12 @@ def run(args: argparse.Namespace) -> int:
     low, high = result["delta_ci"]
     print(f"test macro AUROC {result['before']:.4f} -> {result['after']:.4f}, difference "
           f"{result['delta']:+.4f} (95% CI {low:+.4f} to {high:+.4f})")
+    dead = degenerate_branches(catalog)
+    if dead:
+        raise StoreError(f"{catalog.path / 'catalog.json'}: the retrained model's "
+                         f"{', '.join(dead)} branch is degenerate (its prototypes rate every "
+                         f"window alike); {args.out} is kept, the study {args.next_study!r} is "
+                         "not created")
     with ReviewStore(args.db, "write") as store:
         previous = store.study(args.study)
         chosen = next_round_prototypes(store, previous, catalog,

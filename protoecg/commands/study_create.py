@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from protoecg.commands._study import add_db
 from protoecg.study.setup import (
@@ -24,16 +25,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "prototypes STUDY did not rate (new revisions after pruning)")
     parser.add_argument("--all-prototypes", action="store_true",
                         help="with --previous: rate every active prototype again")
+    parser.add_argument("--allow-degenerate", action="store_true",
+                        help="for research only: accept a catalog whose run recorded a "
+                             "degenerate branch (its prototypes rate every window alike); the "
+                             "study records that it was accepted")
 
 
 def run(args: argparse.Namespace) -> int:
     check_round_options(args.previous, args.all_prototypes)
-    protocol, catalog = load_study_files(args.protocol, args.catalog)  # before any database
+    protocol, catalog = load_study_files(args.protocol, args.catalog,  # before any database
+                                         args.allow_degenerate)
     with ReviewStore(args.db, "create") as store:
         study, count = create_study_from_files(store, args.name, protocol, catalog,
                                                args.previous, args.all_prototypes)
     protocol = study.protocol
     after = f" (next round of {args.previous!r})" if args.previous else ""
+    allowed = catalog.meta.get("degenerate_branches_allowed")
+    if allowed:
+        print(f"protoecg: warning: study {study.name!r} rates the degenerate "
+              f"{', '.join(allowed)} branch (--allow-degenerate, recorded in the study)",
+              file=sys.stderr)
     print(f"created study {study.name!r}{after}: {count} prototypes, protocol "
           f"{protocol.id} ({len(protocol.questions)} questions, {protocol.raters_per_prototype} "
           f"raters per prototype) in {args.db}")

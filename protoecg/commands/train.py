@@ -10,6 +10,7 @@ from protoecg.commands._options import add_device, at_least
 from protoecg.data import DATASETS, load_dataset
 from protoecg.train.config import load_config, preset_names
 from protoecg.train.data import prepare
+from protoecg.train.health import health_warnings
 from protoecg.train.run import RunError, open_run_data, read_run
 from protoecg.train.trainer import Trainer
 
@@ -64,8 +65,10 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(config, data, out, device=args.device, black_box=args.black_box,
                       progress=not args.quiet, dataset_name=args.dataset,
                       command=["protoecg", *sys.argv[1:]])
-    trainer.fit(resume=args.resume)
+    meta = trainer.fit(resume=args.resume)
     if trainer.dist.main:
+        for line in health_warnings(meta.get("latent_health", {})):
+            print(f"protoecg: warning: {line}", file=sys.stderr)
         kind = "black-box twin" if args.black_box else "ProtoECGNet"
         print(f"trained {kind} on {len(data.label_names)} labels "
               f"({len(data.dropped_labels)} left out, see run.json) -> {out}")

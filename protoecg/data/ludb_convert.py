@@ -11,11 +11,13 @@ and ``README.txt`` saying where it all came from.
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from protoecg.data import labels as label_table
+from protoecg.data.dataset import LEADS
 from protoecg.data.ludb import NATIVE_FS, load_ludb, resample_to
 from protoecg.data.wfdb_io import write_record
 from protoecg.errors import DataError
@@ -50,6 +52,26 @@ def write_scp_statements(path: Path) -> None:
     out.to_csv(path, lineterminator="\n")
 
 
+DELINEATION_FOLDER = "delineation"
+
+
+def _annotation_folder(src: Path) -> Path:
+    """Where LUDB keeps its annotation files (``data/`` in PhysioNet's layout)."""
+    return src / "data" if (src / "data").is_dir() else src
+
+
+def _copy_delineation(folder: Path, record_id: str, dst: Path) -> int:
+    """Copy one record's expert delineation files (``<id>.i`` ... ``<id>.v6``)."""
+    count = 0
+    for lead in LEADS:
+        path = folder / f"{record_id}.{lead.lower()}"
+        if path.is_file():
+            dst.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dst / path.name)
+            count += 1
+    return count
+
+
 def convert_ludb(src: str | Path, dst: str | Path, *, force: bool = False,
                  skip_bad: bool = False) -> dict:
     """Convert an LUDB folder to a PTB-XL-layout folder; returns counts of what was written.
@@ -61,9 +83,10 @@ def convert_ludb(src: str | Path, dst: str | Path, *, force: bool = False,
     if dst.exists() and any(dst.iterdir()) and not force:
         raise DataError(f"{dst}: folder is not empty; choose an empty one or pass --force")
     dataset = load_ludb(src, NATIVE_FS, skip_bad=skip_bad)
+    annotations = _annotation_folder(src)
     low = resample_to(dataset.signals, NATIVE_FS, 100)
     dst.mkdir(parents=True, exist_ok=True)
-    rows, unmapped_rows = [], []
+    rows, unmapped_rows, copied = [], [], 0
     for i, record_id in enumerate(dataset.record_ids):
         ecg_id = int(record_id)
         meta = dataset.metadata.iloc[i]
@@ -86,6 +109,7 @@ def convert_ludb(src: str | Path, dst: str | Path, *, force: bool = False,
             "filename_hr": ptbxl_record_name(ecg_id, NATIVE_FS),
         })
         unmapped_rows += [(ecg_id, f) for f in filter(None, meta["unmapped_findings"].split("; "))]
+        copied += _copy_delineation(annotations, record_id, dst / DELINEATION_FOLDER)
     pd.DataFrame(rows, columns=list(PTBXL_COLUMNS)).to_csv(
         dst / "ptbxl_database.csv", index=False, lineterminator="\n")
     write_scp_statements(dst / "scp_statements.csv")
@@ -98,8 +122,11 @@ def convert_ludb(src: str | Path, dst: str | Path, *, force: bool = False,
         "written by `protoecg data convert-ludb`. Signals in mV, 500 Hz (records500) and 100 Hz\n"
         "(records100, polyphase resampled). Labels: LUDB diagnoses mapped to SCP statements by\n"
         "protoecg/data/ludb_findings.csv; NORM is derived; strat_fold is our stratified split.\n"
+        "delineation/: the cardiologists' wave delineation (P, QRS, T per lead, 500 Hz), copied\n"
+        "unchanged from LUDB (<ecg_id>.<lead>, WFDB annotation files).\n"
         "License: ODC-By 1.0. Cite Kalyakulina A.I. et al., IEEE Access 8 (2020) 186181-186190,\n"
         "and PhysioNet (Goldberger et al., Circulation 2000).\n"
     )
     return {"records": len(rows), "skipped": len(dataset.skipped),
+            "delineation_files": copied,
             "unmapped_findings": len(unmapped_rows), "dest": str(dst)}

@@ -171,7 +171,8 @@ def _replace(model: ProtoECGNet, meta: dict, config, catalog: Catalog, plan: Pla
         y_branch = y_train[:, model.branch_label_index(name).cpu().numpy()]
         old = {i: ids[i] for i in targets}
         placed = reproject(branch, x_train, y_branch, targets, rejected, taken,
-                           config.train.eval_batch_size, device)
+                           config.train.eval_batch_size, device,
+                           config.projection_rules(data.dataset.fs))
         for step in placed:
             branch.revision[step.prototype] += 1
             start = int(round(step.window / scale))

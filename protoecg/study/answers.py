@@ -52,7 +52,8 @@ def queue(store: ReviewStore, reviewer: Reviewer) -> list[QueueItem]:
     """The reviewer's assigned prototypes in their review order, with completion."""
     study = store.study_of(reviewer)
     info = {p.prototype_id: p for p in store.assigned_prototypes(reviewer)}
-    order = queue_order(reviewer.name, [(pid, _group(study, p)) for pid, p in info.items()],
+    order = queue_order(reviewer.name,
+                        [(pid, _group(study, p), p.decisions) for pid, p in info.items()],
                         study.protocol.seed, study.protocol.shuffle)
     answers = reviewer_answers(store, reviewer)
     required = [q.id for q in study.protocol.questions if q.required]

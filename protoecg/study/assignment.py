@@ -46,14 +46,22 @@ def plan_assignment(prototypes: list[str], raters: list[str], k: int, seed: int,
     return pairs
 
 
-def queue_order(rater: str, items: list[tuple[str, str]], seed: int, shuffle: bool = True
+def queue_order(rater: str, items: list[tuple], seed: int, shuffle: bool = True
                 ) -> list[str]:
-    """A rater's prototypes in review order: grouped (items are (prototype_id, group)),
-    groups and items within a group in a seeded order of their own for this rater."""
+    """A rater's prototypes in review order: grouped (items are (prototype_id, group) or
+    (prototype_id, group, decisions)), groups and items within a group in a seeded order of
+    their own for this rater, except that prototypes driving more of the model's correct
+    decisions come first (a group by its busiest prototype), so a rater's minutes go to the
+    prototypes that explain the most predictions."""
+    decisions = {item[0]: (item[2] if len(item) > 2 else 0) for item in items}
+    busiest: dict[str, int] = {}
+    for item in items:
+        busiest[item[1]] = max(busiest.get(item[1], 0), decisions[item[0]])
     if not shuffle:
-        return [p for p, _ in sorted(items, key=lambda item: (item[1], item[0]))]
-    return [p for p, _ in sorted(items, key=lambda item: (rank(seed, rater, "group", item[1]),
-                                                          rank(seed, rater, item[0])))]
+        return [item[0] for item in sorted(items, key=lambda item: (item[1], item[0]))]
+    return [item[0] for item in sorted(items, key=lambda item: (
+        -busiest[item[1]], rank(seed, rater, "group", item[1]),
+        -decisions[item[0]], rank(seed, rater, item[0])))]
 
 
 def assign(store: ReviewStore, study: Study, k: int | None = None) -> dict:

@@ -19,10 +19,37 @@ def check_round_options(previous: str | None, all_prototypes: bool) -> None:
                          "every prototype anyway)")
 
 
-def load_study_files(protocol: str | Path, catalog: str | Path) -> tuple[Protocol, Catalog]:
+def degenerate_branches(catalog: Catalog) -> list[str]:
+    """The branches the catalog's run recorded as degenerate (``latent_health``: their
+    prototypes rate every training window alike; ``protoecg.train.health`` has the rule)."""
+    health = catalog.meta.get("latent_health")
+    if not isinstance(health, dict):
+        return []
+    return [name for name, figures in health.items()
+            if isinstance(figures, dict) and figures.get("degenerate")]
+
+
+def load_study_files(protocol: str | Path, catalog: str | Path,
+                     allow_degenerate: bool = False) -> tuple[Protocol, Catalog]:
     """The protocol file and the catalog folder, checked (one clear error naming the file),
-    before any database is opened: a bad file creates or changes nothing."""
-    return load_protocol(protocol), read_catalog(catalog)
+    before any database is opened: a bad file creates or changes nothing. A catalog with a
+    degenerate branch is refused (clinicians would rate arbitrary windows) unless
+    ``allow_degenerate``, which the study then records in its catalog snapshot."""
+    protocol, loaded = load_protocol(protocol), read_catalog(catalog)
+    dead = degenerate_branches(loaded)
+    if dead and not allow_degenerate:
+        figures = loaded.meta["latent_health"][dead[0]]
+        raise StoreError(
+            f"{loaded.path / 'catalog.json'}: the {', '.join(dead)} branch"
+            f"{'es are' if len(dead) > 1 else ' is'} degenerate ({dead[0]}: prototype "
+            f"similarity spread {figures.get('spread_median', 0):.3f}, "
+            f"{figures.get('dims_varying', 0)} of {figures.get('latent_dims', 0)} latent "
+            "dimensions varying): its prototypes cannot tell one window from another, so raters "
+            "would judge arbitrary windows; retrain, or for research only pass "
+            "for research only pass --allow-degenerate")
+    if dead:
+        loaded.meta["degenerate_branches_allowed"] = dead
+    return protocol, loaded
 
 
 def create_study_from_files(store: ReviewStore, name: str, protocol: Protocol,

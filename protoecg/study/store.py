@@ -95,6 +95,9 @@ class StudyPrototype:
     branch: str
     class_code: str
     position: int
+    # true-positive validation decisions it drives (the catalog's ``usage_decisions``; 0 in
+    # catalogs written before it): the queue shows the busiest prototypes first
+    decisions: int = 0
 
 
 @dataclass(frozen=True)
@@ -553,7 +556,11 @@ class ReviewStore:
     def assigned_prototypes(self, reviewer: Reviewer) -> list[StudyPrototype]:
         """The prototypes assigned to a reviewer (in no particular order)."""
         return [StudyPrototype(*row) for row in self.db.execute(
-            "SELECT p.id, p.prototype_id, p.branch, p.class_code, p.position FROM assignments a"
+            "SELECT p.id, p.prototype_id, p.branch, p.class_code, p.position,"
+            # snapshots may hold NaN (Python's JSON), which SQLite's JSON functions refuse
+            " COALESCE(CASE WHEN json_valid(p.row_json) THEN CAST(json_extract(p.row_json,"
+            " '$.usage_decisions') AS INTEGER) END, 0)"
+            " FROM assignments a"
             " JOIN prototypes p ON p.id = a.prototype_pk WHERE a.reviewer_id = ?",
             [reviewer.id]).fetchall()]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from protoecg.errors import ProtoECGError
 from protoecg.model.config import ADD_ON_ACTIVATIONS, FEATURE_LABELS, PROTOTYPE_INITS, ModelConfig
 from protoecg.train.stages import GROUPS, Defaults, Stage, build_schedule, stage_names
+from protoecg.train.windows import ProjectionRules
 
 
 class ConfigError(ProtoECGError):
@@ -72,6 +73,18 @@ class TrainConfig:
     # projection: no two prototypes of a class from the same record (the official code allows
     # it; off by default until the ablation on real data says it helps)
     distinct_projection: bool = False
+    # projection (and the periodic push, the catalog, prune's replacement): "none" (the
+    # official code), "class" (no two prototypes of a class on overlapping windows of one
+    # record; one record each for whole-record prototypes) or "branch" (no two prototypes of a
+    # branch: a rater never meets one window as two prototypes); issue 29
+    projection_distinct: str = "none"
+    # time-local prototype windows keep this many seconds away from the record's first and
+    # last sample (zero padding of the backbone; LUDB's experts annotate neither end); 0 = off
+    projection_margin_s: float = 0.0
+    # time-local prototypes of a class with an expert rule (data.delineation.EXPERT_RULES:
+    # QRS, ST-T/T or P) only take windows centred on that wave, by the fallback delineation of
+    # the training signals (QRS detection + interval template, any dataset); false = any window
+    projection_wave: bool = False
     num_workers: int = 0
     eval_batch_size: int = 128
     threads: int = 0  # torch CPU threads; 0 = torch's default
@@ -126,6 +139,12 @@ class Config:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def projection_rules(self, fs: float) -> ProjectionRules:
+        """Where this run's prototypes may be projected (``train.projection_*``)."""
+        return ProjectionRules(
+            "records" if self.train.distinct_projection else self.train.projection_distinct,
+            int(round(self.train.projection_margin_s * fs)))
 
     def cap_epochs(self, epochs: int) -> None:
         """Every stage that runs gets ``epochs`` (quick runs); a stage at 0 stays out."""
@@ -268,6 +287,16 @@ def _validate(config: Config, source: str) -> None:
     for stage, scale in config.train.stage_lr_scale.items():
         if not scale > 0:
             raise ConfigError(f"{source}: train.stage_lr_scale.{stage} must be > 0")
+    if config.train.projection_distinct not in ("none", "class", "branch"):
+        raise ConfigError(f"{source}: train.projection_distinct must be 'none', 'class' or "
+                          f"'branch', got {config.train.projection_distinct!r}")
+    if config.train.distinct_projection and config.train.projection_distinct != "none":
+        raise ConfigError(f"{source}: train.distinct_projection (one record per prototype of "
+                          "a class) and train.projection_distinct are two rules for one thing: "
+                          "set one")
+    if not 0 <= config.train.projection_margin_s < 5:
+        raise ConfigError(f"{source}: train.projection_margin_s must be in [0, 5) seconds, got "
+                          f"{config.train.projection_margin_s}")
     if config.train.push_every < 0:
         raise ConfigError(f"{source}: train.push_every must be >= 0 (0 = no periodic push)")
     if not 0 <= config.train.push_max_drop <= 1:

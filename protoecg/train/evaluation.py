@@ -17,6 +17,7 @@ from protoecg.data import labels as label_table
 from protoecg.errors import DataError
 from protoecg.model.protoecgnet import branch_label_sets
 from protoecg.train.data import PreparedData
+from protoecg.train.health import model_health
 from protoecg.train.metrics import auroc_per_label, macro_auroc_with_ci
 from protoecg.train.predict import predict
 from protoecg.train.run import load_model, open_run_data, write_json
@@ -116,7 +117,7 @@ def evaluate_run(run_dir: str | Path, fold: int = 10, n_resamples: int = 1000,
     """Evaluate a completed run on ``fold``; writes ``evaluation.json`` (fold 10) or
     ``evaluation_fold<N>.json`` into the run folder and returns the figures."""
     run_dir = Path(run_dir)
-    y, pred, label_names, meta, _ = fold_predictions(run_dir, fold, device)
+    y, pred, label_names, meta, data = fold_predictions(run_dir, fold, device)
     result = {"run": str(run_dir), "model": "black_box" if meta["black_box"] else "protoecgnet",
               "dataset": meta["dataset"], "fold": fold, "n_records": int(len(y)),
               "seed": seed,
@@ -131,6 +132,19 @@ def evaluate_run(run_dir: str | Path, fold: int = 10, n_resamples: int = 1000,
             first = next((r for r in projections if "after_stage" not in r), None)
             if first is not None:  # None: a run refined from another, its projection there
                 result["faithfulness_first_projection"] = first["faithfulness"]
+    if not meta["black_box"]:
+        health = meta.get("latent_health")
+        if not health:  # a run trained before it was recorded: measured here, not stored
+            model, _, config = load_model(run_dir, device)
+            health = model_health(model, data.part("train")[0], config.train.eval_batch_size,
+                                  device)
+        result["latent_health"] = health
+        # beside the faithfulness figures: a cosine of 1.00 to the window means nothing where
+        # every window is at 1.00 (a degenerate branch meets them vacuously)
+        result["faithfulness_context"] = {
+            name: {"latent_spread": figures["spread_median"],
+                   "vacuous": bool(figures["degenerate"])}
+            for name, figures in health.items()}
     if pred.branches is not None:
         branch_only = macro_auroc_with_ci(y, pred.branches, n_resamples, seed)
         result["branch_classifiers"] = {"macro_auroc": branch_only["value"],

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from protoecg.data.delineation import class_segment_table, window_segment_codes
 from protoecg.errors import DataError
 from protoecg.model.prototypes import PrototypeBranch, window_similarity
 from protoecg.train.predict import autocast
+from protoecg.train.windows import ProjectionRules, allowed_windows
 
 
 @dataclass
@@ -45,28 +47,71 @@ class BranchProjection:
         return start, end
 
 
+def _allowed(branch: PrototypeBranch, latent_length: int, n_samples: int,
+             rules: ProjectionRules) -> torch.Tensor:
+    allowed = allowed_windows(latent_length, branch.prototype_steps, n_samples,
+                              rules.margin_samples)
+    if not allowed.any():
+        raise DataError(f"projection: a margin of {rules.margin_samples} samples leaves no "
+                        f"window of {branch.prototype_steps} latent steps in a record of "
+                        f"{n_samples} samples (branch {branch.name})")
+    return torch.from_numpy(allowed)
+
+
 @torch.no_grad()
 def _best_windows(branch: PrototypeBranch, signals: np.ndarray, batch_size: int,
-                  device: torch.device, amp: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """(P, N) best similarity of each prototype in each record, and the window where it is
-    (``amp``: the backbone under mixed precision).
+                  device: torch.device, amp: bool = False,
+                  rules: ProjectionRules | None = None,
+                  eligible: torch.Tensor | None = None, k: int = 0,
+                  wave: tuple[np.ndarray, np.ndarray] | None = None):
+    """(P, N) best similarity of each prototype in each record over its allowed windows, and
+    the window where it is (``amp``: the backbone under mixed precision); with ``k`` > 0 also
+    each prototype's ``k`` best (record, window) pairs among the records ``eligible`` (N, P)
+    marks, as (P, k) similarities and flat indices ``record * W + window``. ``wave``:
+    (segment codes (N, W), allowed codes per prototype (P, S)): only windows centred on an
+    allowed segment count.
 
     Similarities are computed in float64: a projected prototype and a window whose latent
     differs from its own by ~1e-3 in a few dimensions both reach cosine 1 within float32's
     resolution, so a float32 search let an already projected prototype hop between such
     windows at every push, each hop moving near-tied validation scores (LUDB, 20 validation
     ECGs: 0.017 morphology AUROC); in float64 projection is idempotent."""
+    rules = rules or ProjectionRules()
     n = len(signals)
     best = torch.empty((branch.n_prototypes, n), dtype=torch.float64)
     where = torch.zeros((branch.n_prototypes, n), dtype=torch.long)
+    top_value = top_index = None
+    allowed = None
     for start in range(0, n, batch_size):
         x = torch.from_numpy(np.ascontiguousarray(signals[start:start + batch_size])).to(device)
         with autocast(device, amp):
             z = branch.latent(x)
         similarity = window_similarity(z.double(), branch.prototypes.double(), branch.similarity)
+        similarity = similarity.cpu()
+        if allowed is None:
+            allowed = _allowed(branch, z.shape[2], signals.shape[-1], rules)
+        similarity = similarity.masked_fill(~allowed, float("-inf"))
+        if wave is not None:
+            codes, table = wave
+            ok = table[:, codes[start:start + len(x)]]  # (P, B, W)
+            similarity = similarity.masked_fill(~torch.from_numpy(ok).permute(1, 0, 2),
+                                                float("-inf"))
         value, window = similarity.max(dim=2)  # (B, P)
-        best[:, start:start + len(x)] = value.cpu().T
-        where[:, start:start + len(x)] = window.cpu().T
+        best[:, start:start + len(x)] = value.T
+        where[:, start:start + len(x)] = window.T
+        if k > 0:
+            n_windows = similarity.shape[2]
+            masked = similarity.masked_fill(~eligible[start:start + len(x), :, None],
+                                            float("-inf"))
+            flat = masked.permute(1, 0, 2).reshape(branch.n_prototypes, -1)  # (P, B * W)
+            index = (torch.arange(flat.shape[1]) + start * n_windows).expand_as(flat)
+            if top_value is not None:
+                flat = torch.cat([top_value, flat], dim=1)
+                index = torch.cat([top_index, index], dim=1)
+            top_value, chosen = flat.topk(min(k, flat.shape[1]), dim=1)
+            top_index = index.gather(1, chosen)
+    if k > 0:
+        return best, where, (top_value, top_index)
     return best, where
 
 
@@ -104,13 +149,50 @@ def _distinct(best: torch.Tensor, similarity: torch.Tensor, prototype_class: tor
     return similarity, record
 
 
+def _place_apart(candidates: tuple[torch.Tensor, torch.Tensor], order: list[int],
+                 scope: list[int], steps: int, n_windows: int
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """Greedy: prototypes in ``order`` each take their best candidate (record, window) that
+    overlaps no window already taken in their ``scope`` (their class, or the whole branch).
+    Returns similarity, record, window per prototype and how many found no such candidate
+    among their ``k`` (they keep their best, overlapping, candidate)."""
+    values, flat = candidates
+    n = values.shape[0]
+    similarity = torch.empty(n, dtype=torch.float64)
+    record = torch.empty(n, dtype=torch.long)
+    window = torch.empty(n, dtype=torch.long)
+    taken: dict[tuple[int, int], list[int]] = {}
+    crowded = 0
+    for p in order:
+        choice = None
+        for value, index in zip(values[p].tolist(), flat[p].tolist(), strict=True):
+            if not np.isfinite(value):
+                break
+            r, w = divmod(index, n_windows)
+            if all(abs(w - f) >= steps for f in taken.get((scope[p], r), ())):
+                choice = (value, r, w)
+                break
+        if choice is None:
+            crowded += 1
+            r, w = divmod(int(flat[p, 0]), n_windows)
+            choice = (float(values[p, 0]), r, w)
+        similarity[p], record[p], window[p] = choice
+        taken.setdefault((scope[p], choice[1]), []).append(choice[2])
+    return similarity, record, window, crowded
+
+
+CANDIDATES = 1024  # best (record, window) pairs kept per prototype for the distinct rules
+
+
 @torch.no_grad()
 def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndarray,
                    batch_size: int = 64, device: torch.device | str = "cpu",
                    n_neighbours: int = 5, replace: bool = True,
                    purity_k: int = 0, distinct_records: bool = False,
                    excluded: Sequence[tuple[int, int]] = (),
-                   amp: bool = False) -> BranchProjection:
+                   amp: bool = False,
+                   rules: ProjectionRules | None = None,
+                   window_segments: np.ndarray | None = None) -> BranchProjection:
     """Project ``branch``'s prototypes onto ``signals`` (N, 12, T) with branch labels (N, C).
 
     ``replace``: write the projected latents into the prototypes (the projection stage); with
@@ -118,15 +200,23 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
     ``n_neighbours=0`` skips the neighbour ranking (and, with ``replace``, the second pass over
     the data it needs): the training stage only needs the projection itself. ``purity_k > 0``
     also reports each prototype's purity over its ``purity_k`` most similar training records.
-    ``distinct_records``: two prototypes of one class never land in the same record (so never
-    on the same or an overlapping window); the official code allows it. Prototypes choose in
-    order of their best similarity, a later one taking its next-best record.
+    ``rules`` (:class:`ProjectionRules`): which windows a prototype may take (apart from the
+    other prototypes of its class or branch, away from the record's edges); prototypes choose
+    in order of their best similarity, a later one taking its next-best allowed window.
+    ``distinct_records`` is ``rules.distinct = "records"``.
+    ``window_segments``: (N, W) the segment at each window's centre
+    (``data.delineation.window_segment_codes``): a time-local prototype of a class with an
+    expert rule only takes windows centred on its class's wave (where its class's records
+    have any; else any window).
     ``excluded``: (record, class) pairs a prototype of that class may not use (the records
     raters rejected for the class; the ``forbid`` schedule).
     ``amp``: rank windows with the backbone under mixed precision (bfloat16 on the CPU, float16
     on CUDA: about twice as fast); the chosen windows' latents, which become the prototypes,
     are recomputed in float32, so only near-ties can pick another window.
     """
+    rules = rules or ProjectionRules()
+    if distinct_records:
+        rules = ProjectionRules("records", rules.margin_samples)
     device = torch.device(device)
     was_training = branch.training
     branch.eval()
@@ -138,12 +228,24 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
         names = ", ".join(branch.prototype_ids[i] for i in orphan[:3])
         raise DataError(f"projection: no training ECG carries the class of prototype(s) {names}"
                         + (" apart from the records rejected for it" if excluded else ""))
-    raw, where = _best_windows(branch, signals, batch_size, device, amp)
+    apart = rules.distinct in ("class", "branch")
+    wave = _wave_rule(branch, window_segments, eligible)
+    scanned = _best_windows(branch, signals, batch_size, device, amp, rules, eligible,
+                            CANDIDATES if apart else 0, wave)
+    raw, where = scanned[0], scanned[1]
     best = raw.masked_fill(~eligible.T, float("-inf"))
     similarity, record = best.max(dim=1)
-    if distinct_records:
+    if rules.distinct == "records":
         similarity, record = _distinct(best, similarity, branch.prototype_class.cpu())
-    window = where.gather(1, record[:, None]).squeeze(1)
+    if apart:
+        order = torch.argsort(similarity, descending=True, stable=True).tolist()
+        classes = branch.prototype_class.cpu().tolist()
+        scope = classes if rules.distinct == "class" else [0] * len(classes)
+        n_windows = _n_windows(branch, signals, device)
+        similarity, record, window, _ = _place_apart(scanned[2], order, scope,
+                                                     branch.prototype_steps, n_windows)
+    else:
+        window = where.gather(1, record[:, None]).squeeze(1)
     latent_length = None
     if replace:
         chosen = sorted(set(record.tolist()))
@@ -158,7 +260,8 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
         windows = torch.gather(z[rows], 2, offsets[:, None, :].expand(-1, z.shape[1], -1))
         branch.prototypes.data.copy_(windows.to(branch.prototypes.dtype))
         if n_neighbours > 0 or purity_k > 0:  # ranked by similarity to the prototype as it is now
-            raw, where = _best_windows(branch, signals, batch_size, device, amp)
+            raw, where = _best_windows(branch, signals, batch_size, device, amp, rules,
+                                       wave=wave)
             best = raw.masked_fill(~eligible.T, float("-inf"))
     others = best.clone()
     others[torch.arange(len(record)), record] = float("-inf")
@@ -168,8 +271,7 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
     missing = ~torch.isfinite(neighbour_similarity)
     neighbour_record[missing] = -1
     if latent_length is None:
-        x = torch.from_numpy(np.ascontiguousarray(signals[:1])).to(device)
-        latent_length = branch.latent(x).shape[2]
+        latent_length = _latent_length(branch, signals, device)
     branch.train(was_training)
     return BranchProjection(
         branch.name, record.numpy(), window.numpy(), similarity.numpy(),
@@ -180,13 +282,56 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
     )
 
 
+def window_segments(branch: PrototypeBranch, signals: np.ndarray, fs: float,
+                    device: torch.device | str = "cpu") -> np.ndarray | None:
+    """(N, W) the segment code at the centre of each of the branch's windows of each ECG, by
+    the fallback delineation (``project_branch``'s ``window_segments``); None for whole-record
+    and pooled prototypes."""
+    latent_length = _latent_length(branch, signals, torch.device(device))
+    steps = branch.prototype_steps
+    if steps >= latent_length:
+        return None
+    first = np.arange(latent_length - steps + 1)
+    n_samples = signals.shape[-1]
+    scale = n_samples / latent_length
+    starts = np.round(first * scale)
+    ends = np.minimum(np.round((first + steps) * scale), n_samples)
+    return window_segment_codes(signals, fs, starts, ends)
+
+
+def _wave_rule(branch: PrototypeBranch, codes: np.ndarray | None, eligible: torch.Tensor
+               ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(codes, (P, S) allowed segment codes per prototype) for ``_best_windows``, or None for
+    whole-record prototypes and when no codes are given."""
+    if codes is None or codes.shape[1] == 1:
+        return None
+    table = class_segment_table(branch.class_codes)[branch.prototype_class.cpu().numpy()]
+    reachable = eligible.numpy().T.astype(np.float32) @ np.stack(
+        [np.bincount(row, minlength=table.shape[1]) for row in codes]).astype(np.float32)
+    table = table.copy()
+    table[~(reachable * table).any(axis=1)] = True  # no such window anywhere: any window
+    return codes, table
+
+
+@torch.no_grad()
+def _latent_length(branch: PrototypeBranch, signals: np.ndarray, device: torch.device) -> int:
+    x = torch.from_numpy(np.ascontiguousarray(signals[:1])).to(device)
+    return int(branch.latent(x).shape[2])
+
+
+def _n_windows(branch: PrototypeBranch, signals: np.ndarray, device: torch.device) -> int:
+    return _latent_length(branch, signals, device) - branch.prototype_steps + 1
+
+
 @torch.no_grad()
 def init_from_latents(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndarray,
-                      rng: np.random.Generator, device: torch.device | str = "cpu") -> np.ndarray:
+                      rng: np.random.Generator, device: torch.device | str = "cpu",
+                      rules: ProjectionRules | None = None) -> np.ndarray:
     """Set each prototype to the latent of a random window of a random training ECG of its
     class (different ECGs for the prototypes of one class while the class has enough), so the
     prototypes start inside the latent space's range rather than near-orthogonal to every real
-    window (issue 11). Returns the chosen record of each prototype."""
+    window (issue 11); the window among those ``rules.margin_samples`` allows. Returns the
+    chosen record of each prototype."""
     device = torch.device(device)
     was_training = branch.training
     branch.eval()
@@ -203,10 +348,12 @@ def init_from_latents(branch: PrototypeBranch, signals: np.ndarray, labels: np.n
     x = torch.from_numpy(np.ascontiguousarray(signals[chosen])).to(device)
     z = branch.latent(x).float()  # (R, D, T')
     steps = branch.prototype_steps
-    last = z.shape[2] - steps  # windows start at 0..last
+    starts = np.flatnonzero(_allowed(branch, z.shape[2], signals.shape[-1],
+                                     rules or ProjectionRules()).numpy())
     position = {r: i for i, r in enumerate(chosen)}
     for p, record in enumerate(records):
-        first = int(rng.integers(0, last + 1))
+        # without a margin every start is allowed and the draw is the one it always was
+        first = int(starts[rng.integers(0, len(starts))])
         window = z[position[int(record)], :, first:first + steps]
         branch.prototypes.data[p] = window.to(branch.prototypes.dtype)
     branch.train(was_training)
@@ -227,12 +374,14 @@ class Replacement:
 def reproject(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndarray,
               targets: list[int], excluded_records: set[int],
               taken: dict[int, list[tuple[int, int]]], batch_size: int = 64,
-              device: torch.device | str = "cpu") -> list[Replacement]:
+              device: torch.device | str = "cpu",
+              rules: ProjectionRules | None = None) -> list[Replacement]:
     """Re-project the ``targets`` prototypes onto the best window that is still allowed: from a
     record carrying the prototype's class, not in ``excluded_records``, and not overlapping a
     window in ``taken`` (record -> [(first latent step, steps)], the windows other prototypes
-    use). Targets are placed in order, each one's new window joining ``taken`` (R3-ProtoPNet's
-    "next best real patch" after a rejection)."""
+    use), nor within ``rules.margin_samples`` of the record's edges. Targets are placed in
+    order, each one's new window joining ``taken`` (R3-ProtoPNet's "next best real patch"
+    after a rejection)."""
     device = torch.device(device)
     was_training = branch.training
     branch.eval()
@@ -249,6 +398,9 @@ def reproject(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndarray,
     table = torch.cat(tables).permute(1, 0, 2).clone()  # (T, N, W)
     n_windows = table.shape[2]
     table[~eligible] = float("-inf")
+    latent_length = n_windows + steps - 1
+    allowed = _allowed(branch, latent_length, signals.shape[-1], rules or ProjectionRules())
+    table[:, :, ~allowed] = float("-inf")
     taken = {r: list(w) for r, w in taken.items()}
     placed = []
     for row, target in enumerate(targets):

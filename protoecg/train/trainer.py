@@ -28,6 +28,7 @@ from protoecg.model.encoders import EncoderPretrainNet
 from protoecg.model.protoecgnet import ProtoECGNet
 from protoecg.train.config import Config, ConfigError
 from protoecg.train.data import PreparedData
+from protoecg.train.health import degenerate_branches, model_health
 from protoecg.train.metrics import macro_auroc
 from protoecg.train.objective import (
     PRETRAIN_SCOPES,
@@ -37,7 +38,12 @@ from protoecg.train.objective import (
     stage_loss,
 )
 from protoecg.train.predict import autocast, cpu_has_native_bf16, predict
-from protoecg.train.projection import BranchProjection, init_from_latents, project_branch
+from protoecg.train.projection import (
+    BranchProjection,
+    init_from_latents,
+    project_branch,
+    window_segments,
+)
 from protoecg.train.run import RUN_FORMAT, RunError, read_run, save_torch, write_json
 from protoecg.train.stages import Stage, parameter_groups
 
@@ -257,6 +263,36 @@ class Trainer:
             batches.pop()
         return batches
 
+    @property
+    def projection_rules(self):
+        return self.config.projection_rules(self.data.dataset.fs)
+
+    def _window_segments(self, name: str):
+        """The segment at each training window's centre (``train.projection_wave``), computed
+        once per branch: the training signals never change."""
+        if not self.config.train.projection_wave:
+            return None
+        cache = self.__dict__.setdefault("_segments", {})
+        if name not in cache:
+            x_train, _ = self.data.part("train")
+            cache[name] = window_segments(self.model.branches[name], x_train,
+                                          self.data.dataset.fs, self.device)
+        return cache[name]
+
+    def _watches_latents(self, stage: Stage) -> bool:
+        """Whether ``stage`` changes what the prototypes compare (backbone, add-on or the
+        prototypes themselves): its epochs are checked for degenerate branches."""
+        return (isinstance(self.model, ProtoECGNet) and stage.scope not in PRETRAIN_SCOPES
+                and stage.scope != "features" and stage.monitor != "train_loss"
+                and any(group in ("add_on", "prototypes") or group.startswith("backbone")
+                        for group in stage.trains))
+
+    def _validation_health(self) -> dict[str, dict]:
+        """Each branch's liveness over the validation windows (``health.py``)."""
+        x, _ = self.data.part("validation")
+        return model_health(self.model, x, self.config.train.eval_batch_size, self.device,
+                            self.amp)
+
     def _validation_predictions(self):
         x, _ = self.data.part("validation")
         return predict(self.model, x, self.config.train.eval_batch_size, self.device, self.amp)
@@ -305,15 +341,20 @@ class Trainer:
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.device.type == "cuda")
         best_score, best_state, bad_epochs = -math.inf, None, 0
         start_score, best_push = None, None
+        # an epoch in which a branch is degenerate is never kept while a live one exists
+        watch = self._watches_latents(stage)
+        best_live = True
         if state is not None:
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             best_score, best_state = state["best_score"], state["best_state"]
             bad_epochs = state["bad_epochs"]
             best_push = state.get("best_push")
+            best_live = state.get("best_live", True)
         elif stage.keep_start and epochs > 0:
             best_score = start_score = self.validation_score(stage)
             best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            best_live = not watch or not degenerate_branches(self._validation_health())
         network = self.model
         if self.dist.world_size > 1:
             network = DistributedDataParallel(self.model, find_unused_parameters=True)
@@ -377,11 +418,14 @@ class Trainer:
                 score = self.validation_score(stage)
             drop = push_drop(pushed["faithfulness"]) if pushed else 0.0
             faithful = drop <= self.config.train.push_max_drop
-            # a faithful epoch outranks every unfaithful one, whatever their scores
-            improved = (best_state is None
-                        or (faithful, score) > (_kept_faithful(best_push), best_score))
+            dead = degenerate_branches(health := self._validation_health()) if watch else []
+            live = not dead
+            # a live epoch outranks every degenerate one, a faithful one every unfaithful one,
+            # whatever their scores
+            improved = (best_state is None or (live, faithful, score)
+                        > (best_live, _kept_faithful(best_push), best_score))
             if improved:
-                best_score, bad_epochs = score, 0
+                best_score, bad_epochs, best_live = score, 0, live
                 best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                 # the prototypes kept are this push's windows (None: an unpushed epoch)
                 best_push = ({**pushed, "epoch": epoch + 1, "faithful": faithful}
@@ -396,6 +440,9 @@ class Trainer:
                           b: round(v["cosine_median"], 4)
                           for b, v in pushed["faithfulness"].items()},
                           "push_auroc_drop": round(drop, 4)} if pushed else {}),
+                      **({"latent_spread": {b: round(f["spread_median"], 4)
+                                            for b, f in health.items()},
+                          "degenerate": dead} if watch else {}),
                       **({"val_macro_auroc_at_start": start_score}
                          if start_score is not None and epoch == 0 else {}),
                       "seconds": round(time.perf_counter() - started, 2)}
@@ -408,9 +455,12 @@ class Trainer:
                     tqdm.write(f"{stage.name} epoch {epoch + 1}: loss {record['loss']:.4f}"
                                f"{seen}{' *' if improved else ''}")
                 self._checkpoint(index, epoch + 1, optimizer, scheduler, best_score,
-                                 best_state, bad_epochs, best_push)
+                                 best_state, bad_epochs, best_push, best_live)
         if best_state is not None:  # early stopping: keep the best epoch of the stage
             self.model.load_state_dict(best_state)
+        if watch and not best_live and self.progress and self.dist.main:
+            tqdm.write(f"{stage.name}: every epoch left a branch degenerate (its prototypes "
+                       "rate every validation window alike); kept the best-scoring one")
         if best_push is not None:  # the kept prototypes are that push's windows: say which
             self._write_projection(best_push, after_stage=stage.name, epoch=best_push["epoch"])
             if not _kept_faithful(best_push) and self.progress and self.dist.main:
@@ -438,7 +488,7 @@ class Trainer:
         rng = np.random.default_rng(self.config.train.seed)
         for name, branch in self.model.branches.items():
             init_from_latents(branch, x_train, self._branch_labels(name, y_train), rng,
-                              self.device)
+                              self.device, self.projection_rules)
         if self.dist.main:
             with open(self.run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps({"stage": "prototype_init", "from": "latent"}) + "\n")
@@ -455,7 +505,8 @@ class Trainer:
             result = project_branch(branch, x_train, self._branch_labels(name, y_train),
                                     self.config.train.eval_batch_size, self.device,
                                     n_neighbours=0, replace=True,
-                                    distinct_records=self.config.train.distinct_projection,
+                                    rules=self.projection_rules,
+                                    window_segments=self._window_segments(name),
                                     excluded=forbidden.exclusions if forbidden else (),
                                     amp=self.amp)
             cosine = torch.nn.functional.cosine_similarity(
@@ -518,14 +569,14 @@ class Trainer:
 
     # ------------------------------------------------------- checkpoints / resume
     def _checkpoint(self, stage_index, epoch, optimizer, scheduler, best_score, best_state,
-                    bad_epochs, best_push: dict | None = None) -> None:
+                    bad_epochs, best_push: dict | None = None, best_live: bool = True) -> None:
         save_torch(self.run_dir / "checkpoints" / "last.pt", {
             "stage_index": stage_index, "epoch": epoch,
             "model": self.model.state_dict(),
             "optimizer": optimizer.state_dict() if optimizer else None,
             "scheduler": scheduler.state_dict() if scheduler else None,
             "best_score": best_score, "best_state": best_state, "bad_epochs": bad_epochs,
-            "best_push": best_push,
+            "best_push": best_push, "best_live": best_live,
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                     "python": random.getstate()},
         })
@@ -549,6 +600,12 @@ class Trainer:
             return {}
         save_torch(self.run_dir / "model.pt", self.model.state_dict())
         meta = json.loads((self.run_dir / "run.json").read_text())
+        if isinstance(self.model, ProtoECGNet):
+            # what every later stage reads to refuse a dead branch: the training windows'
+            x_train, _ = self.data.part("train")
+            meta["latent_health"] = model_health(self.model, x_train,
+                                                 self.config.train.eval_batch_size,
+                                                 self.device, self.amp)
         meta["status"] = "complete"
         meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         write_json(self.run_dir / "run.json", meta)
