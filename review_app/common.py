@@ -121,3 +121,24 @@ def current_study(store: ReviewStore) -> Study:
 
 def show_error(exc: ProtoECGError) -> None:
     st.error(str(exc))
+
+
+def quality_section(study: Study) -> None:
+    """The rated catalog's prototype quality per branch (researchers' pages)."""
+    from protoecg.catalog.quality import quality_rows  # noqa: PLC0415
+
+    rows = quality_rows(study.catalog_meta.get("prototype_quality"))
+    st.subheader("Prototype quality")
+    if not rows:
+        st.caption("This catalog was made before prototype quality was measured.")
+        return
+    st.caption("Per branch, what raters will meet: how many different windows the cards show, "
+               "windows that overlap another prototype's, windows at the very start or end of "
+               "a record, windows centred on the wave their class is read from, purity beside "
+               "the class's prevalence, prototypes that drive at least one correct decision, "
+               "and whether the model tells windows apart at all (similarity spread).")
+    allowed = study.catalog_meta.get("degenerate_branches_allowed")
+    if allowed:
+        st.warning(f"This study rates a degenerate branch ({', '.join(allowed)}): its "
+                   "prototypes cannot tell one window from another.")
+    st.dataframe(rows, hide_index=True, key="prototype_quality")

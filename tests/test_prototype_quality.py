@@ -163,3 +163,20 @@ def test_catalog_quality_reads_what_the_catalog_recorded(synthetic_catalog, tmp_
     assert catalog_quality(tmp_path / "nothing") is None
     lines = quality_lines(quality)
     assert lines[1].startswith("morphology: ") and "duplicates in a class" in lines[1]
+
+
+def test_report_html_and_summary_carry_the_quality(synthetic_catalog, tmp_path):
+    from protoecg.agreement.report import write_report
+    from protoecg.study.protocol import load_protocol
+    from protoecg.study.store import ReviewStore
+
+    catalog = read_catalog(synthetic_catalog)
+    catalog.meta["prototype_quality"] = prototype_quality(catalog, segments=[])
+    with ReviewStore(tmp_path / "r.db") as store:
+        study = store.create_study("q", load_protocol(
+            "study_protocols/protoecgnet_clinician_review.toml"), catalog)
+        write_report(store, study, tmp_path / "report", n_resamples=10)
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["prototype_quality"]["morphology"]["n_active"] == 18
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "<h2>Prototype quality</h2>" in page and "centred on their class" in page

@@ -47,6 +47,12 @@ def test_the_documented_example():
     ("n(clarity) == 0", {}, True),
     ("purity < 0.5", {"purity": 0.25}, True),
     ("purity < 0.5", {}, False),  # catalog without purity: undefined
+    # issue 29's quality columns
+    ("usage == 0", {"model": {"usage": 0.0}}, True),
+    ("usage == 0", {}, False),  # catalog written before usage: undefined
+    ("duplicate == 1 or edge == 1", {"model": {"duplicate": 0.0, "edge": 1.0}}, True),
+    ("on_wave == 0", {"model": {"on_wave": float("nan")}}, False),  # class without a rule
+    ("purity <= prevalence", {"purity": 0.1, "model": {"prevalence": 0.2}}, True),
     ("not best >= 1 and bad > 0", {"bad": 1}, True),
     ("not (best >= 1 or bad > 0)", {"bad": 1}, False),
     ("(mean(clarity)) > 1.5", {"answers": {"clarity": (2.0,)}}, True),
@@ -59,7 +65,8 @@ def test_evaluation(rule, evidence, expected):
 @pytest.mark.parametrize("rule, column, message", [
     ("", 1, "the rule is empty"),
     ("bad", 4, "expected a comparison (<, <=, >, >=, ==, !=) after a value, found the end"),
-    ("bad >=", 7, "expected a number, bad, best, purity, audit.* or "
+    ("bad >=", 7, "expected a number, bad, best, purity, usage, duplicate, edge, on_wave, "
+                  "prevalence, audit.* or "
                   "mean/median/min/max/n(question), found the end of the rule"),
     ('audit.segment == "QRX"', 18, "unknown segment 'QRX'"),
     ('"QRX" == audit.segment', 1, "unknown segment 'QRX'"),
@@ -89,7 +96,8 @@ def test_every_error_names_its_column(rule, column, message):
 
 # ------------------------------------------------------------------- property-based
 numbers = st.floats(min_value=0, max_value=1e6, allow_nan=False).map(Number)
-values = st.one_of(numbers, st.sampled_from([Count("bad"), Count("best"), ModelValue("purity")]),
+values = st.one_of(numbers, st.sampled_from([Count("bad"), Count("best"), ModelValue("purity"),
+                                             ModelValue("usage"), ModelValue("edge")]),
                    st.builds(Aggregate, st.sampled_from(["mean", "median", "min", "max", "n"]),
                              st.sampled_from(QUESTIONS)))
 comparisons = st.builds(Compare, st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), values,

@@ -422,3 +422,31 @@ def test_prune_page_shows_the_runs_explanation_audit_beside_the_ratings(db):
         assert "audit: centred on QRS" in label and "never among the top 3" in label
     finally:
         shutil.rmtree(folder)
+
+
+def test_researchers_see_the_catalogs_prototype_quality(small_synthetic_catalog, tmp_path,
+                                                        monkeypatch):
+    """Issue 29: the Progress and Prune pages show the catalog's quality per branch, and a
+    study that accepted a degenerate branch says so."""
+    from protoecg.catalog.quality import prototype_quality
+
+    catalog = read_catalog(small_synthetic_catalog)
+    catalog.meta["prototype_quality"] = prototype_quality(catalog, segments=[])
+    catalog.meta["prototype_quality"]["morphology"]["degenerate"] = True
+    catalog.meta["degenerate_branches_allowed"] = ["morphology"]
+    path = tmp_path / "review.db"
+    with ReviewStore(path) as store:
+        study = store.create_study("q", load_protocol(PAPER_PROTOCOL), catalog)
+        store.add_reviewer(study, "rhea", "researcher", code=CODES["rhea"])
+        store.add_reviewer(study, "ana", "rater", code=CODES["ana"])
+        assign(store, study, 1)
+    monkeypatch.setenv("PROTOECG_REVIEW_DB", str(path))
+    at = signed_in("rhea")
+    assert any(h.value == "Prototype quality" for h in at.subheader)
+    table = next(d.value for d in at.dataframe if "distinct windows" in d.value.columns)
+    assert table["branch"].tolist() == ["rhythm", "morphology", "global"]
+    assert table["latent space"].tolist() == ["alive", "degenerate", "alive"]
+    assert "degenerate branch (morphology)" in at.warning[0].value
+    at.switch_page("app_pages/pruning.py").run()
+    assert not at.exception
+    assert any("distinct windows" in d.value.columns for d in at.dataframe)

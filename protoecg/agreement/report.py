@@ -19,6 +19,7 @@ from protoecg.agreement.formatting import format_statistic
 from protoecg.agreement.irrcac import DEFINITIONS as IRRCAC_DEFINITIONS
 from protoecg.agreement.irrcac import irrcac_statistics
 from protoecg.agreement.statistics import STATISTICS, statistics_with_ci
+from protoecg.catalog.quality import quality_rows
 from protoecg.study.answers import current_answers, status
 from protoecg.study.cards import card_charts
 from protoecg.study.consensus import consensus_table
@@ -82,6 +83,9 @@ def summarize_study(store: ReviewStore, study: Study, n_resamples: int = 1000,
                                         "prototypes_in_study": len(prototypes)},
         "questions": {}, "by_branch": {}, "by_class": {}, "raters": {}, "flags": {},
         "widest_disagreement": [], "comments": [],
+        # what the catalog measured of its prototypes (issue 29); None: an older catalog
+        "prototype_quality": study.catalog_meta.get("prototype_quality"),
+        "degenerate_branches_allowed": study.catalog_meta.get("degenerate_branches_allowed"),
     }
     for question in study.protocol.questions:
         values = question.values
@@ -408,6 +412,7 @@ def render_html(summary: dict, study: Study, pictures: dict[str, str] | None = N
                  f"{_plural(c['raters'], 'rater')}, {_plural(c['assignments'], 'assignment')}, "
                  f"{_plural(c['ratings'], 'rating')}, {c['complete']:.1%} of assignments "
                  "complete.</p>")
+    parts.append(_quality_html(summary))
     parts.append("<h2>Methods</h2><p>" + html.escape(methods_paragraph(summary, study))
                  + "</p>")
     parts.append("<h2>Questions</h2><ul>" + "".join(
@@ -551,3 +556,26 @@ def build_report(store: ReviewStore, study: Study, n_resamples: int = 1000, seed
     """(summary, report.html) in memory: what `protoecg report` writes and the app offers."""
     summary = summarize_study(store, study, n_resamples, seed, use_consensus=use_consensus)
     return summary, render_html(summary, study, flag_pictures(store, study, summary))
+
+
+def _quality_html(summary: dict) -> str:
+    """The catalog's prototype quality per branch (``catalog.quality``), or why it is absent."""
+    rows = quality_rows(summary.get("prototype_quality"))
+    if not rows:
+        return ("<h2>Prototype quality</h2><p>Not measured: the catalog was written before "
+                "prototype quality was.</p>")
+    columns = list(rows[0])
+    allowed = summary.get("degenerate_branches_allowed")
+    warning = (f"<p><b>This study rates a degenerate branch ({html.escape(', '.join(allowed))})"
+               ": its prototypes cannot tell one window from another.</b></p>" if allowed
+               else "")
+    return ("<h2>Prototype quality</h2>" + warning
+            + "<p>Per branch, from the catalog: distinct windows, windows overlapping another "
+              "prototype's, windows within a second of the record's edge, windows centred on "
+              "the wave their class is read from, purity beside class prevalence, prototypes "
+              "driving at least one correct validation decision, and the spread of each "
+              "prototype's similarity to the training windows (near 0: a degenerate "
+              "branch).</p><table><tr>"
+            + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in columns)
+                      + "</tr>" for r in rows) + "</table>")

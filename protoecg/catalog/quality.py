@@ -136,6 +136,35 @@ def _overlap_flags(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return same, other
 
 
+def prototype_flags(catalog, segments: list[dict] | None = None,
+                    prevalence: dict[str, float] | None = None) -> pd.DataFrame:
+    """Per prototype (index ``prototype_id``), what the branch figures count, as columns the
+    catalog keeps and prune rules read: ``duplicate`` (1: overlaps another prototype of its
+    class in one record), ``edge`` (1: a time-local window in the first or last second),
+    ``on_wave`` (1 / 0: centred on its class's wave; empty where its class has no rule or the
+    centre is not delineated) and ``class_prevalence``."""
+    table = catalog.prototypes
+    n_samples = int(catalog.meta["n_samples"])
+    duration = n_samples / float(catalog.meta["fs"])
+    if segments is None:
+        segments, _ = prototype_segments(catalog, catalog.meta.get("dataset", ""),
+                                         catalog.meta.get("root", ""))
+    agrees = {r["prototype_id"]: r["agrees"] for r in segments}
+    out = pd.DataFrame(index=pd.Index(table["prototype_id"], name="prototype_id"))
+    out["duplicate"] = 0
+    for _, rows in table.groupby("branch", sort=False):
+        active = rows[rows["active"].astype(int) == 1] if "active" in rows else rows
+        same, _ = _overlap_flags(active)
+        out.loc[active["prototype_id"], "duplicate"] = same.astype(int)
+    local = (table["window_end"] - table["window_start"]) < n_samples
+    edge = ((table["window_start_s"] < EDGE_S) | (table["window_end_s"] > duration - EDGE_S))
+    out["edge"] = (edge & local).astype(int).to_numpy()
+    out["on_wave"] = ["" if agrees.get(p) is None else int(agrees[p])
+                      for p in table["prototype_id"]]
+    out["class_prevalence"] = [(prevalence or {}).get(c, "") for c in table["class_code"]]
+    return out
+
+
 def prototype_quality(catalog, prevalence: dict[str, float] | None = None,
                       health: dict[str, dict] | None = None,
                       segments: list[dict] | None = None) -> dict[str, dict]:
@@ -222,3 +251,40 @@ def catalog_quality(run_dir: str | Path) -> dict[str, dict] | None:
         return None
     quality = meta.get("prototype_quality") if isinstance(meta, dict) else None
     return quality if isinstance(quality, dict) else None
+
+
+# what each figure is called where researchers read it (the app's pages and report.html)
+QUALITY_COLUMNS = (
+    ("n_active", "prototypes in use"),
+    ("distinct_windows", "distinct windows"),
+    ("duplicates", "overlapping another of their class"),
+    ("shared_across_classes", "overlapping another class's"),
+    ("edge_windows", "within 1 s of the record's edge"),
+    ("wave_centred", "centred on their class's wave"),
+    ("purity_mean", "purity"),
+    ("prevalence_mean", "class prevalence"),
+    ("usage", "driving a correct decision"),
+    ("spread_median", "similarity spread"),
+)
+_PERCENT = {"wave_centred", "usage"}
+
+
+def quality_rows(quality: dict[str, dict] | None) -> list[dict]:
+    """One row per branch, the figures formatted under their readers' names; an empty list
+    for a catalog written before the figures existed. A degenerate branch says so."""
+    rows = []
+    for branch, figures in (quality or {}).items():
+        row = {"branch": branch}
+        for key, title in QUALITY_COLUMNS:
+            value = figures.get(key)
+            if value is None:
+                row[title] = "–"
+            elif key in _PERCENT:
+                row[title] = f"{value:.0%}"
+            elif isinstance(value, float):
+                row[title] = f"{value:.2f}"
+            else:
+                row[title] = str(value)
+        row["latent space"] = "degenerate" if figures.get("degenerate") else "alive"
+        rows.append(row)
+    return rows

@@ -36,6 +36,8 @@ OPTIONAL_COLUMNS = {
     # true-positive validation predictions it is among the top 3 contributors of (issue 29);
     # empty in catalogs written before
     "usage_decisions": "",
+    # catalog/quality.py's per-prototype flags (issue 29): 1 / 0, empty where undefined
+    "duplicate": "", "edge": "", "on_wave": "", "class_prevalence": "",
 }
 NEIGHBOUR_COLUMNS = ("prototype_id", "rank", "record_id", "window_start", "window_end",
                      "similarity", "signal_index")

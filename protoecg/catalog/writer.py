@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from protoecg import __version__
-from protoecg.catalog.quality import prototype_quality
+from protoecg.catalog.quality import prototype_flags, prototype_quality, prototype_segments
 from protoecg.catalog.reader import (
     CATALOG_FORMAT,
     NEIGHBOUR_COLUMNS,
@@ -130,8 +130,17 @@ def write_catalog(run_dir: str | Path, device: str = "cpu", n_neighbours: int = 
                        "wave": config.train.projection_wave},
         "latent_health": health,
     })
-    # the quality figures read the catalog as the review side will (files, no torch)
-    quality = prototype_quality(read_catalog(out), prevalence, health)
+    # the quality figures read the catalog as the review side will (files, no torch); the
+    # per-prototype flags join prototypes.csv, where studies and prune rules read them
+    written = read_catalog(out)
+    segments, _ = prototype_segments(written, meta["dataset"], meta["root"])
+    flags = prototype_flags(written, segments, prevalence)
+    table = pd.read_csv(out / "prototypes.csv", keep_default_na=False,
+                        dtype={"source_record_id": str, "source_patient_id": str})
+    for column in flags.columns:
+        table[column] = flags[column].to_numpy()
+    table.to_csv(out / "prototypes.csv", index=False, lineterminator="\n")
+    quality = prototype_quality(read_catalog(out), prevalence, health, segments)
     meta_path = out / "catalog.json"
     write_json(meta_path, {**json.loads(meta_path.read_text()), "prototype_quality": quality})
     return out

@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--next-study", required=True,
                         help="name of the next round's study (rates the new revisions)")
     parser.add_argument("--quiet", action="store_true", help="no training progress output")
+    parser.add_argument("--allow-degenerate", action="store_true",
+                        help="for research only: create the next study even if the retrained "
+                             "model has a degenerate branch (recorded in the study)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"test macro AUROC {result['before']:.4f} -> {result['after']:.4f}, difference "
           f"{result['delta']:+.4f} (95% CI {low:+.4f} to {high:+.4f})")
     dead = degenerate_branches(catalog)
-    if dead:
+    if dead and args.allow_degenerate:
+        catalog.meta["degenerate_branches_allowed"] = dead
+    elif dead:
         raise StoreError(f"{catalog.path / 'catalog.json'}: the retrained model's "
                          f"{', '.join(dead)} branch is degenerate (its prototypes rate every "
                          f"window alike); {args.out} is kept, the study {args.next_study!r} is "

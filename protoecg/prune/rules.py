@@ -6,11 +6,12 @@
     and         := not ("and" not)*
     not         := "not" not | comparison | "(" rule ")"
     comparison  := value ("<" | "<=" | ">" | ">=" | "==" | "!=") value
-    value       := NUMBER | TEXT | "bad" | "best" | "purity" | AUDIT
+    value       := NUMBER | TEXT | "bad" | "best" | MODEL | AUDIT
                    | FUNCTION "(" QUESTION ")" | "(" value ")"
     NUMBER      := 2, 2.5, .5, 1e-3 (no sign: every value here is >= 0)
     TEXT        := "QRS" or 'QRS' (compared with == / != to a text value only)
     FUNCTION    := "mean" | "median" | "min" | "max" | "n"
+    MODEL       := "purity" | "usage" | "duplicate" | "edge" | "on_wave" | "prevalence"
     AUDIT       := "audit.segment" | "audit.no_wave" | "audit.agrees" | "audit.used"
                    | "audit.drivers"
 
@@ -18,7 +19,13 @@
 ``min(Q)``, ``max(Q)``: of the raters' current answers to question ``Q`` (a protocol question
 id), undefined when nobody answered; ``n(Q)``: how many raters answered ``Q``; ``purity``: the
 share of the prototype's k most similar training records that carry its class (the catalog's
-ProtoPNet-style model-side rule). ``audit.*`` read the run's explanation audit
+ProtoPNet-style model-side rule); the catalog's quality columns (issue 29): ``usage`` how many
+true-positive validation decisions the prototype is a top-3 contributor of, ``duplicate`` 1
+when its window overlaps another prototype's of its class in one record, ``edge`` 1 when its
+time-local window reaches into the record's first or last second, ``on_wave`` 1 when its
+window is centred on the wave its class is read from (0 when not; undefined where the class
+has no rule), ``prevalence`` its class's training prevalence (compare ``purity`` with it).
+``audit.*`` read the run's explanation audit
 (``protoecg audit``): ``audit.segment`` the ECG segment the prototype's window is centred on
 (text: one of P, PR, QRS, ST-T, T, none; undefined outside the delineation and for whole-record
 prototypes), ``audit.no_wave`` 1 when its window holds no P, QRS or T wave, ``audit.agrees`` 1
@@ -43,7 +50,10 @@ from protoecg.audit.segments import SEGMENTS
 from protoecg.errors import ProtoECGError
 
 COUNTS = ("bad", "best")
-MODEL_VALUES = ("purity",)
+MODEL_VALUES = ("purity", "usage", "duplicate", "edge", "on_wave", "prevalence")
+# each model value's column of the catalog (and of a study's snapshot rows)
+MODEL_COLUMNS = {"purity": "purity", "usage": "usage_decisions", "duplicate": "duplicate",
+                 "edge": "edge", "on_wave": "on_wave", "prevalence": "class_prevalence"}
 AUDIT_VALUES = ("audit.segment", "audit.no_wave", "audit.agrees", "audit.used", "audit.drivers")
 TEXT_VALUES = ("audit.segment",)
 FUNCTIONS = ("mean", "median", "min", "max", "n")
@@ -75,7 +85,7 @@ class Count:  # bad / best
 
 
 @dataclass(frozen=True)
-class ModelValue:  # purity
+class ModelValue:  # purity, usage, duplicate, edge, on_wave, prevalence
     name: str
 
 
@@ -256,7 +266,7 @@ class _Parser:
             return inner
         if token.kind != "name":
             found = "the end of the rule" if token.kind == "end" else repr(token.text)
-            self.fail(f"expected a number, bad, best, purity, audit.* or "
+            self.fail(f"expected a number, bad, best, {', '.join(MODEL_VALUES)}, audit.* or "
                       f"mean/median/min/max/n(question), found {found}")
         self.at += 1
         if token.text in COUNTS:
@@ -277,7 +287,8 @@ class _Parser:
             return Aggregate(token.text, question.text, question.column)
         if token.text in KEYWORDS:
             self.fail(f"expected a value, found {token.text!r}", token)
-        self.fail(f"unknown name {token.text!r} (values: bad, best, purity, audit.*, "
+        self.fail(f"unknown name {token.text!r} (values: bad, best, "
+                  f"{', '.join(MODEL_VALUES)}, audit.*, "
                   f"{'/'.join(FUNCTIONS)}(question))", token)
 
 
@@ -321,7 +332,12 @@ def questions_used(tree: Condition) -> set[str]:
 
 
 def uses_purity(tree: Condition) -> bool:
-    return any(isinstance(n, ModelValue) for n in _walk(tree))
+    return "purity" in model_values_used(tree)
+
+
+def model_values_used(tree: Condition) -> set[str]:
+    """The catalog values (``MODEL_VALUES``) a rule reads."""
+    return {n.name for n in _walk(tree) if isinstance(n, ModelValue)}
 
 
 # ------------------------------------------------------------------------- evaluation
@@ -333,6 +349,8 @@ class Evidence:
     best: int = 0
     answers: Mapping[str, tuple[float, ...]] = field(default_factory=dict)  # per question
     purity: float = math.nan
+    # the catalog's other quality values (``MODEL_VALUES`` but purity); missing: undefined
+    model: Mapping[str, float] = field(default_factory=dict)
     # the run's audit row of this prototype (``audit.json`` ``prototypes.<id>``); None: not
     # audited
     audit: Mapping[str, object] | None = None
@@ -350,7 +368,9 @@ class Evidence:
         if isinstance(node, Count):
             return float(getattr(self, node.flag))
         if isinstance(node, ModelValue):
-            return float(self.purity)
+            if node.name == "purity":
+                return float(self.purity)
+            return float(self.model.get(node.name, math.nan))
         values = sorted(self.answers.get(node.question, ()))
         if node.function == "n":
             return float(len(values))

@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from protoecg.errors import ProtoECGError
-from protoecg.prune.rules import Evidence, evaluate, parse_rule, uses_audit, uses_purity
+from protoecg.prune.rules import (
+    MODEL_COLUMNS,
+    Evidence,
+    evaluate,
+    model_values_used,
+    parse_rule,
+    uses_audit,
+    uses_purity,
+)
 from protoecg.study.answers import current_answers
 from protoecg.study.store import ReviewStore, Study
 
@@ -91,6 +99,8 @@ def evidence_of(store: ReviewStore, study: Study, audit: dict[str, dict] | None 
         out[prototype.prototype_id] = (Evidence(
             bad=flags["bad"], best=flags["best"], answers=per_question,
             purity=math.nan if purity is None else float(purity),
+            model={name: _number(row.get(column)) for name, column in MODEL_COLUMNS.items()
+                   if name != "purity"},
             audit=None if audit is None else audit.get(prototype.prototype_id)), row)
     return out
 
@@ -105,6 +115,12 @@ def select(store: ReviewStore, study: Study, rule: str, action: str,
     tree = parse_rule(rule, [q.id for q in study.protocol.questions])
     rows = load_audit(study, audit)["prototypes"] if uses_audit(tree) else None
     evidence = evidence_of(store, study, rows)
+    for name in sorted(model_values_used(tree) - {"purity"}):
+        if all(math.isnan(e.model.get(name, math.nan)) for e, _ in evidence.values()):
+            raise SelectionError(f"study {study.name!r}: its catalog has no {name} (written "
+                                 "before the prototype quality figures existed); re-run "
+                                 "`protoecg project` and create the study again, or leave "
+                                 f"{name} out of the rule")
     if uses_purity(tree) and all(math.isnan(e.purity) for e, _ in evidence.values()):
         raise SelectionError(f"study {study.name!r}: its catalog has no purity (written before "
                              "pruning existed); re-run `protoecg project` and create the study "
@@ -132,6 +148,8 @@ def select(store: ReviewStore, study: Study, rule: str, action: str,
                     "answers": {q: list(v) for q, v in evidence[pid][0].answers.items()},
                     "purity": None if math.isnan(evidence[pid][0].purity)
                     else evidence[pid][0].purity,
+                    **{name: evidence[pid][0].model[name]
+                       for name in sorted(model_values_used(tree) - {"purity"})},
                     **({"audit": dict(evidence[pid][0].audit or {})} if rows is not None
                        else {})}
               for pid in selected}
@@ -162,3 +180,12 @@ def runs_from(study: Study) -> list[dict]:
                       "n_prototypes": record.get("n_prototypes"),
                       "compare": json.loads(compare.read_text()) if compare.is_file() else None})
     return found
+
+
+def _number(value) -> float:
+    """A snapshot cell as a number (empty, missing or NaN: undefined)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number

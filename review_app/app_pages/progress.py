@@ -52,6 +52,7 @@ def render() -> None:
     cols[2].metric("Assignments", summary["assignments"])
     cols[3].metric("Ratings", summary["ratings"])
     cols[4].metric("Complete", f"{summary['complete']:.0%}")
+    common.quality_section(study)
     if summary["assignments"] == 0:
         st.info("No assignments yet: run `protoecg study assign`.")
         return

@@ -144,8 +144,11 @@ def render() -> None:
     st.caption("Which prototypes a rule selects from this study's current answers. Values: "
                "bad and best (how many raters set the flag), mean / median / min / max / n of "
                "a question, purity (share of the prototype's 6 most similar training records "
-               "with its class), audit.segment / audit.no_wave / audit.agrees / audit.used / "
-               "audit.drivers (from `protoecg audit`); comparisons, and / or / not, "
+               "with its class), prevalence (its class's share of the training ECGs), usage "
+               "(correct decisions it drives), duplicate / edge / on_wave (1 when its window "
+               "overlaps another of its class, lies within 1 s of the record's edge, is centred "
+               "on its class's wave), audit.segment / audit.no_wave / audit.agrees / audit.used "
+               "/ audit.drivers (from `protoecg audit`); comparisons, and / or / not, "
                "parentheses.")
     try:
         with common.open_store() as store:
@@ -157,6 +160,7 @@ def render() -> None:
                                           key="prune_allow_empty")
                 st.form_submit_button("Preview")
             audit = audit_of(study)  # read once for the summary and the prototypes' lines
+            common.quality_section(study)
             _audit_summary(audit)
             _preview(store, study, rule, action, allow_empty, audit)
             _runs(study)
