@@ -38,7 +38,8 @@ sys.path.insert(0, str(REPO))
 from _runs import timed_process, toml  # noqa: E402  (benchmarks/_runs.py)
 
 BRANCH_FIGURES = ("spread_median", "share_varying", "distinct_windows", "n_active",
-                  "duplicates", "shared_across_classes", "edge_windows", "wave_centred",
+                  "duplicates", "shared_across_classes", "shared_across_branches",
+                  "edge_windows", "wave_centred",
                   "wave_windows", "wave_expert_windows", "purity_mean", "prevalence_mean",
                   "usage", "degenerate")
 

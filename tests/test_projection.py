@@ -180,3 +180,48 @@ def test_allowed_windows_keep_a_second_from_each_edge():
     assert np.flatnonzero(allowed).tolist() == list(range(4, 26))
     assert allowed_windows(32, 32, 1000, 100).tolist() == [True]  # whole-record: no margin
     assert allowed_windows(32, 3, 1000, 0).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("distinct", ["branch", "catalog"])
+def test_catalog_rule_keeps_every_branch_off_the_others_windows(seed, distinct):
+    """With "catalog" the branches project whole-record ones first; no prototype's window then
+    overlaps another branch's (a whole-record prototype holds its record), nor another's of
+    its own branch. Forced: all prototypes twins, labels dense, so they all want one ECG."""
+    from protoecg.train.projection import hold, projection_order
+    from protoecg.train.windows import ProjectionRules
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    config = load_config("tiny").model
+    config.add_on_activation = "none"
+    model = build_model(["SR", "AFIB", "CLBBB", "STD_", "NORM"], config).eval()
+    n = 24
+    signals = rng.normal(0, 0.3, (n, 12, 1000)).astype(np.float32)
+    labels = (rng.random((n, 5)) < 0.6).astype(np.float32)
+    labels[1:6, :] = np.eye(5)
+    labels[0] = 1  # ECG 0 carries every class, and every prototype is one of its windows
+    with torch.no_grad():
+        for branch in model.branches.values():
+            z = branch.latent(torch.from_numpy(signals[:1]))[0]
+            first = 12 if z.shape[1] > 12 + branch.prototype_steps else 0  # whole-record: 0
+            branch.prototypes[:] = z[:, first:first + branch.prototype_steps]
+    rules = ProjectionRules(distinct, margin_samples=100)
+    occupied: dict = {}
+    spans = []
+    assert projection_order(model.branches)[-1] == "morphology"
+    for name in projection_order(model.branches):
+        branch = model.branches[name]
+        y = labels[:, model.branch_label_index(name).numpy()]
+        result = project_branch(branch, signals, y, replace=True, n_neighbours=0,
+                                rules=rules, occupied=occupied)
+        hold(occupied, result, 1000)
+        start, end = result.sample_window(result.window, 1000)
+        spans += [(name, int(r), int(s), int(e))
+                  for r, s, e in zip(result.record, start, end, strict=True)]
+    clashes = [(a, b) for i, a in enumerate(spans) for b in spans[i + 1:]
+               if a[1] == b[1] and a[2] < b[3] and b[2] < a[3]]
+    if distinct == "branch":  # each branch apart, but every branch on ECG 0
+        assert clashes and all(a[0] != b[0] for a, b in clashes)
+    else:
+        assert clashes == []

@@ -7,7 +7,8 @@ Per branch, over its active prototypes (``catalog.json`` ``prototype_quality``; 
 * ``duplicates``: prototypes whose window overlaps another prototype's of the same class in
   one record (whole-record and pooled prototypes: the same record);
   ``shared_across_classes``: the same across classes of the branch (a rater meets the window
-  twice under two names);
+  twice under two names); ``shared_across_branches``: overlapping a prototype's of another
+  branch (a whole-record prototype overlaps every window of its record);
 * ``edge_windows``: time-local windows that reach into the record's first or last second
   (the backbone's zero padding; LUDB's experts annotate neither end); None for whole-record
   prototypes;
@@ -136,6 +137,22 @@ def _overlap_flags(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return same, other
 
 
+def _other_branch_flags(rows: pd.DataFrame) -> dict[str, bool]:
+    """Per prototype: its window overlaps a prototype's of another branch (a whole-record
+    window overlaps every window of its record): the rater meets that ECG stretch twice."""
+    flags = dict.fromkeys(rows["prototype_id"], False)
+    items = list(rows.itertuples())
+    by_record: dict[str, list] = {}
+    for row in items:
+        by_record.setdefault(str(row.source_record_id), []).append(row)
+    for members in by_record.values():
+        for x, a in enumerate(members):
+            for b in members[x + 1:]:
+                if a.branch != b.branch and _overlaps(a, b):
+                    flags[a.prototype_id] = flags[b.prototype_id] = True
+    return flags
+
+
 def prototype_flags(catalog, segments: list[dict] | None = None,
                     prevalence: dict[str, float] | None = None) -> pd.DataFrame:
     """Per prototype (index ``prototype_id``), what the branch figures count, as columns the
@@ -180,6 +197,8 @@ def prototype_quality(catalog, prevalence: dict[str, float] | None = None,
                                          catalog.meta.get("root", ""))
     segment_of = {r["prototype_id"]: r for r in segments}
     out = {}
+    everyone = table[table["active"].astype(int) == 1] if "active" in table else table
+    elsewhere = _other_branch_flags(everyone)
     for branch, rows in table.groupby("branch", sort=False):
         active = rows[rows["active"].astype(int) == 1] if "active" in rows else rows
         same, other = _overlap_flags(active)
@@ -191,6 +210,7 @@ def prototype_quality(catalog, prevalence: dict[str, float] | None = None,
             "distinct_windows": int(active[["source_record_id", "window_start", "window_end"]]
                                     .astype(str).drop_duplicates().shape[0]),
             "duplicates": int(same.sum()), "shared_across_classes": int(other.sum()),
+            "shared_across_branches": int(sum(elsewhere[p] for p in active["prototype_id"])),
             "time_local": bool(local.any()),
             "edge_windows": int(edge.sum()) if local.any() else None,
         }

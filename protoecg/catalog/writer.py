@@ -22,7 +22,7 @@ from protoecg.data import labels as label_table
 from protoecg.data.preprocess import highpass
 from protoecg.model.protoecgnet import ProtoECGNet
 from protoecg.train.health import decision_usage, model_health
-from protoecg.train.projection import project_branch, window_segments
+from protoecg.train.projection import hold, project_branch, projection_order, window_segments
 from protoecg.train.run import RunError, load_model, model_sha256, open_run_data, write_json
 
 PURITY_K = 6  # ProtoPNet's pruning neighbourhood
@@ -54,14 +54,21 @@ def write_catalog(run_dir: str | Path, device: str = "cpu", n_neighbours: int = 
     def signal_index(position: int) -> int:
         return signal_rows.setdefault(int(position), len(signal_rows))
 
+    occupied: dict[int, list[tuple[int, int]]] = {}  # train.projection_distinct = "catalog"
+    located = {}
+    for name in projection_order(model.branches):  # the order projection placed them in
+        branch = model.branches[name]
+        y_branch = y_train[:, model.branch_label_index(name).cpu().numpy()]
+        located[name] = project_branch(
+            branch, x_train, y_branch, batch, device, n_neighbours=n_neighbours,
+            replace=False, purity_k=PURITY_K, rules=config.projection_rules(fs),
+            window_segments=(window_segments(branch, x_train, fs, device)
+                             if config.train.projection_wave else None),
+            occupied=occupied)
+        hold(occupied, located[name], n_samples)
     rows, neighbour_rows, offset = [], [], 0
     for name, branch in model.branches.items():
-        y_branch = y_train[:, model.branch_label_index(name).cpu().numpy()]
-        result = project_branch(branch, x_train, y_branch, batch, device,
-                                n_neighbours=n_neighbours, replace=False, purity_k=PURITY_K,
-                                rules=config.projection_rules(fs),
-                                window_segments=(window_segments(branch, x_train, fs, device)
-                                                 if config.train.projection_wave else None))
+        result = located[name]
         start, end = result.sample_window(result.window, n_samples)
         for i, pid in enumerate(branch.prototype_ids):
             position = int(train_ids[result.record[i]])

@@ -16,6 +16,7 @@ class, the last layers), and every prototype whose window changed becomes a new 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
 import time
@@ -168,6 +169,15 @@ def _replace(model: ProtoECGNet, meta: dict, config, catalog: Catalog, plan: Pla
                 continue
             taken.setdefault(position[row["source_record_id"]], []).append(
                 (int(round(row["window_start"] * scale)), branch.prototype_steps))
+        if config.projection_rules(data.dataset.fs).distinct == "catalog":
+            # nor another branch's window (a whole-record prototype holds its whole record)
+            others = table[(table["branch"] != name) & (table["active"].astype(int) == 1)]
+            for record, start, end in zip(others["source_record_id"], others["window_start"],
+                                          others["window_end"], strict=True):
+                if record in position:
+                    first = int(math.floor(int(start) * scale))
+                    taken.setdefault(position[record], []).append(
+                        (first, max(1, int(math.ceil(int(end) * scale)) - first)))
         y_branch = y_train[:, model.branch_label_index(name).cpu().numpy()]
         old = {i: ids[i] for i in targets}
         placed = reproject(branch, x_train, y_branch, targets, rejected, taken,

@@ -75,8 +75,9 @@ class TrainConfig:
     distinct_projection: bool = False
     # projection (and the periodic push, the catalog, prune's replacement): "none" (the
     # official code), "class" (no two prototypes of a class on overlapping windows of one
-    # record; one record each for whole-record prototypes) or "branch" (no two prototypes of a
-    # branch: a rater never meets one window as two prototypes); issue 29
+    # record; one record each for whole-record prototypes), "branch" (no two prototypes of a
+    # branch) or "catalog" (nor of two branches: a rater never meets one window twice);
+    # issue 29
     projection_distinct: str = "none"
     # time-local prototype windows keep this many seconds away from the record's first and
     # last sample (zero padding of the backbone; LUDB's experts annotate neither end); 0 = off
@@ -287,9 +288,9 @@ def _validate(config: Config, source: str) -> None:
     for stage, scale in config.train.stage_lr_scale.items():
         if not scale > 0:
             raise ConfigError(f"{source}: train.stage_lr_scale.{stage} must be > 0")
-    if config.train.projection_distinct not in ("none", "class", "branch"):
-        raise ConfigError(f"{source}: train.projection_distinct must be 'none', 'class' or "
-                          f"'branch', got {config.train.projection_distinct!r}")
+    if config.train.projection_distinct not in ("none", "class", "branch", "catalog"):
+        raise ConfigError(f"{source}: train.projection_distinct must be 'none', 'class', "
+                          f"'branch' or 'catalog', got {config.train.projection_distinct!r}")
     if config.train.distinct_projection and config.train.projection_distinct != "none":
         raise ConfigError(f"{source}: train.distinct_projection (one record per prototype of "
                           "a class) and train.projection_distinct are two rules for one thing: "

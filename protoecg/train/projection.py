@@ -150,12 +150,13 @@ def _distinct(best: torch.Tensor, similarity: torch.Tensor, prototype_class: tor
 
 
 def _place_apart(candidates: tuple[torch.Tensor, torch.Tensor], order: list[int],
-                 scope: list[int], steps: int, n_windows: int
+                 scope: list[int], steps: int, n_windows: int, blocked=None
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
     """Greedy: prototypes in ``order`` each take their best candidate (record, window) that
-    overlaps no window already taken in their ``scope`` (their class, or the whole branch).
-    Returns similarity, record, window per prototype and how many found no such candidate
-    among their ``k`` (they keep their best, overlapping, candidate)."""
+    overlaps no window already taken in their ``scope`` (their class, or the whole branch)
+    nor, where ``blocked(record, window)`` says so, another branch's window. Returns
+    similarity, record, window per prototype and how many found no such candidate among their
+    ``k`` (they keep their best, overlapping, candidate)."""
     values, flat = candidates
     n = values.shape[0]
     similarity = torch.empty(n, dtype=torch.float64)
@@ -169,6 +170,8 @@ def _place_apart(candidates: tuple[torch.Tensor, torch.Tensor], order: list[int]
             if not np.isfinite(value):
                 break
             r, w = divmod(index, n_windows)
+            if blocked is not None and blocked(r, w):
+                continue
             if all(abs(w - f) >= steps for f in taken.get((scope[p], r), ())):
                 choice = (value, r, w)
                 break
@@ -192,7 +195,9 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
                    excluded: Sequence[tuple[int, int]] = (),
                    amp: bool = False,
                    rules: ProjectionRules | None = None,
-                   window_segments: np.ndarray | None = None) -> BranchProjection:
+                   window_segments: np.ndarray | None = None,
+                   occupied: dict[int, list[tuple[int, int]]] | None = None
+                   ) -> BranchProjection:
     """Project ``branch``'s prototypes onto ``signals`` (N, 12, T) with branch labels (N, C).
 
     ``replace``: write the projected latents into the prototypes (the projection stage); with
@@ -208,6 +213,9 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
     (``data.delineation.window_segment_codes``): a time-local prototype of a class with an
     expert rule only takes windows centred on its class's wave (where its class's records
     have any; else any window).
+    ``occupied``: record -> [(start, end) in samples] of windows other branches' prototypes
+    hold; with ``rules.distinct = "catalog"`` no prototype overlaps them (``project_model``
+    fills it branch by branch).
     ``excluded``: (record, class) pairs a prototype of that class may not use (the records
     raters rejected for the class; the ``forbid`` schedule).
     ``amp``: rank windows with the backbone under mixed precision (bfloat16 on the CPU, float16
@@ -215,6 +223,8 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
     are recomputed in float32, so only near-ties can pick another window.
     """
     rules = rules or ProjectionRules()
+    if rules.distinct != "catalog":
+        occupied = None
     if distinct_records:
         rules = ProjectionRules("records", rules.margin_samples)
     device = torch.device(device)
@@ -228,7 +238,7 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
         names = ", ".join(branch.prototype_ids[i] for i in orphan[:3])
         raise DataError(f"projection: no training ECG carries the class of prototype(s) {names}"
                         + (" apart from the records rejected for it" if excluded else ""))
-    apart = rules.distinct in ("class", "branch")
+    apart = rules.distinct in ("class", "branch", "catalog")
     wave = _wave_rule(branch, window_segments, eligible)
     scanned = _best_windows(branch, signals, batch_size, device, amp, rules, eligible,
                             CANDIDATES if apart else 0, wave)
@@ -242,8 +252,16 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
         classes = branch.prototype_class.cpu().tolist()
         scope = classes if rules.distinct == "class" else [0] * len(classes)
         n_windows = _n_windows(branch, signals, device)
+        blocked = None
+        if rules.distinct == "catalog" and occupied:
+            latent_length = n_windows + branch.prototype_steps - 1
+            spans = _sample_spans(latent_length, branch.prototype_steps, signals.shape[-1])
+
+            def blocked(r: int, w: int) -> bool:
+                start, end = spans[w]
+                return any(start < e and s < end for s, e in occupied.get(r, ()))
         similarity, record, window, _ = _place_apart(scanned[2], order, scope,
-                                                     branch.prototype_steps, n_windows)
+                                                     branch.prototype_steps, n_windows, blocked)
     else:
         window = where.gather(1, record[:, None]).squeeze(1)
     latent_length = None
@@ -297,6 +315,29 @@ def window_segments(branch: PrototypeBranch, signals: np.ndarray, fs: float,
     starts = np.round(first * scale)
     ends = np.minimum(np.round((first + steps) * scale), n_samples)
     return window_segment_codes(signals, fs, starts, ends)
+
+
+def _sample_spans(latent_length: int, steps: int, n_samples: int) -> list[tuple[int, int]]:
+    """(start, end) in samples of every window start, as ``BranchProjection.sample_window``."""
+    scale = n_samples / latent_length
+    return [(int(round(w * scale)), int(min(round((w + steps) * scale), n_samples)))
+            for w in range(latent_length - steps + 1)]
+
+
+def projection_order(branches: dict[str, PrototypeBranch]) -> list[str]:
+    """The order in which ``rules.distinct = "catalog"`` projects branches: whole-record
+    prototypes first (a pooled or 32-step prototype holds its whole record), time-local last
+    (they can share a record with each other, never with a whole-record one)."""
+    return sorted(branches, key=lambda name: (not branches[name].pooled,
+                                              -branches[name].prototype_steps))
+
+
+def hold(occupied: dict[int, list[tuple[int, int]]], result: BranchProjection,
+         n_samples: int) -> None:
+    """Add a branch's projected windows (in samples) to ``occupied``."""
+    start, end = result.sample_window(result.window, n_samples)
+    for r, s, e in zip(result.record.tolist(), start.tolist(), end.tolist(), strict=True):
+        occupied.setdefault(int(r), []).append((int(s), int(e)))
 
 
 def _wave_rule(branch: PrototypeBranch, codes: np.ndarray | None, eligible: torch.Tensor

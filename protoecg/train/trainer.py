@@ -40,8 +40,10 @@ from protoecg.train.objective import (
 from protoecg.train.predict import autocast, cpu_has_native_bf16, predict
 from protoecg.train.projection import (
     BranchProjection,
+    hold,
     init_from_latents,
     project_branch,
+    projection_order,
     window_segments,
 )
 from protoecg.train.run import RUN_FORMAT, RunError, read_run, save_torch, write_json
@@ -499,7 +501,9 @@ class Trainer:
         they went and each prototype's cosine to the window it became (how far it moved)."""
         x_train, y_train = self.data.part("train")
         out = {}
-        for name, branch in self.model.branches.items():
+        occupied: dict[int, list[tuple[int, int]]] = {}  # rules.distinct = "catalog"
+        for name in projection_order(self.model.branches):
+            branch = self.model.branches[name]
             before = branch.prototypes.detach().flatten(1).float().clone()
             forbidden = self.ctx.forbidden.get(name)
             result = project_branch(branch, x_train, self._branch_labels(name, y_train),
@@ -507,12 +511,14 @@ class Trainer:
                                     n_neighbours=0, replace=True,
                                     rules=self.projection_rules,
                                     window_segments=self._window_segments(name),
+                                    occupied=occupied,
                                     excluded=forbidden.exclusions if forbidden else (),
                                     amp=self.amp)
+            hold(occupied, result, x_train.shape[-1])
             cosine = torch.nn.functional.cosine_similarity(
                 before, branch.prototypes.detach().flatten(1).float(), dim=1).cpu()
             out[name] = (result, cosine)
-        return out
+        return {name: out[name] for name in self.model.branches}
 
     def _push(self) -> tuple[dict, object]:
         """Periodic projection inside a stage: the branches' validation AUROC just before and

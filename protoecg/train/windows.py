@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DISTINCT = ("none", "records", "class", "branch")
+DISTINCT = ("none", "records", "class", "branch", "catalog")
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,8 @@ class ProjectionRules:
     ``distinct``: ``"none"`` (the official code: any window of any record of the class);
     ``"records"``: no two prototypes of a class in one record; ``"class"``: no two prototypes
     of a class on overlapping windows of one record; ``"branch"``: no two prototypes of the
-    branch on overlapping windows (a rater never meets one window as two prototypes).
+    branch on overlapping windows; ``"catalog"``: nor two prototypes of different branches
+    (a whole-record prototype holds its record), so a rater never meets one window twice.
     ``margin_samples``: time-local windows keep this far from the record's first and last
     sample (the backbone pads with zeros there, and LUDB's experts left the first and last
     second unannotated); whole-record and pooled prototypes are not affected."""
