@@ -259,3 +259,25 @@ def test_label_randomisation_compares_maps_only_and_fails_for_the_same_model(tin
         assert checks["rank_correlation_median"] == pytest.approx(1.0)
         assert checks["verdict"].startswith("fails: explanations barely change after "
                                             "randomising the labels")
+
+
+@pytest.mark.slow
+def test_sanity_verdicts_are_read_only_for_the_audited_model(ludb_catalog, tmp_path):
+    import json
+
+    from protoecg.audit.runner import sanity_verdicts
+    from protoecg.train.run import model_sha256
+
+    run = tmp_path / "run"
+    shutil.copytree(ludb_catalog.parent, run)
+    assert sanity_verdicts(run) is None  # not audited
+    (run / "audit").mkdir(exist_ok=True)
+    audit = {"model_sha256": model_sha256(run), "sanity": {
+        "rhythm": {"model_randomisation": {"verdict": "depends on the model"},
+                   "label_randomisation": {"verdict": "barely changes"}}}}
+    (run / "audit" / "audit.json").write_text(json.dumps(audit))
+    assert sanity_verdicts(run) == {"rhythm": {"model_randomisation": "depends on the model",
+                                               "label_randomisation": "barely changes"}}
+    audit["model_sha256"] = "0" * 64  # another model's audit says nothing about this one
+    (run / "audit" / "audit.json").write_text(json.dumps(audit))
+    assert sanity_verdicts(run) is None

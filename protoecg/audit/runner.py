@@ -19,6 +19,7 @@ trained run, written as ``audit.json`` and a Markdown report (``report.md``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -258,3 +259,21 @@ def markdown_report(result: dict) -> str:
             lines.append(f"| {group} | {entry['n_ecgs']} | {len(classes)} | {text} |")
     return "\n".join(lines) + "\n"
 
+
+
+def sanity_verdicts(run_dir: str | Path) -> dict[str, dict] | None:
+    """Per branch the sanity checks' verdicts of the run's audit (``RUN/audit/audit.json``,
+    the default place) when it audited this very model; None when there is none."""
+    path = Path(run_dir) / "audit" / "audit.json"
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+        if result.get("model_sha256") != model_sha256(run_dir):
+            return None
+        return {branch: {"model_randomisation": checks.get("model_randomisation", {})
+                         .get("verdict"),
+                         "label_randomisation": checks.get("label_randomisation", {})
+                         .get("verdict")}
+                for branch, checks in result["sanity"].items()}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, KeyError,
+            TypeError):
+        return None

@@ -254,6 +254,8 @@ def quality_lines(quality: dict[str, dict]) -> list[str]:
             parts.append(f"{f['usage']:.0%} used")
         if f.get("spread_median") is not None:
             parts.append(f"similarity spread {f['spread_median']:.2f}")
+        if isinstance(f.get("sanity"), dict) and f["sanity"].get("model_randomisation"):
+            parts.append(f"model randomisation: {f['sanity']['model_randomisation']}")
         lines.append(f"{branch}: " + ", ".join(parts)
                      + (" -- DEGENERATE" if f.get("degenerate") else ""))
     return lines

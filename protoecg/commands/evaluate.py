@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from protoecg.audit.runner import sanity_verdicts
 from protoecg.catalog.quality import catalog_quality, quality_lines
 from protoecg.commands._options import add_device, at_least
 from protoecg.train.evaluation import evaluate_run
@@ -32,6 +33,10 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_run(args.run, args.fold, args.resamples, args.device)
     quality = catalog_quality(args.run)
     if quality is not None:
+        # the audit's sanity verdicts beside the catalog's figures, where the run was audited
+        for branch, verdicts in (sanity_verdicts(args.run) or {}).items():
+            if branch in quality:
+                quality[branch]["sanity"] = verdicts
         result["prototype_quality"] = quality
     for line in health_warnings(result.get("latent_health", {})):
         print(f"protoecg: warning: {line}", file=sys.stderr)
