@@ -180,3 +180,20 @@ def test_report_html_and_summary_carry_the_quality(synthetic_catalog, tmp_path):
     assert summary["prototype_quality"]["morphology"]["n_active"] == 18
     page = (tmp_path / "report" / "report.html").read_text()
     assert "<h2>Prototype quality</h2>" in page and "centred on their class" in page
+
+
+def test_usage_and_purity_are_undefined_for_a_degenerate_branch(synthetic_catalog, tmp_path):
+    """A dead branch's similarities rank by float noise: its usage and purity would pass."""
+    base = read_catalog(synthetic_catalog)
+    rows = {pid: {"purity": 0.9, "usage_decisions": 5} for pid in base.prototypes["prototype_id"]}
+    catalog = _edit(synthetic_catalog, tmp_path, rows)
+    live = {"spread_median": 0.4, "share_varying": 1.0, "degenerate": False}
+    health = {"rhythm": live, "global": live,
+              "morphology": {"spread_median": 0.0, "share_varying": 0.0, "degenerate": True}}
+    q = prototype_quality(catalog, {"CLBBB": 0.1, "STD_": 0.1, "STE_": 0.1, "SR": 0.5},
+                          health, segments=[])
+    assert q["rhythm"]["usage"] == 1.0 and q["rhythm"]["purity_mean"] == pytest.approx(0.9)
+    m = q["morphology"]
+    assert m["usage"] is None and m["purity_mean"] is None and m["degenerate"]
+    assert m["undefined_because"] == "degenerate branch"
+    assert quality_lines(q)[1].endswith("-- DEGENERATE")

@@ -28,10 +28,13 @@ Per branch, over its active prototypes (``catalog.json`` ``prototype_quality``; 
 * the branch's latent health (``protoecg.train.health``: ``spread_median``, ``share_varying``,
   ``degenerate``).
 
-Each figure has a failure it catches: a dead branch shows few distinct windows and duplicates
-(every window ties), edge windows (ties fall to window 0), chance wave centring, purity at
-prevalence and a usage near 3 / active per class. This module reads catalog files only (no
-torch), so the review side can compute the same figures.
+Each figure has a failure it catches (docs/prototype_quality.md): a dead branch shows few
+distinct windows and duplicates (every window ties), edge windows (ties fall to window 0) and
+chance wave centring. Usage and purity are computed from similarities; a dead branch's
+similarities rank prototypes and records by float noise (the demo's dead morphology branch of
+commit 7fc3a74 "reached" 71% usage and purity twice its prevalence), so for a degenerate
+branch they are undefined. This module reads catalog files only (no torch), so the review
+side can compute the same figures.
 """
 
 from __future__ import annotations
@@ -234,6 +237,13 @@ def prototype_quality(catalog, prevalence: dict[str, float] | None = None,
                                 if decisions.notna().all() and len(active) else None)
         if health and branch in health:
             figures.update({k: health[branch][k] for k in HEALTH_KEYS if k in health[branch]})
+            if health[branch].get("degenerate"):
+                # similarities that rate every window alike still rank prototypes and records
+                # by float noise: the demo's dead morphology branch "reached" 71% usage and
+                # purity twice its prevalence. Undefined, not passed
+                for key in ("usage", "purity_mean", "purity_above_prevalence"):
+                    figures[key] = None
+                figures["undefined_because"] = "degenerate branch"
         out[branch] = figures
     return out
 
