@@ -197,3 +197,30 @@ def test_usage_and_purity_are_undefined_for_a_degenerate_branch(synthetic_catalo
     assert m["usage"] is None and m["purity_mean"] is None and m["degenerate"]
     assert m["undefined_because"] == "degenerate branch"
     assert quality_lines(q)[1].endswith("-- DEGENERATE")
+
+
+def test_the_queue_shows_the_busiest_prototypes_first(synthetic_catalog, tmp_path):
+    """Issue 29: a rater meets the prototypes that drive the most correct decisions first (a
+    class by its busiest prototype); without usage the seeded order is what it always was."""
+    from protoecg.study import answers
+    from protoecg.study.assignment import assign, queue_order
+    from protoecg.study.protocol import load_protocol
+    from protoecg.study.store import ReviewStore
+
+    items = [("a", "X", 0), ("b", "X", 0), ("c", "Y", 0), ("d", "Y", 0)]
+    plain = queue_order("r", [i[:2] for i in items], seed=1)
+    assert queue_order("r", items, seed=1) == plain  # no usage: unchanged
+    busy = [("a", "X", 0), ("b", "X", 2), ("c", "Y", 9), ("d", "Y", 0)]
+    assert queue_order("r", busy, seed=1) == ["c", "d", "b", "a"]
+
+    base = read_catalog(synthetic_catalog)
+    ids = list(base.prototypes["prototype_id"])
+    catalog = _edit(synthetic_catalog, tmp_path, {
+        pid: {"usage_decisions": 7 if pid == "morphology/STE_/03" else 0} for pid in ids})
+    with ReviewStore(tmp_path / "q.db") as store:
+        study = store.create_study("q", load_protocol(
+            "study_protocols/protoecgnet_clinician_review.toml"), catalog)
+        store.add_reviewer(study, "ana", "rater", code="ANA1-RATE-0001")
+        assign(store, study, 1)
+        first = answers.queue(store, store.reviewer(study, "ana"))[0]
+    assert first.prototype_id == "morphology/STE_/03"

@@ -555,14 +555,15 @@ class ReviewStore:
 
     def assigned_prototypes(self, reviewer: Reviewer) -> list[StudyPrototype]:
         """The prototypes assigned to a reviewer (in no particular order)."""
+        # the snapshot's usage_decisions by position, not SQLite's JSON functions: snapshots of
+        # older catalogs hold NaN, which those refuse (CAST reads the leading digits)
         return [StudyPrototype(*row) for row in self.db.execute(
             "SELECT p.id, p.prototype_id, p.branch, p.class_code, p.position,"
-            # snapshots may hold NaN (Python's JSON), which SQLite's JSON functions refuse
-            " COALESCE(CASE WHEN json_valid(p.row_json) THEN CAST(json_extract(p.row_json,"
-            " '$.usage_decisions') AS INTEGER) END, 0)"
-            " FROM assignments a"
-            " JOIN prototypes p ON p.id = a.prototype_pk WHERE a.reviewer_id = ?",
-            [reviewer.id]).fetchall()]
+            " CASE WHEN instr(p.row_json, ?) > 0 THEN CAST(substr(p.row_json,"
+            " instr(p.row_json, ?) + ?, 20) AS INTEGER) ELSE 0 END"
+            " FROM assignments a JOIN prototypes p ON p.id = a.prototype_pk"
+            " WHERE a.reviewer_id = ?",
+            [_USAGE_KEY, _USAGE_KEY, len(_USAGE_KEY), reviewer.id]).fetchall()]
 
     def is_assigned(self, reviewer: Reviewer, prototype_pk: int) -> bool:
         return bool(self.db["assignments"].count_where(
@@ -737,3 +738,6 @@ def _json_default(value):
     if hasattr(value, "item"):
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+_USAGE_KEY = '"usage_decisions": '  # as json.dumps writes the snapshot rows
