@@ -224,3 +224,16 @@ def test_the_queue_shows_the_busiest_prototypes_first(synthetic_catalog, tmp_pat
         assign(store, study, 1)
         first = answers.queue(store, store.reviewer(study, "ana"))[0]
     assert first.prototype_id == "morphology/STE_/03"
+
+
+def test_generated_ecgs_have_no_expert_delineation_and_use_the_fallback(synthetic_catalog):
+    """The synthetic demo's catalog has no data folder (root None): the fallback places it."""
+    from protoecg.catalog.quality import prototype_segments
+    from protoecg.data.delineation import has_expert_delineation
+
+    assert not has_expert_delineation(None, "1")
+    catalog = read_catalog(synthetic_catalog)
+    rows, about = prototype_segments(catalog, "synthetic", None)
+    assert rows and {r["source"] for r in rows} == {"fallback"}
+    assert about["n_expert"] == 0
+    assert prototype_quality(catalog)["morphology"]["wave_windows"] > 0

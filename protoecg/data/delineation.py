@@ -196,8 +196,11 @@ def window_segment(delineation: Delineation, start_s: float, end_s: float
     return segment, sum(empty) * 2 > len(empty)
 
 
-def has_expert_delineation(root: str | Path, record_id: str) -> bool:
-    """Whether LUDB's expert annotation files exist for ``record_id`` under ``root``."""
+def has_expert_delineation(root: str | Path | None, record_id: str) -> bool:
+    """Whether LUDB's expert annotation files exist for ``record_id`` under ``root`` (False
+    for data with no folder, e.g. generated ECGs)."""
+    if not root:
+        return False
     return any(Path(root, folder, f"{record_id}.ii").is_file()
                for folder in ("data", "delineation", ""))
 
