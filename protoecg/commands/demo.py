@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import shutil
+import sys
 from pathlib import Path
 
 from protoecg.catalog.quality import quality_lines
