@@ -125,9 +125,9 @@ def show_error(exc: ProtoECGError) -> None:
 
 def quality_section(study: Study) -> None:
     """The rated catalog's prototype quality per branch (researchers' pages)."""
-    from protoecg.catalog.quality import quality_rows  # noqa: PLC0415
+    from protoecg.catalog.quality import quality_table  # noqa: PLC0415
 
-    rows = quality_rows(study.catalog_meta.get("prototype_quality"))
+    rows = quality_table(study.catalog_meta.get("prototype_quality"))
     st.subheader("Prototype quality")
     if not rows:
         st.caption("This catalog was made before prototype quality was measured.")

@@ -443,10 +443,12 @@ def test_researchers_see_the_catalogs_prototype_quality(small_synthetic_catalog,
     monkeypatch.setenv("PROTOECG_REVIEW_DB", str(path))
     at = signed_in("rhea")
     assert any(h.value == "Prototype quality" for h in at.subheader)
-    table = next(d.value for d in at.dataframe if "distinct windows" in d.value.columns)
-    assert table["branch"].tolist() == ["rhythm", "morphology", "global"]
-    assert table["latent space"].tolist() == ["alive", "degenerate", "alive"]
+    table = next(d.value for d in at.dataframe if "figure" in d.value.columns)
+    assert table.columns.tolist() == ["figure", "rhythm", "morphology", "global"]
+    assert table.set_index("figure").loc["latent space"].tolist() == ["alive", "degenerate",
+                                                                      "alive"]
     assert "degenerate branch (morphology)" in at.warning[0].value
     at.switch_page("app_pages/pruning.py").run()
     assert not at.exception
-    assert any("distinct windows" in d.value.columns for d in at.dataframe)
+    assert any("figure" in d.value.columns and "distinct windows" in d.value["figure"].tolist()
+               for d in at.dataframe)

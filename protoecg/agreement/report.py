@@ -19,7 +19,7 @@ from protoecg.agreement.formatting import format_statistic
 from protoecg.agreement.irrcac import DEFINITIONS as IRRCAC_DEFINITIONS
 from protoecg.agreement.irrcac import irrcac_statistics
 from protoecg.agreement.statistics import STATISTICS, statistics_with_ci
-from protoecg.catalog.quality import quality_rows
+from protoecg.catalog.quality import quality_table
 from protoecg.study.answers import current_answers, status
 from protoecg.study.cards import card_charts
 from protoecg.study.consensus import consensus_table
@@ -560,7 +560,7 @@ def build_report(store: ReviewStore, study: Study, n_resamples: int = 1000, seed
 
 def _quality_html(summary: dict) -> str:
     """The catalog's prototype quality per branch (``catalog.quality``), or why it is absent."""
-    rows = quality_rows(summary.get("prototype_quality"))
+    rows = quality_table(summary.get("prototype_quality"))
     if not rows:
         return ("<h2>Prototype quality</h2><p>Not measured: the catalog was written before "
                 "prototype quality was.</p>")

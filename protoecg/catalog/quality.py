@@ -320,3 +320,14 @@ def quality_rows(quality: dict[str, dict] | None) -> list[dict]:
         row["latent space"] = "degenerate" if figures.get("degenerate") else "alive"
         rows.append(row)
     return rows
+
+
+def quality_table(quality: dict[str, dict] | None) -> list[dict]:
+    """``quality_rows`` turned: one row per figure, one column per branch (fits a page at
+    any width)."""
+    rows = quality_rows(quality)
+    if not rows:
+        return []
+    figures = [key for key in rows[0] if key != "branch"]
+    return [{"figure": figure, **{row["branch"]: row[figure] for row in rows}}
+            for figure in figures]
