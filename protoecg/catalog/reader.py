@@ -2,12 +2,14 @@
 
 A catalog folder (``RUN/catalog/``) holds:
 
-- ``prototypes.csv``: one row per prototype (columns in ``PROTOTYPE_COLUMNS``);
+- ``prototypes.csv``: one row per prototype (columns in ``PROTOTYPE_COLUMNS``, and the
+  ``OPTIONAL_COLUMNS`` later catalogs add: pruning state, purity, issue 29's quality columns);
 - ``neighbours.csv``: the nearest other training windows of each prototype;
 - ``signals.npy``: float32 (M, 12, T), the full 10 s of every source and neighbour record, as
   the model saw them before any standardisation (0.5 Hz high-pass), in ``catalog.json``'s units;
   the ``signal_index`` columns point into it;
-- ``catalog.json``: format version, model hash, dataset, fs, units, counts.
+- ``catalog.json``: format version, model hash, dataset, fs, units, counts; the projection
+  rules, ``latent_health`` and ``prototype_quality`` per branch (``catalog/quality.py``).
 """
 
 from __future__ import annotations

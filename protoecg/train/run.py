@@ -2,7 +2,8 @@
 
 ```
 RUN/
-  run.json          format version, dataset + root, label set, preprocessing, status, versions
+  run.json          format version, dataset + root, label set, preprocessing, status, versions,
+                    and (ProtoECGNet) ``latent_health`` per branch over the training windows
   config.json       the resolved configuration (preset + overrides)
   metrics.jsonl     one line per epoch: stage, epoch, losses, validation macro AUROC, seconds
   checkpoints/last.pt   model + optimiser + scheduler + stage/epoch + RNG states (for --resume)
