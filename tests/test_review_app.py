@@ -452,3 +452,22 @@ def test_researchers_see_the_catalogs_prototype_quality(small_synthetic_catalog,
     assert not at.exception
     assert any("figure" in d.value.columns and "distinct windows" in d.value["figure"].tolist()
                for d in at.dataframe)
+
+
+def test_the_set_up_page_refuses_a_catalog_with_a_degenerate_branch(db, synthetic_catalog,
+                                                                    tmp_path):
+    catalog = tmp_path / "dead" / "catalog"
+    shutil.copytree(synthetic_catalog, catalog)
+    meta = json.loads((catalog / "catalog.json").read_text())
+    meta["latent_health"] = {"morphology": {"degenerate": True, "spread_median": 0.0,
+                                            "dims_varying": 0, "latent_dims": 128}}
+    (catalog / "catalog.json").write_text(json.dumps(meta))
+    at = signed_in("rhea")
+    at.switch_page("app_pages/setup.py").run()
+    at.text_input(key="new_study_name").input("dead")
+    at.text_input(key="new_study_catalog").input(str(catalog))
+    next(b for b in at.button if b.label == "Create study").click().run()
+    assert not at.exception
+    assert "morphology branch is degenerate" in at.error[0].value
+    with ReviewStore(db, "read") as store:
+        assert "dead" not in {s.name for s in store.studies()}

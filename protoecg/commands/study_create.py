@@ -7,6 +7,7 @@ import sys
 
 from protoecg.commands._study import add_db
 from protoecg.study.setup import (
+    DegenerateCatalogError,
     check_round_options,
     create_study_from_files,
     load_study_files,
@@ -33,8 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_round_options(args.previous, args.all_prototypes)
-    protocol, catalog = load_study_files(args.protocol, args.catalog,  # before any database
-                                         args.allow_degenerate)
+    try:
+        protocol, catalog = load_study_files(args.protocol, args.catalog,  # before any database
+                                             args.allow_degenerate)
+    except DegenerateCatalogError as exc:
+        raise DegenerateCatalogError(f"{exc}, or for research only pass --allow-degenerate"
+                                     ) from None
     with ReviewStore(args.db, "create") as store:
         study, count = create_study_from_files(store, args.name, protocol, catalog,
                                                args.previous, args.all_prototypes)

@@ -19,6 +19,11 @@ def check_round_options(previous: str | None, all_prototypes: bool) -> None:
                          "every prototype anyway)")
 
 
+class DegenerateCatalogError(StoreError):
+    """A catalog whose run recorded a degenerate branch (the command line adds how to accept
+    it for research)."""
+
+
 def degenerate_branches(catalog: Catalog) -> list[str]:
     """The branches the catalog's run recorded as degenerate (``latent_health``: their
     prototypes rate every training window alike; ``protoecg.train.health`` has the rule)."""
@@ -39,14 +44,13 @@ def load_study_files(protocol: str | Path, catalog: str | Path,
     dead = degenerate_branches(loaded)
     if dead and not allow_degenerate:
         figures = loaded.meta["latent_health"][dead[0]]
-        raise StoreError(
+        raise DegenerateCatalogError(
             f"{loaded.path / 'catalog.json'}: the {', '.join(dead)} branch"
             f"{'es are' if len(dead) > 1 else ' is'} degenerate ({dead[0]}: prototype "
             f"similarity spread {figures.get('spread_median', 0):.3f}, "
             f"{figures.get('dims_varying', 0)} of {figures.get('latent_dims', 0)} latent "
             "dimensions varying): its prototypes cannot tell one window from another, so raters "
-            "would judge arbitrary windows; retrain, or for research only pass "
-            "for research only pass --allow-degenerate")
+            "would judge arbitrary windows; train it again")
     if dead:
         loaded.meta["degenerate_branches_allowed"] = dead
     return protocol, loaded
