@@ -183,9 +183,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, nargs="+", default=[42])
     parser.add_argument("--runs", default=str(REPO / "runs" / "quality"))
     parser.add_argument("--keep", action="store_true", help="reuse finished runs")
+    parser.add_argument("--only-finished", action="store_true",
+                        help="with --keep: summarise the finished runs and train nothing")
     parser.add_argument("--results", default=str(RESULTS))
     args = parser.parse_args(argv)
-    rows = [run_one(args, name, path, seed) for name, path in args.setup for seed in args.seed]
+    pairs = [(name, path, seed) for name, path in args.setup for seed in args.seed]
+    if args.only_finished:
+        pairs = [(n, p, s) for n, p, s in pairs
+                 if (Path(args.runs) / f"{n}_seed{s}" / "evaluation.json").is_file()]
+    rows = [run_one(args, name, path, seed) for name, path, seed in pairs]
     summary = summarise(rows)
     out = Path(args.results) / f"prototype_quality_{args.preset}.json"
     out.write_text(json.dumps({"dataset": args.dataset, "preset": args.preset,
