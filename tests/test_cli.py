@@ -2,6 +2,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -62,22 +63,30 @@ def test_console_script_is_installed():
 
 @pytest.mark.slow
 def test_demo_runs_on_ludb(ludb_root, tmp_path):
+    # a relative --out, as `make demo` gives it: the run must still reopen its data from
+    # anywhere (run.json's root is absolute)
     result = subprocess.run(
         [sys.executable, "-m", "protoecg", "demo", "--ludb", str(ludb_root), "--out",
-         str(tmp_path), "--preset", "tiny"], capture_output=True, text=True, timeout=600,
+         "demo-out", "--preset", "tiny"], capture_output=True, text=True, timeout=600,
+        cwd=tmp_path,
     )
+    out = tmp_path / "demo-out"
     assert result.returncode == 0, result.stderr
     assert "records      200" in result.stdout and "units mV" in result.stdout
     assert "read back through the PTB-XL adapter" in result.stdout
-    assert (tmp_path / "ludb-ptbxl-layout" / "ptbxl_database.csv").is_file()
-    assert "test fold macro AUROC" in result.stdout
-    assert (tmp_path / "run-tiny" / "catalog" / "prototypes.csv").is_file()
+    assert (out / "ludb-ptbxl-layout" / "ptbxl_database.csv").is_file()
+    assert (out / "ludb-ptbxl-layout" / "delineation" / "1.ii").is_file()  # the experts'
+    assert "test fold macro AUROC" in result.stdout and "prototype quality:" in result.stdout
+    assert (out / "run-tiny" / "catalog" / "prototypes.csv").is_file()
+    assert Path(json.loads((out / "run-tiny" / "run.json").read_text())["root"]).is_absolute()
     code = result.stdout.split("rater code ")[1].split(",")[0]
     from protoecg.study.store import ReviewStore
 
-    with ReviewStore(tmp_path / "review.db") as store:
+    with ReviewStore(out / "review.db") as store:
         study, rater = store.authenticate(code)
         assert (study.name, rater.role) == ("demo", "rater")
+        # the untrained tiny model is degenerate: its study says it was accepted anyway
+        assert study.catalog_meta["degenerate_branches_allowed"]
 
 
 def test_parser_builds():

@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
             result = convert_ludb(ludb, layout, force=True)
             print(f"\nwrote {result['records']} records in PTB-XL layout to {layout}")
         print("\nthe same ECGs read back through the PTB-XL adapter at 100 Hz:\n")
-        dataset = load_dataset("ptbxl", layout, fs=100, cache_dir=out / "cache")
+        # an absolute root in run.json: the run reopens its data from any working folder
+        dataset = load_dataset("ptbxl", layout.resolve(), fs=100, cache_dir=out / "cache")
         name = "ptbxl"
         print(format_summary(summarize(dataset)))
     run = out / f"run-{args.preset}"
