@@ -101,6 +101,35 @@ def test_replace_never_picks_an_excluded_record_or_an_overlapping_window():
     assert torch.allclose(branch.prototypes[0], z[:, p.window:p.window + 3])
 
 
+def test_replace_keeps_the_wave_rule():
+    """With the segment at each window's centre given, a replaced prototype of a class with an
+    expert rule takes only a window on its class's wave (QRS for CLBBB, ST-T/T for STD_): the
+    windows it takes without the rule are marked off-wave, and it moves to on-wave ones."""
+    from protoecg.data.delineation import SEGMENTS, class_segment_table
+
+    torch.manual_seed(1)
+    model = build_model(label_table.all_codes(), load_config("tiny").model).eval()
+    branch = model.branches["morphology"]
+    rng = np.random.default_rng(0)
+    signals = rng.standard_normal((12, 12, 1000)).astype(np.float32)
+    labels = np.ones((12, len(branch.class_codes)), dtype=np.uint8)
+    k = branch.n_prototypes // len(branch.class_codes)
+    targets = [branch.class_codes.index("CLBBB") * k, branch.class_codes.index("STD_") * k]
+    n_windows = 32 - branch.prototype_steps + 1
+    codes = rng.integers(0, len(SEGMENTS), (12, n_windows))  # random waves, every record
+    start = branch.prototypes.detach().clone()
+    free = reproject(branch, signals, labels, targets, set(), {})
+    for p in free:  # the windows chosen without the rule are made off-wave
+        codes[p.record, p.window] = SEGMENTS.index("none")
+    with torch.no_grad():
+        branch.prototypes.copy_(start)
+    ruled = reproject(branch, signals, labels, targets, set(), {}, window_segments=codes)
+    allowed = class_segment_table(branch.class_codes)
+    for p, before in zip(ruled, free, strict=True):
+        assert allowed[int(branch.prototype_class[p.prototype]), codes[p.record, p.window]]
+        assert (p.record, p.window) != (before.record, before.window)
+
+
 # ------------------------------------------------------------- the loop on a real run
 @pytest.fixture(scope="module")
 def projected(tmp_path_factory):

@@ -26,7 +26,7 @@ from protoecg.data.ludb_convert import convert_ludb
 from protoecg.errors import DownloadError
 from protoecg.resources import protocol_path
 from protoecg.study.assignment import assign
-from protoecg.study.setup import load_study_files
+from protoecg.study.setup import create_study_from_files, load_study_files
 from protoecg.study.store import ReviewStore
 from protoecg.train.config import load_config
 from protoecg.train.data import prepare
@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     with ReviewStore(db) as store:
-        study = store.create_study("demo", protocol, loaded)
+        study, _ = create_study_from_files(store, "demo", protocol, loaded)
         _, rater_code = store.add_reviewer(study, "demo rater", "rater")
         _, researcher_code = store.add_reviewer(study, "demo researcher", "researcher")
         assign(store, study, 1)

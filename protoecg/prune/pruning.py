@@ -31,7 +31,7 @@ from protoecg.model.protoecgnet import ProtoECGNet
 from protoecg.prune.selection import Selection, select
 from protoecg.study.store import ReviewStore, Study
 from protoecg.train.objective import ForbiddenWindows
-from protoecg.train.projection import reproject
+from protoecg.train.projection import reproject, window_segments
 from protoecg.train.run import (
     RunError,
     load_model,
@@ -180,9 +180,11 @@ def _replace(model: ProtoECGNet, meta: dict, config, catalog: Catalog, plan: Pla
                         (first, max(1, int(math.ceil(int(end) * scale)) - first)))
         y_branch = y_train[:, model.branch_label_index(name).cpu().numpy()]
         old = {i: ids[i] for i in targets}
+        segments = (window_segments(branch, x_train, data.dataset.fs, device)
+                    if config.train.projection_wave else None)
         placed = reproject(branch, x_train, y_branch, targets, rejected, taken,
                            config.train.eval_batch_size, device,
-                           config.projection_rules(data.dataset.fs))
+                           config.projection_rules(data.dataset.fs), segments)
         for step in placed:
             branch.revision[step.prototype] += 1
             start = int(round(step.window / scale))

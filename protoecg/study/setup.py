@@ -7,7 +7,7 @@ from pathlib import Path
 
 from protoecg.catalog.reader import Catalog, read_catalog
 from protoecg.study.protocol import Protocol, load_protocol
-from protoecg.study.rounds import next_round_prototypes
+from protoecg.study.rounds import active_prototypes, next_round_prototypes
 from protoecg.study.store import ReviewStore, StoreError, Study
 
 
@@ -68,6 +68,6 @@ def create_study_from_files(store: ReviewStore, name: str, protocol: Protocol,
         raise StoreError("study name is empty")
     before = store.study(previous) if previous else None
     chosen = (next_round_prototypes(store, before, catalog, all_prototypes)
-              if before else None)
+              if before else active_prototypes(catalog))
     study = store.create_study(name, protocol, catalog, before, chosen)
     return study, len(chosen) if chosen is not None else len(catalog.prototypes)

@@ -86,6 +86,10 @@ class TrainConfig:
     # QRS, ST-T/T or P) only take windows centred on that wave, by the fallback delineation of
     # the training signals (QRS detection + interval template, any dataset); false = any window
     projection_wave: bool = False
+    # each class keeps ceil(training positives / N) of its prototypes in use (at least 1, at
+    # most model.prototypes_per_class); the rest start disabled (train/counts.py). 0 = every
+    # class gets them all, as in the paper
+    positives_per_prototype: int = 0
     num_workers: int = 0
     eval_batch_size: int = 128
     threads: int = 0  # torch CPU threads; 0 = torch's default
@@ -298,6 +302,10 @@ def _validate(config: Config, source: str) -> None:
     if not 0 <= config.train.projection_margin_s < 5:
         raise ConfigError(f"{source}: train.projection_margin_s must be in [0, 5) seconds, got "
                           f"{config.train.projection_margin_s}")
+    if config.train.positives_per_prototype < 0:
+        raise ConfigError(f"{source}: train.positives_per_prototype must be >= 0 (0 = every "
+                          f"class keeps all its prototypes), got "
+                          f"{config.train.positives_per_prototype}")
     if config.train.push_every < 0:
         raise ConfigError(f"{source}: train.push_every must be >= 0 (0 = no periodic push)")
     if not 0 <= config.train.push_max_drop <= 1:

@@ -92,6 +92,12 @@ class BranchBatch:
         return self.branch.class_identity().to(self.y.device)
 
     @cached_property
+    def live_identity(self) -> torch.Tensor:
+        """``identity`` without disabled prototypes: their similarity is a constant 0, which
+        must not stand in for a class's closest prototype nor another class's."""
+        return self.identity * self.branch.active[:, None].to(self.y.device)
+
+    @cached_property
     def similarities(self) -> torch.Tensor:
         return self.output.similarities.float()
 
@@ -144,8 +150,8 @@ def _other_labels_bce(b: BranchBatch) -> torch.Tensor:
 
 BRANCH_TERMS: dict[str, Callable[[BranchBatch], torch.Tensor]] = {
     "bce": lambda b: losses.bce(b.output.logits.float(), b.y, b.ctx.branch_pos_weight[b.name]),
-    "clustering": lambda b: losses.clustering(b.similarities, b.identity, b.y),
-    "separation": lambda b: losses.separation(b.similarities, b.identity, b.y),
+    "clustering": lambda b: losses.clustering(b.similarities, b.live_identity, b.y),
+    "separation": lambda b: losses.separation(b.similarities, b.live_identity, b.y),
     "nearest_window": lambda b: losses.nearest_window(b.similarities, b.identity, b.y,
                                                       b.branch.active),
     "diversity": lambda b: losses.diversity(b.cosine),

@@ -37,6 +37,8 @@ class BranchProjection:
     steps: int  # prototype length in latent steps
     latent_length: int  # latent steps per ECG (1 for the pooled rhythm branch)
     purity: np.ndarray | None = None  # (P,) when asked for (``purity_k``)
+    # (P,) 1 for prototypes in use; a disabled one takes its best window without holding it
+    active: np.ndarray | None = None
 
     def sample_window(self, latent_step: np.ndarray, n_samples: int) -> tuple[np.ndarray,
                                                                                np.ndarray]:
@@ -150,13 +152,16 @@ def _distinct(best: torch.Tensor, similarity: torch.Tensor, prototype_class: tor
 
 
 def _place_apart(candidates: tuple[torch.Tensor, torch.Tensor], order: list[int],
-                 scope: list[int], steps: int, n_windows: int, blocked=None
+                 scope: list[int], steps: int, n_windows: int, blocked=None,
+                 claims: list[bool] | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
     """Greedy: prototypes in ``order`` each take their best candidate (record, window) that
     overlaps no window already taken in their ``scope`` (their class, or the whole branch)
     nor, where ``blocked(record, window)`` says so, another branch's window. Returns
     similarity, record, window per prototype and how many found no such candidate among their
-    ``k`` (they keep their best, overlapping, candidate)."""
+    ``k`` (they keep their best, overlapping, candidate). A prototype whose ``claims`` entry
+    is False (disabled: no rater sees it, no decision reads it) takes its best candidate and
+    holds nothing."""
     values, flat = candidates
     n = values.shape[0]
     similarity = torch.empty(n, dtype=torch.float64)
@@ -165,6 +170,10 @@ def _place_apart(candidates: tuple[torch.Tensor, torch.Tensor], order: list[int]
     taken: dict[tuple[int, int], list[int]] = {}
     crowded = 0
     for p in order:
+        if claims is not None and not claims[p]:
+            r, w = divmod(int(flat[p, 0]), n_windows)
+            similarity[p], record[p], window[p] = float(values[p, 0]), r, w
+            continue
         choice = None
         for value, index in zip(values[p].tolist(), flat[p].tolist(), strict=True):
             if not np.isfinite(value):
@@ -247,6 +256,7 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
     similarity, record = best.max(dim=1)
     if rules.distinct == "records":
         similarity, record = _distinct(best, similarity, branch.prototype_class.cpu())
+    active = (branch.active.cpu() > 0).tolist()
     if apart:
         order = torch.argsort(similarity, descending=True, stable=True).tolist()
         classes = branch.prototype_class.cpu().tolist()
@@ -261,7 +271,8 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
                 start, end = spans[w]
                 return any(start < e and s < end for s, e in occupied.get(r, ()))
         similarity, record, window, _ = _place_apart(scanned[2], order, scope,
-                                                     branch.prototype_steps, n_windows, blocked)
+                                                     branch.prototype_steps, n_windows, blocked,
+                                                     claims=active)
     else:
         window = where.gather(1, record[:, None]).squeeze(1)
     latent_length = None
@@ -297,6 +308,7 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
         neighbour_similarity.masked_fill(missing, float("nan")).numpy(),
         branch.prototype_steps, latent_length,
         _purity(raw, eligible, purity_k) if purity_k > 0 else None,
+        np.asarray(active, dtype=np.int64),
     )
 
 
@@ -334,9 +346,15 @@ def projection_order(branches: dict[str, PrototypeBranch]) -> list[str]:
 
 def hold(occupied: dict[int, list[tuple[int, int]]], result: BranchProjection,
          n_samples: int) -> None:
-    """Add a branch's projected windows (in samples) to ``occupied``."""
+    """Add a branch's projected windows (in samples) to ``occupied`` (a disabled prototype's
+    window is nobody's)."""
     start, end = result.sample_window(result.window, n_samples)
-    for r, s, e in zip(result.record.tolist(), start.tolist(), end.tolist(), strict=True):
+    active = (result.active.tolist() if result.active is not None
+              else [1] * len(result.record))
+    for r, s, e, on in zip(result.record.tolist(), start.tolist(), end.tolist(), active,
+                           strict=True):
+        if not on:
+            continue
         occupied.setdefault(int(r), []).append((int(s), int(e)))
 
 
@@ -416,13 +434,15 @@ def reproject(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndarray,
               targets: list[int], excluded_records: set[int],
               taken: dict[int, list[tuple[int, int]]], batch_size: int = 64,
               device: torch.device | str = "cpu",
-              rules: ProjectionRules | None = None) -> list[Replacement]:
+              rules: ProjectionRules | None = None,
+              window_segments: np.ndarray | None = None) -> list[Replacement]:
     """Re-project the ``targets`` prototypes onto the best window that is still allowed: from a
     record carrying the prototype's class, not in ``excluded_records``, and not overlapping a
     window in ``taken`` (record -> [(first latent step, steps)], the windows other prototypes
     use), nor within ``rules.margin_samples`` of the record's edges. Targets are placed in
     order, each one's new window joining ``taken`` (R3-ProtoPNet's "next best real patch"
-    after a rejection)."""
+    after a rejection). ``window_segments`` (N, W): as in ``project_branch``, a time-local
+    prototype of a class with an expert rule only takes a window centred on its wave."""
     device = torch.device(device)
     was_training = branch.training
     branch.eval()
@@ -442,6 +462,11 @@ def reproject(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndarray,
     latent_length = n_windows + steps - 1
     allowed = _allowed(branch, latent_length, signals.shape[-1], rules or ProjectionRules())
     table[:, :, ~allowed] = float("-inf")
+    wave = _wave_rule(branch, window_segments, _eligible(branch, labels))
+    if wave is not None:
+        codes, ok = wave
+        on_wave = torch.from_numpy(ok[targets][:, codes])  # (T, N, W)
+        table = table.masked_fill(~on_wave, float("-inf"))
     taken = {r: list(w) for r, w in taken.items()}
     placed = []
     for row, target in enumerate(targets):

@@ -27,6 +27,7 @@ from protoecg.model import build_model
 from protoecg.model.encoders import EncoderPretrainNet
 from protoecg.model.protoecgnet import ProtoECGNet
 from protoecg.train.config import Config, ConfigError
+from protoecg.train.counts import disable_unfilled
 from protoecg.train.data import PreparedData
 from protoecg.train.health import degenerate_branches, model_health
 from protoecg.train.metrics import macro_auroc
@@ -184,6 +185,12 @@ class Trainer:
             self.model.load_state_dict(initial_state)
         elif config.train.backbones_from and not self.pretraining:
             seed_backbones(self.model, config.train.backbones_from)
+        # prototypes a rare class cannot fill start disabled (a retrained model keeps its own)
+        self.prototype_counts = None
+        if (initial_state is None and not self.pretraining and not black_box
+                and config.train.positives_per_prototype):
+            self.prototype_counts = disable_unfilled(self.model, data.part("train")[1],
+                                                     config.train.positives_per_prototype)
         self.model.to(self.device)
         self.extra_meta = extra_meta or {}
         self.ctx = LossContext.from_labels(self.model, data.part("train")[1], self.device)
@@ -210,6 +217,7 @@ class Trainer:
             "standardizer": self.data.standardizer.to_dict() if self.data.standardizer else None,
             "split_sizes": {k: int(len(v)) for k, v in self.data.split_index.items()},
             "n_prototypes": getattr(self.model, "n_prototypes", 0),
+            "prototype_counts": self.prototype_counts,
             "device": str(self.device), "world_size": self.dist.world_size,
             **self.extra_meta,
         }
