@@ -10,8 +10,7 @@ from protoecg.catalog.reader import read_catalog
 from protoecg.catalog.writer import write_catalog
 from protoecg.commands._options import add_rule_options
 from protoecg.prune.pruning import apply_pruning, plan_pruning, retrain
-from protoecg.study.rounds import next_round_prototypes
-from protoecg.study.setup import degenerate_branches
+from protoecg.study.setup import create_study_from_files, degenerate_branches
 from protoecg.study.store import ReviewStore, StoreError
 from protoecg.train.comparison import compare_runs
 from protoecg.train.run import write_json
@@ -54,10 +53,11 @@ def run(args: argparse.Namespace) -> int:
                          f"window alike); {args.out} is kept, the study {args.next_study!r} is "
                          "not created")
     with ReviewStore(args.db, "write") as store:
-        previous = store.study(args.study)
-        chosen = next_round_prototypes(store, previous, catalog,
-                                       include_all=args.action == "disable")
-        store.create_study(args.next_study, previous.protocol, catalog, previous, chosen)
-    print(f"study {args.next_study!r} (next round of {args.study!r}) rates {len(chosen)} "
+        # the one path by which the command line and the app create studies
+        _, n_rated = create_study_from_files(store, args.next_study,
+                                             store.study(args.study).protocol, catalog,
+                                             previous=args.study,
+                                             all_prototypes=args.action == "disable")
+    print(f"study {args.next_study!r} (next round of {args.study!r}) rates {n_rated} "
           "prototypes; add raters with `protoecg study add-reviewer` and `study assign`")
     return 0

@@ -16,7 +16,7 @@ def check_round_options(previous: str | None, all_prototypes: bool) -> None:
     or database is opened)."""
     if all_prototypes and not previous:
         raise StoreError("--all-prototypes: only with --previous STUDY (a first round rates "
-                         "every prototype anyway)")
+                         "every active prototype anyway)")
 
 
 class DegenerateCatalogError(StoreError):
