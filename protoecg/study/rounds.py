@@ -14,15 +14,19 @@ def base_id(prototype_id: str) -> str:
     return prototype_id.split("@", 1)[0]
 
 
+def _active_ids(catalog: Catalog) -> list[str]:
+    table = catalog.prototypes
+    return [pid for pid, on in zip(table["prototype_id"], table["active"], strict=True)
+            if int(on) == 1]
+
+
 def active_prototypes(catalog: Catalog) -> list[str] | None:
     """The prototypes a first round rates: the catalog's active ones (None when all are:
     a disabled prototype, pruned or one its class's data could not fill, takes part in no
     decision, so no rater is asked about it)."""
-    table = catalog.prototypes
-    if "active" not in table or (table["active"].astype(int) == 1).all():
+    active = _active_ids(catalog)
+    if len(active) == len(catalog.prototypes):
         return None
-    active = [pid for pid, on in zip(table["prototype_id"], table["active"], strict=True)
-              if int(on) == 1]
     if not active:
         raise StoreError(f"{catalog.path}: every prototype of this catalog is disabled; "
                          "nothing to rate")
@@ -33,9 +37,7 @@ def next_round_prototypes(store: ReviewStore, previous: Study, catalog: Catalog,
                           include_all: bool = False) -> list[str]:
     """The active prototypes of ``catalog`` that round ``previous`` did not rate (all active
     ones with ``include_all``); disabled prototypes are never rated again."""
-    table = catalog.prototypes
-    active = [pid for pid, on in zip(table["prototype_id"], table["active"], strict=True)
-              if int(on) == 1]
+    active = _active_ids(catalog)
     if include_all:
         return active
     rated = {p.prototype_id for p in store.prototypes(previous)}

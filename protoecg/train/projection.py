@@ -447,7 +447,8 @@ def reproject(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndarray,
     was_training = branch.training
     branch.eval()
     steps = branch.prototype_steps
-    eligible = _eligible(branch, labels)[:, targets].T.clone()  # (T, N)
+    everyone = _eligible(branch, labels)  # (N, P)
+    eligible = everyone[:, targets].T.clone()  # (T, N)
     if excluded_records:
         eligible[:, sorted(excluded_records)] = False
     prototypes = branch.prototypes[targets].double()  # float64 as in _best_windows
@@ -462,7 +463,7 @@ def reproject(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndarray,
     latent_length = n_windows + steps - 1
     allowed = _allowed(branch, latent_length, signals.shape[-1], rules or ProjectionRules())
     table[:, :, ~allowed] = float("-inf")
-    wave = _wave_rule(branch, window_segments, _eligible(branch, labels))
+    wave = _wave_rule(branch, window_segments, everyone)
     if wave is not None:
         codes, ok = wave
         on_wave = torch.from_numpy(ok[targets][:, codes])  # (T, N, W)

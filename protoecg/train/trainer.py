@@ -185,15 +185,17 @@ class Trainer:
             self.model.load_state_dict(initial_state)
         elif config.train.backbones_from and not self.pretraining:
             seed_backbones(self.model, config.train.backbones_from)
+        # labels only: ``part`` would copy every training signal as well
+        train_labels = data.labels[data.split_index["train"]]
         # prototypes a rare class cannot fill start disabled (a retrained model keeps its own)
         self.prototype_counts = None
         if (initial_state is None and not self.pretraining and not black_box
                 and config.train.positives_per_prototype):
-            self.prototype_counts = disable_unfilled(self.model, data.part("train")[1],
+            self.prototype_counts = disable_unfilled(self.model, train_labels,
                                                      config.train.positives_per_prototype)
         self.model.to(self.device)
         self.extra_meta = extra_meta or {}
-        self.ctx = LossContext.from_labels(self.model, data.part("train")[1], self.device)
+        self.ctx = LossContext.from_labels(self.model, train_labels, self.device)
         # windows raters rejected (prune --action forbid): the forget term and the projection
         # read them
         self.ctx.forbidden = {name: windows.to(self.device)
