@@ -1,7 +1,9 @@
 """The README documents exactly the registered commands, and every argument has help text
-(sqlite-utils' and Datasette's docs tests)."""
+(sqlite-utils' and Datasette's docs tests); the README stays a manual, docs/cli.md is the
+commands' --help as generated, and every page of docs/ is indexed and every local link resolves."""
 
 import argparse
+import importlib.util
 import re
 
 import pytest
@@ -56,3 +58,54 @@ def test_every_help_prints(capsys):
             main([*path, "--help"])
         assert exit_info.value.code == 0, path
         assert "usage: protoecg" in capsys.readouterr().out
+
+
+README_MAX_LINES = 300
+
+
+def test_readme_is_a_manual_of_at_most_300_lines():
+    lines = README.count("\n") + (not README.endswith("\n"))
+    assert lines <= README_MAX_LINES, (
+        f"README.md has {lines} lines (at most {README_MAX_LINES}): move results to "
+        "docs/results/<topic>.md and long manual text to docs/manuals/<topic>.md")
+
+
+def _generate_cli():
+    spec = importlib.util.spec_from_file_location("generate_cli", REPO / "docs" / "generate_cli.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cli_reference_is_the_commands_help(monkeypatch):
+    """docs/cli.md is exactly what `--help` prints, whatever the terminal's width."""
+    monkeypatch.setenv("COLUMNS", "37")
+    generated = _generate_cli().render()
+    assert "## `protoecg study create`" in generated
+    assert (REPO / "docs" / "cli.md").read_text() == generated, (
+        "docs/cli.md is out of date with the commands' --help: regenerate it with "
+        "`.venv/bin/python docs/generate_cli.py` and commit it")
+
+
+def _markdown_pages() -> list:
+    return [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+
+
+def test_docs_index_lists_every_page():
+    docs = REPO / "docs"
+    index = (docs / "index.md").read_text()
+    missing = [str(page.relative_to(docs)) for page in sorted(docs.rglob("*.md"))
+               if page.name != "index.md" and f"({page.relative_to(docs)})" not in index]
+    assert not missing, f"docs/index.md does not link {missing}"
+    assert "(docs/index.md)" in README
+
+
+def test_every_local_link_resolves():
+    broken = []
+    for page in _markdown_pages():
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue
+            if not (page.parent / target.split("#", 1)[0]).exists():
+                broken.append(f"{page.relative_to(REPO)} -> {target}")
+    assert not broken, f"links to missing files: {broken}"

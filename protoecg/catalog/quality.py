@@ -28,7 +28,7 @@ Per branch, over its active prototypes (``catalog.json`` ``prototype_quality``; 
 * the branch's latent health (``protoecg.train.health``: ``spread_median``, ``share_varying``,
   ``degenerate``).
 
-Each figure has a failure it catches (docs/prototype_quality.md): a dead branch shows few
+Each figure has a failure it catches (docs/results/prototype_quality.md): a dead branch shows few
 distinct windows and duplicates (every window ties), edge windows (ties fall to window 0) and
 chance wave centring. Usage and purity are computed from similarities; a dead branch's
 similarities rank prototypes and records by float noise (the demo's dead morphology branch of
