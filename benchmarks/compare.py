@@ -43,8 +43,8 @@ from _runs import timed_process, toml  # noqa: E402  (benchmarks/_runs.py)
 
 from protoecg.train.comparison import compare_runs  # noqa: E402
 from protoecg.train.config import load_config  # noqa: E402
+from protoecg.train.early_stopping import projection_drops  # noqa: E402
 from protoecg.train.evaluation import evaluate_scores  # noqa: E402
-from protoecg.train.trainer import projection_drops  # noqa: E402
 
 
 def fmt(part: dict) -> str:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from _runs import add_dataset_arguments, run
 
+from protoecg.train.early_stopping import projection_drops
 from protoecg.train.evaluation import evaluate_run
-from protoecg.train.trainer import projection_drops
 
 REPO = Path(__file__).resolve().parents[1]
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)

@@ -1,5 +1,6 @@
 """The data path runs one way: a package imports only itself, the shared modules and the stages
-before it (ARCHITECTURE.md), and no module imports itself through a loop."""
+before it (ARCHITECTURE.md), and no module imports itself through a loop. The files between
+stages have one owner each, and no module or function grows past a readable size."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ RANKS = {
     "common": 0, "data": 1, "model": 2, "train": 3, "catalog": 4, "pretrain": 2,
     "explain": 5, "study": 5, "audit": 5, "agreement": 6, "prune": 7, "commands": 9,
 }
-COMMON = {"__init__", "errors", "resources", "ecgplot", "ecgsvg"}
+COMMON = {"__init__", "errors", "files", "resources", "ecgplot", "ecgsvg"}
 ENTRY = {"cli", "__main__"}
 
 
@@ -169,3 +170,122 @@ def test_architecture_md_draws_the_packages_as_they_are():
     assert built == packages
     assert {name: rank for name, (rank, _) in drawn.items()} == {
         name: rank for name, rank in RANKS.items() if name not in ("common", "commands")}
+
+
+# Each artifact file has one owner module, the only one that names it (and so the only one
+# that reads or writes it): others call the owner, whose import the checks above place on the
+# data path.
+ARTIFACTS = {
+    "protoecg.train.run": ("run.json", "config.json", "model.pt", "metrics.jsonl",
+                           "projection.json", "evaluation.json", "compare.json", "last.pt",
+                           "checkpoints"),
+    "protoecg.prune.lineage": ("pruning.json",),
+    "protoecg.audit.files": ("audit.json", "label-randomised"),
+    "protoecg.catalog.reader": ("catalog.json", "prototypes.csv", "neighbours.csv",
+                                "signals.npy"),
+}
+OWNER = {name: module for module, names in ARTIFACTS.items() for name in names}
+_PATHLIKE = re.compile(r"[\w.\-/]+")
+
+
+def artifact_names_used(path: Path) -> set[str]:
+    """The artifact file names ``path`` spells out as strings (a path piece such as
+    ``"model.pt"`` or ``"audit/audit.json"``; prose in messages and docstrings is not a use)."""
+    tree = ast.parse(path.read_text(), str(path))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                       ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)
+                  and isinstance(node.body[0].value, ast.Constant)}
+    found = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                and id(node) not in docstrings and _PATHLIKE.fullmatch(node.value)):
+            name = node.value.rstrip("/").rsplit("/", 1)[-1]
+            if name in OWNER:
+                found.add(name)
+    return found
+
+
+def artifact_violations(uses: dict[str, set[str]]) -> list[str]:
+    bad = []
+    for module, names in uses.items():
+        for name in sorted(names):
+            owner = OWNER[name]
+            if module == owner:
+                continue
+            bad.append(f"{module} names {name}, which only {owner} may read or write")
+            here, there = stage_of(module), stage_of(owner)
+            if here in RANKS and there in RANKS and RANKS[there] > RANKS[here]:
+                bad.append(f"{module} ({here}) reads {name} of {owner} ({there}), a later "
+                           "stage: the file runs back up the data path")
+    return bad
+
+
+def test_every_artifact_is_named_only_by_its_owner():
+    files = [*PACKAGE.rglob("*.py"), *(REPO / "review_app").rglob("*.py")]
+    uses = {module_name(path): artifact_names_used(path) for path in files}
+    assert artifact_violations({m: n for m, n in uses.items() if n}) == []
+
+
+def test_the_artifact_checks_can_fail(tmp_path):
+    source = tmp_path / "probe.py"
+    source.write_text('"""Reads pruning.json, says the docstring (prose: not a use)."""\n'
+                      'def f(run):\n'
+                      '    """model.pt"""\n'
+                      '    error = f"{run}: no pruning.json here"  # prose\n'
+                      '    return run / "pruning.json", run / "audit/audit.json"\n')
+    assert artifact_names_used(source) == {"pruning.json", "audit.json"}
+    bad = artifact_violations({
+        "protoecg.train.comparison": {"pruning.json"},  # rank 3 reading a rank-7 file
+        "protoecg.prune.pruning": {"model.pt"},  # down the path, but not its owner
+        "protoecg.train.run": {"model.pt"},  # the owner
+    })
+    assert bad == [
+        "protoecg.train.comparison names pruning.json, which only protoecg.prune.lineage may "
+        "read or write",
+        "protoecg.train.comparison (train) reads pruning.json of protoecg.prune.lineage "
+        "(prune), a later stage: the file runs back up the data path",
+        "protoecg.prune.pruning names model.pt, which only protoecg.train.run may read or "
+        "write",
+    ]
+
+
+# Rooms of a readable size (issue 30): a module a newcomer can read in one sitting, a function
+# that fits on a screen or two.
+MAX_MODULE_LINES = 450
+MAX_FUNCTION_LINES = 80
+
+
+def size_violations(paths, root: Path = REPO) -> list[str]:
+    bad = []
+    for path in paths:
+        text = path.read_text()
+        lines = len(text.splitlines())
+        if lines > MAX_MODULE_LINES:
+            bad.append(f"{path.relative_to(root)}: {lines} lines (at most {MAX_MODULE_LINES})")
+        for node in ast.walk(ast.parse(text, str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    bad.append(f"{path.relative_to(root)}:{node.lineno} {node.name}: {length} "
+                               f"lines (at most {MAX_FUNCTION_LINES})")
+    return bad
+
+
+# being split in this change (issue 30); removed from here as each lands
+SPLITTING = {"agreement/report.py", "study/protocol.py", "study/store.py"}
+
+
+def test_no_module_or_function_is_too_big():
+    paths = [p for p in sorted(PACKAGE.rglob("*.py"))
+             if str(p.relative_to(PACKAGE)) not in SPLITTING]
+    assert size_violations(paths) == []
+
+
+def test_the_size_check_can_fail(tmp_path):
+    big = tmp_path / "big.py"
+    body = "\n".join(f"    x{i} = {i}" for i in range(85))
+    big.write_text("def long():\n" + body + "\n" + "\n" * 400)
+    assert size_violations([big], tmp_path) == ["big.py: 486 lines (at most 450)",
+                                                 "big.py:1 long: 86 lines (at most 80)"]

@@ -265,7 +265,7 @@ def test_label_randomisation_compares_maps_only_and_fails_for_the_same_model(tin
 def test_sanity_verdicts_are_read_only_for_the_audited_model(ludb_catalog, tmp_path):
     import json
 
-    from protoecg.audit.runner import sanity_verdicts
+    from protoecg.audit.files import sanity_verdicts
     from protoecg.train.run import model_sha256
 
     run = tmp_path / "run"

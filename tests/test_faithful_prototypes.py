@@ -17,7 +17,7 @@ from protoecg.train.config import Config, ConfigError, load_config
 from protoecg.train.data import prepare
 from protoecg.train.objective import LossContext, stage_loss
 from protoecg.train.predict import predict
-from protoecg.train.projection import init_from_latents
+from protoecg.train.reprojection import init_from_latents
 from protoecg.train.trainer import Trainer
 
 # The stated tolerance: with a push after every joint epoch, the final projection may move no
@@ -366,7 +366,7 @@ def test_without_a_faithful_push_the_best_score_is_kept(small_data, tmp_path):
 
 
 def test_push_drop_is_the_largest_fall_over_branches():
-    from protoecg.train.trainer import push_drop
+    from protoecg.train.early_stopping import push_drop
     assert push_drop({"rhythm": {"val_auroc_before": 0.8, "val_auroc_after": 0.75},
                       "global": {"val_auroc_before": 0.7, "val_auroc_after": 0.72},
                       "morphology": {"val_auroc_before": None, "val_auroc_after": 0.6}}

@@ -18,15 +18,15 @@ from protoecg.catalog.reader import read_catalog
 from protoecg.cli import main
 from protoecg.data import labels as label_table
 from protoecg.model import build_model
+from protoecg.prune.lineage import runs_from
 from protoecg.prune.pruning import plan_pruning
-from protoecg.prune.selection import runs_from
 from protoecg.resources import protocol_path
 from protoecg.study.assignment import assign
 from protoecg.study.protocol import load_protocol
 from protoecg.study.ratings_csv import import_ratings
 from protoecg.study.store import ReviewStore
 from protoecg.train.config import load_config
-from protoecg.train.projection import reproject
+from protoecg.train.reprojection import reproject
 from protoecg.train.run import load_model
 
 pytestmark = pytest.mark.slow

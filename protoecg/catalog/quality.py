@@ -39,12 +39,12 @@ side can compute the same figures.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from protoecg.catalog.reader import catalog_dir, has_catalog, read_meta
 from protoecg.data.delineation import (
     EXPERT_RULES,
     fallback_delineation,
@@ -273,15 +273,10 @@ def quality_lines(quality: dict[str, dict]) -> list[str]:
 
 def catalog_quality(run_dir: str | Path) -> dict[str, dict] | None:
     """The ``prototype_quality`` a run's catalog recorded (None: no catalog, or one written
-    before the figures existed)."""
-    path = Path(run_dir) / "catalog" / "catalog.json"
-    if not path.is_file():
+    before the figures existed; CatalogError: a damaged one)."""
+    if not has_catalog(run_dir):
         return None
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    quality = meta.get("prototype_quality") if isinstance(meta, dict) else None
+    quality = read_meta(catalog_dir(run_dir)).get("prototype_quality")
     return quality if isinstance(quality, dict) else None
 
 

@@ -14,7 +14,6 @@ A catalog folder (``RUN/catalog/``) holds:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from protoecg.errors import DataError
+from protoecg.files import read_json, write_json
 
 CATALOG_FORMAT = 1
 PROTOTYPE_COLUMNS = (
@@ -45,8 +45,60 @@ NEIGHBOUR_COLUMNS = ("prototype_id", "rank", "record_id", "window_start", "windo
                      "similarity", "signal_index")
 
 
+# The catalog folder's files: this module alone names, reads and writes them (the writer
+# hands it what it computed).
+CATALOG_DIR = "catalog"
+CATALOG_JSON = "catalog.json"
+PROTOTYPES_CSV = "prototypes.csv"
+NEIGHBOURS_CSV = "neighbours.csv"
+SIGNALS_NPY = "signals.npy"
+_ID_TYPES = {"source_record_id": str, "source_patient_id": str}
+
+
 class CatalogError(DataError):
     """A catalog folder that is missing files or columns."""
+
+
+def catalog_dir(run_dir: str | Path) -> Path:
+    """Where ``protoecg project`` writes the catalog of ``run_dir``."""
+    return Path(run_dir) / CATALOG_DIR
+
+
+def has_catalog(run_dir: str | Path) -> bool:
+    return (catalog_dir(run_dir) / CATALOG_JSON).is_file()
+
+
+def read_meta(path: str | Path) -> dict:
+    """``catalog.json`` of the catalog folder ``path``, checked for type and format."""
+    file = Path(path) / CATALOG_JSON
+    meta = read_json(file, CatalogError, "a catalog's metadata written by `protoecg project`")
+    if meta.get("format") != CATALOG_FORMAT:
+        raise CatalogError(f"{file}: catalog format {meta.get('format')!r}, "
+                           f"expected {CATALOG_FORMAT}")
+    return meta
+
+
+def write_meta(path: str | Path, meta: dict) -> None:
+    write_json(Path(path) / CATALOG_JSON, meta)
+
+
+def write_tables(path: str | Path, prototypes: pd.DataFrame,
+                 neighbours: pd.DataFrame | None = None,
+                 signals: np.ndarray | None = None) -> None:
+    """prototypes.csv (and neighbours.csv, signals.npy when given) of a catalog folder."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    if signals is not None:
+        np.save(path / SIGNALS_NPY, signals)
+    prototypes.to_csv(path / PROTOTYPES_CSV, index=False, lineterminator="\n")
+    if neighbours is not None:
+        neighbours.to_csv(path / NEIGHBOURS_CSV, index=False, lineterminator="\n")
+
+
+def read_prototype_table(path: str | Path) -> pd.DataFrame:
+    """prototypes.csv as written, without the defaults ``read_catalog`` fills in."""
+    return _read_table(Path(path) / PROTOTYPES_CSV, PROTOTYPE_COLUMNS, keep_default_na=False,
+                       dtype=_ID_TYPES)
 
 
 @dataclass
@@ -86,22 +138,12 @@ def read_catalog(path: str | Path) -> Catalog:
     path = Path(path)
     if not path.is_dir():
         raise CatalogError(f"{path}: not a catalog folder (make one with `protoecg project`)")
-    for name in ("prototypes.csv", "neighbours.csv", "signals.npy", "catalog.json"):
+    for name in (PROTOTYPES_CSV, NEIGHBOURS_CSV, SIGNALS_NPY, CATALOG_JSON):
         if not (path / name).is_file():
             raise CatalogError(f"{path}: catalog file {name} missing")
-    try:
-        meta = json.loads((path / "catalog.json").read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CatalogError(f"{path / 'catalog.json'}: not valid JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise CatalogError(f"{path / 'catalog.json'}: expected a JSON object, got "
-                           f"{type(meta).__name__}")
-    if meta.get("format") != CATALOG_FORMAT:
-        raise CatalogError(f"{path / 'catalog.json'}: catalog format {meta.get('format')!r}, "
-                           f"expected {CATALOG_FORMAT}")
-    prototypes = _read_table(path / "prototypes.csv", PROTOTYPE_COLUMNS, keep_default_na=False,
-                             dtype={"source_record_id": str, "source_patient_id": str})
-    neighbours = _read_table(path / "neighbours.csv", NEIGHBOUR_COLUMNS,
+    meta = read_meta(path)
+    prototypes = read_prototype_table(path)
+    neighbours = _read_table(path / NEIGHBOURS_CSV, NEIGHBOUR_COLUMNS,
                              dtype={"record_id": str})
     if prototypes.empty:
         raise CatalogError(f"{path / 'prototypes.csv'}: no prototypes")
@@ -113,7 +155,7 @@ def read_catalog(path: str | Path) -> Catalog:
         if column not in prototypes.columns:
             prototypes[column] = default
     try:
-        signals = np.load(path / "signals.npy", mmap_mode="r", allow_pickle=False)
+        signals = np.load(path / SIGNALS_NPY, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise CatalogError(f"{path / 'signals.npy'}: not a readable signal array ({exc})"
                            ) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -16,14 +15,26 @@ from protoecg.catalog.reader import (
     NEIGHBOUR_COLUMNS,
     OPTIONAL_COLUMNS,
     PROTOTYPE_COLUMNS,
+    catalog_dir,
     read_catalog,
+    read_meta,
+    read_prototype_table,
+    write_meta,
+    write_tables,
 )
 from protoecg.data import labels as label_table
 from protoecg.data.preprocess import highpass
 from protoecg.model.protoecgnet import ProtoECGNet
 from protoecg.train.health import decision_usage, model_health
 from protoecg.train.projection import hold, project_branch, projection_order, window_segments
-from protoecg.train.run import RunError, load_model, model_sha256, open_run_data, write_json
+from protoecg.train.run import (
+    RunError,
+    has_projection,
+    load_model,
+    model_sha256,
+    open_run_data,
+    read_projection,
+)
 
 PURITY_K = 6  # ProtoPNet's pruning neighbourhood
 
@@ -35,37 +46,80 @@ def write_catalog(run_dir: str | Path, device: str = "cpu", n_neighbours: int = 
     model, meta, config = load_model(run_dir, device)
     if not isinstance(model, ProtoECGNet):
         raise RunError(f"{run_dir}: a black-box run has no prototypes to project")
+    projected = _projection_similarities(run_dir)  # a damaged file stops us before the work
     data = open_run_data(meta, config)
     dataset = data.dataset
     x_train, y_train = data.part("train")
-    train_ids = data.split_index["train"]
-    projected = _projection_similarities(run_dir)
-    sha = model_sha256(run_dir)
-    n_samples, fs = dataset.n_samples, dataset.fs
     batch = config.train.eval_batch_size
     health = model_health(model, x_train, batch, device)
     x_val, y_val = data.part("validation")
     usage = decision_usage(model, x_val, y_val, batch, device)
     prevalence = dict(zip(meta["label_names"], np.asarray(y_train).mean(axis=0).tolist(),
                           strict=True))
+    located = _locate(model, x_train, y_train, config, device, n_neighbours, dataset.fs,
+                      dataset.n_samples)
+    sha = model_sha256(run_dir)
+    rows, neighbour_rows, positions = _rows(model, located, data, meta, projected, sha, usage)
+    out = catalog_dir(run_dir)
+    raw = np.asarray(dataset.signals[positions], dtype=np.float32)
+    highpass_hz = config.data.highpass_hz
+    display = highpass(raw, dataset.fs, highpass_hz) if highpass_hz else raw
+    columns = [*PROTOTYPE_COLUMNS, "catalog_similarity", *OPTIONAL_COLUMNS]
+    write_tables(out, pd.DataFrame(rows, columns=columns),
+                 pd.DataFrame(neighbour_rows, columns=list(NEIGHBOUR_COLUMNS)), display)
+    write_meta(out, {
+        "format": CATALOG_FORMAT, "protoecg_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "run": str(run_dir.resolve()),
+        "model_sha256": sha, "dataset": meta["dataset"],
+        "root": meta["root"], "synthetic": meta.get("synthetic", False), "fs": dataset.fs,
+        "units": dataset.units, "n_samples": dataset.n_samples,
+        "leads": list(dataset.lead_names), "n_prototypes": len(rows),
+        "per_branch": {name: b.n_prototypes for name, b in model.branches.items()},
+        "n_signals": len(positions), "n_neighbours": n_neighbours, "purity_k": PURITY_K,
+        "n_active": int(sum(r["active"] for r in rows)),
+        "signal_preprocessing": (f"{highpass_hz} Hz first-order Butterworth high-pass, zero "
+                                 "phase" if highpass_hz else "none"),
+        "similarity": config.model.similarity,
+        "projection": {"distinct": config.projection_rules(dataset.fs).distinct,
+                       "margin_s": config.train.projection_margin_s,
+                       "wave": config.train.projection_wave},
+        "latent_health": health,
+    })
+    _add_quality(out, meta, prevalence, health)
+    return out
 
+
+def _locate(model: ProtoECGNet, x_train: np.ndarray, y_train: np.ndarray, config, device: str,
+            n_neighbours: int, fs: float, n_samples: int) -> dict:
+    """Each branch's prototypes in the training ECGs, under the run's projection rules, in the
+    order projection placed them (whole-record branches first, their windows held)."""
+    occupied: dict[int, list[tuple[int, int]]] = {}  # train.projection_distinct = "catalog"
+    located = {}
+    for name in projection_order(model.branches):
+        branch = model.branches[name]
+        y_branch = y_train[:, model.branch_label_index(name).cpu().numpy()]
+        located[name] = project_branch(
+            branch, x_train, y_branch, config.train.eval_batch_size, device,
+            n_neighbours=n_neighbours, replace=False, purity_k=PURITY_K,
+            rules=config.projection_rules(fs),
+            window_segments=(window_segments(branch, x_train, fs, device)
+                             if config.train.projection_wave else None),
+            occupied=occupied)
+        hold(occupied, located[name], n_samples)
+    return located
+
+
+def _rows(model: ProtoECGNet, located: dict, data, meta: dict, projected: dict[str, float],
+          sha: str, usage: np.ndarray) -> tuple[list[dict], list[dict], list[int]]:
+    """prototypes.csv and neighbours.csv rows, and the dataset positions of the records they
+    show (the rows of signals.npy, in order)."""
+    dataset, train_ids = data.dataset, data.split_index["train"]
+    n_samples, fs = dataset.n_samples, dataset.fs
     signal_rows: dict[int, int] = {}  # dataset position -> row of signals.npy
 
     def signal_index(position: int) -> int:
         return signal_rows.setdefault(int(position), len(signal_rows))
 
-    occupied: dict[int, list[tuple[int, int]]] = {}  # train.projection_distinct = "catalog"
-    located = {}
-    for name in projection_order(model.branches):  # the order projection placed them in
-        branch = model.branches[name]
-        y_branch = y_train[:, model.branch_label_index(name).cpu().numpy()]
-        located[name] = project_branch(
-            branch, x_train, y_branch, batch, device, n_neighbours=n_neighbours,
-            replace=False, purity_k=PURITY_K, rules=config.projection_rules(fs),
-            window_segments=(window_segments(branch, x_train, fs, device)
-                             if config.train.projection_wave else None),
-            occupied=occupied)
-        hold(occupied, located[name], n_samples)
     rows, neighbour_rows, offset = [], [], 0
     for name, branch in model.branches.items():
         result = located[name]
@@ -107,56 +161,26 @@ def write_catalog(run_dir: str | Path, device: str = "cpu", n_neighbours: int = 
                     "signal_index": signal_index(n_position),
                 })
         offset += branch.n_prototypes
+    return rows, neighbour_rows, sorted(signal_rows, key=signal_rows.get)
 
-    out = run_dir / "catalog"
-    out.mkdir(exist_ok=True)
-    positions = sorted(signal_rows, key=signal_rows.get)
-    raw = np.asarray(dataset.signals[positions], dtype=np.float32)
-    display = highpass(raw, fs, config.data.highpass_hz) if config.data.highpass_hz else raw
-    np.save(out / "signals.npy", display)
-    columns = [*PROTOTYPE_COLUMNS, "catalog_similarity", *OPTIONAL_COLUMNS]
-    pd.DataFrame(rows, columns=columns).to_csv(out / "prototypes.csv", index=False,
-                                               lineterminator="\n")
-    pd.DataFrame(neighbour_rows, columns=list(NEIGHBOUR_COLUMNS)).to_csv(
-        out / "neighbours.csv", index=False, lineterminator="\n")
-    write_json(out / "catalog.json", {
-        "format": CATALOG_FORMAT, "protoecg_version": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "run": str(run_dir.resolve()),
-        "model_sha256": sha, "dataset": meta["dataset"], "root": meta["root"],
-        "synthetic": meta.get("synthetic", False), "fs": fs, "units": dataset.units,
-        "n_samples": n_samples, "leads": list(dataset.lead_names),
-        "n_prototypes": len(rows),
-        "per_branch": {name: b.n_prototypes for name, b in model.branches.items()},
-        "n_signals": len(positions), "n_neighbours": n_neighbours, "purity_k": PURITY_K,
-        "n_active": int(sum(r["active"] for r in rows)),
-        "signal_preprocessing": (f"{config.data.highpass_hz} Hz first-order Butterworth "
-                                 "high-pass, zero phase" if config.data.highpass_hz else "none"),
-        "similarity": config.model.similarity,
-        "projection": {"distinct": config.projection_rules(fs).distinct,
-                       "margin_s": config.train.projection_margin_s,
-                       "wave": config.train.projection_wave},
-        "latent_health": health,
-    })
-    # the quality figures read the catalog as the review side will (files, no torch); the
-    # per-prototype flags join prototypes.csv, where studies and prune rules read them
+
+def _add_quality(out: Path, meta: dict, prevalence: dict[str, float], health: dict) -> None:
+    """The quality figures, read from the catalog as the review side will (files, no torch);
+    the per-prototype flags join prototypes.csv, where studies and prune rules read them."""
     written = read_catalog(out)
     segments, _ = prototype_segments(written, meta["dataset"], meta["root"])
     flags = prototype_flags(written, segments, prevalence)
-    table = pd.read_csv(out / "prototypes.csv", keep_default_na=False,
-                        dtype={"source_record_id": str, "source_patient_id": str})
+    table = read_prototype_table(out)
     for column in flags.columns:
         table[column] = flags[column].to_numpy()
-    table.to_csv(out / "prototypes.csv", index=False, lineterminator="\n")
+    write_tables(out, table)
     quality = prototype_quality(read_catalog(out), prevalence, health, segments)
-    meta_path = out / "catalog.json"
-    write_json(meta_path, {**json.loads(meta_path.read_text()), "prototype_quality": quality})
-    return out
+    write_meta(out, {**read_meta(out), "prototype_quality": quality})
 
 
 def _projection_similarities(run_dir: Path) -> dict[str, float]:
     """Similarity of each prototype to its window when the projection stage replaced it."""
-    path = run_dir / "projection.json"
-    if not path.is_file():
+    if not has_projection(run_dir):
         return {}
-    report = json.loads(path.read_text())
+    report = read_projection(run_dir)
     return {row["prototype_id"]: row["similarity"] for rows in report.values() for row in rows}

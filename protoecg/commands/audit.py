@@ -37,9 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from protoecg.audit.runner import audit_run, write_audit  # noqa: PLC0415 (imports torch)
+    from protoecg.audit.files import default_dir, write_audit  # noqa: PLC0415
+    from protoecg.audit.runner import audit_run  # noqa: PLC0415 (imports torch)
 
-    out = Path(args.out) if args.out else Path(args.run) / "audit"
+    out = Path(args.out) if args.out else default_dir(args.run)
     if out.exists() and not out.is_dir():
         raise ProtoECGError(f"--out {out}: exists and is not a folder")
     quiet = args.quiet or args.json

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from protoecg.commands._options import add_device, at_least
+from protoecg.prune.lineage import changed_classes
 from protoecg.train.comparison import compare_runs
-from protoecg.train.run import write_json
+from protoecg.train.run import write_comparison
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,9 +31,9 @@ def _f(value) -> str:
 
 def run(args: argparse.Namespace) -> int:
     result = compare_runs(args.run_a, args.run_b, args.fold, args.resamples, args.seed,
-                          args.device)
+                          args.device, changed=changed_classes(args.run_b))
     if args.save:
-        write_json(Path(args.run_b) / "compare.json", result)
+        write_comparison(args.run_b, result)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

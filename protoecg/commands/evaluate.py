@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from protoecg.audit.runner import sanity_verdicts
+from protoecg.audit.files import sanity_verdicts
 from protoecg.catalog.quality import catalog_quality, quality_lines
 from protoecg.commands._options import add_device, at_least
 from protoecg.train.evaluation import evaluate_run
@@ -30,13 +30,15 @@ def _fmt(part: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = evaluate_run(args.run, args.fold, args.resamples, args.device)
+    # the catalog and the audit are read first: a damaged one stops us before any work
     quality = catalog_quality(args.run)
+    verdicts = sanity_verdicts(args.run) if quality is not None else None
+    result = evaluate_run(args.run, args.fold, args.resamples, args.device)
     if quality is not None:
         # the audit's sanity verdicts beside the catalog's figures, where the run was audited
-        for branch, verdicts in (sanity_verdicts(args.run) or {}).items():
+        for branch, found in (verdicts or {}).items():
             if branch in quality:
-                quality[branch]["sanity"] = verdicts
+                quality[branch]["sanity"] = found
         result["prototype_quality"] = quality
     for line in health_warnings(result.get("latent_health", {})):
         print(f"protoecg: warning: {line}", file=sys.stderr)

@@ -12,7 +12,7 @@ from protoecg.data import DATASETS, load_dataset
 from protoecg.model.encoders import METHODS
 from protoecg.train.config import load_config, preset_names
 from protoecg.train.data import prepare
-from protoecg.train.run import RunError
+from protoecg.train.run import RunError, is_run
 from protoecg.train.trainer import Trainer
 
 
@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    if (out / "run.json").exists():
+    if is_run(out):
         raise RunError(f"{out}: already holds a run; choose another --out")
     config = load_config(args.preset, args.config)
     if args.epochs is not None:

@@ -11,7 +11,7 @@ from protoecg.data import DATASETS, load_dataset
 from protoecg.train.config import load_config, preset_names
 from protoecg.train.data import prepare
 from protoecg.train.health import health_warnings
-from protoecg.train.run import RunError, open_run_data, read_run
+from protoecg.train.run import RunError, is_run, open_run_data, read_run
 from protoecg.train.trainer import Trainer
 
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{out}: training already complete")
             return 0
     else:
-        if (out / "run.json").exists():
+        if is_run(out):
             raise RunError(f"{out}: already holds a run; pass --resume to continue it or "
                            "choose another --out")
         config = load_config(args.preset, args.config)

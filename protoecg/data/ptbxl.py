@@ -102,20 +102,7 @@ def load_ptbxl(
     n_samples = fs * DURATION_S
     where = root / DATABASE
 
-    code_lists: list[list[str] | None] = []
-    label_skips: dict[int, str] = {}
-    for row, (ecg_id, text) in enumerate(zip(table["ecg_id"], table["scp_codes"], strict=True)):
-        try:
-            codes = parse_scp_codes(text, f"{where}, ecg_id {ecg_id}")
-        except LabelError as exc:
-            if not skip_bad:
-                raise
-            label_skips[row] = str(exc)
-            codes = None
-        if codes is not None:
-            label_table.check_codes(codes, where=f"{where}, ecg_id {ecg_id}, scp_codes")
-        code_lists.append(codes)
-
+    code_lists, label_skips = _statements(table, where, skip_bad)
     record_paths = [root / str(name) for name in table[FILENAME_COLUMN[fs]]]
     key = cache.cache_key(
         [p.with_suffix(ext) for p in record_paths for ext in (".hea", ".dat")],
@@ -137,11 +124,6 @@ def load_ptbxl(
 
     kept = table.iloc[kept_rows]
     record_ids = [str(i) for i in kept["ecg_id"]]
-    patients = pd.to_numeric(kept["patient_id"], errors="coerce")
-    patient_ids = [
-        str(int(p)) if pd.notna(p) else str(raw)
-        for p, raw in zip(patients, kept["patient_id"], strict=True)
-    ]
     if "report" in kept:
         reports = kept["report"].fillna("").astype(str).tolist()
     else:
@@ -153,7 +135,7 @@ def load_ptbxl(
         labels=label_table.multi_hot([code_lists[r] for r in kept_rows], where=str(where)),
         label_names=label_table.all_codes(),
         record_ids=record_ids,
-        patient_ids=patient_ids,
+        patient_ids=_patient_ids(kept["patient_id"]),
         folds=kept["strat_fold"].astype(int).to_numpy(),
         reports=reports,
         fs=fs,
@@ -164,6 +146,33 @@ def load_ptbxl(
         skipped=[SkippedRecord(**s) for s in skipped],
         from_cache=from_cache,
     )
+
+
+def _statements(table: pd.DataFrame, where: Path, skip_bad: bool
+                ) -> tuple[list[list[str] | None], dict[int, str]]:
+    """Each row's SCP statements (None where unusable and ``skip_bad``), and why those rows
+    are left out."""
+    code_lists: list[list[str] | None] = []
+    label_skips: dict[int, str] = {}
+    for row, (ecg_id, text) in enumerate(zip(table["ecg_id"], table["scp_codes"], strict=True)):
+        try:
+            codes = parse_scp_codes(text, f"{where}, ecg_id {ecg_id}")
+        except LabelError as exc:
+            if not skip_bad:
+                raise
+            label_skips[row] = str(exc)
+            codes = None
+        if codes is not None:
+            label_table.check_codes(codes, where=f"{where}, ecg_id {ecg_id}, scp_codes")
+        code_lists.append(codes)
+    return code_lists, label_skips
+
+
+def _patient_ids(column: pd.Series) -> list[str]:
+    """PTB-XL's float patient ids as integers' text (the raw cell where not a number)."""
+    patients = pd.to_numeric(column, errors="coerce")
+    return [str(int(p)) if pd.notna(p) else str(raw)
+            for p, raw in zip(patients, column, strict=True)]
 
 
 def _read_one(job: tuple[Path, int, int]) -> tuple[np.ndarray | None, str, str | None]:

@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from protoecg.catalog.reader import read_catalog
+from protoecg.catalog.reader import catalog_dir, has_catalog, read_catalog
 from protoecg.data import labels as label_table
 from protoecg.data.preprocess import highpass
 from protoecg.ecgplot import Window, save_png, twelve_lead_chart
+from protoecg.files import write_json
 from protoecg.model.protoecgnet import ProtoECGNet
-from protoecg.train.run import RunError, load_model, open_run_data, write_json
+from protoecg.train.run import RunError, load_model, open_run_data
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
@@ -87,9 +88,9 @@ def explain_record(run_dir: str | Path, record_id: str, threshold: float = 0.5,
 
 def _catalog_sources(run_dir: Path) -> dict[str, dict]:
     """Where each prototype comes from, when the run has a catalog."""
-    if not (run_dir / "catalog" / "catalog.json").is_file():
+    if not has_catalog(run_dir):
         return {}
-    table: pd.DataFrame = read_catalog(run_dir / "catalog").prototypes
+    table: pd.DataFrame = read_catalog(catalog_dir(run_dir)).prototypes
     return {row.prototype_id: {"source_record_id": row.source_record_id,
                                "source_window_start": int(row.window_start),
                                "source_window_end": int(row.window_end)}

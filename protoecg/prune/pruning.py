@@ -15,9 +15,7 @@ class, the last layers), and every prototype whose window changed becomes a new 
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -26,20 +24,25 @@ from pathlib import Path
 import torch
 
 from protoecg import __version__
-from protoecg.catalog.reader import Catalog, read_catalog
+from protoecg.catalog.reader import Catalog, catalog_dir, has_catalog, read_catalog
 from protoecg.model.protoecgnet import ProtoECGNet
+from protoecg.prune.lineage import PRUNING_JSON, is_pruned, read_pruning, write_pruning
 from protoecg.prune.selection import Selection, select
 from protoecg.study.store import ReviewStore, Study
 from protoecg.train.objective import ForbiddenWindows
-from protoecg.train.projection import reproject, window_segments
+from protoecg.train.projection import window_segments
+from protoecg.train.reprojection import reproject
 from protoecg.train.run import (
     RunError,
+    copy_config,
+    has_model,
     load_model,
     model_sha256,
     open_run_data,
+    read_projection,
     read_run,
-    save_torch,
-    write_json,
+    save_model,
+    write_meta,
 )
 from protoecg.train.trainer import Trainer
 
@@ -61,15 +64,15 @@ def _projected_catalog(run_dir: Path) -> Catalog:
     meta, _ = read_run(run_dir)
     if meta["black_box"]:
         raise RunError(f"{run_dir}: a black-box run has no prototypes to prune")
-    if not (run_dir / "model.pt").is_file():
-        raise RunError(f"{run_dir}: no model.pt (training has not finished; "
+    if not has_model(run_dir):
+        raise RunError(f"{run_dir}: no final weights (training has not finished; "
                        "`protoecg train ... --resume` continues it)")
-    if not (run_dir / "catalog" / "catalog.json").is_file():
+    if not has_catalog(run_dir):
         raise RunError(f"{run_dir}: not projected (no catalog/); run `protoecg project --run "
                        f"{run_dir}` and rate that catalog first")
-    catalog = read_catalog(run_dir / "catalog")
+    catalog = read_catalog(catalog_dir(run_dir))
     if catalog.meta.get("model_sha256") != model_sha256(run_dir):
-        raise RunError(f"{run_dir / 'catalog'}: made from another model.pt than the run's; "
+        raise RunError(f"{catalog_dir(run_dir)}: made from other weights than the run's; "
                        "re-run `protoecg project`")
     return catalog
 
@@ -131,17 +134,17 @@ def apply_pruning(plan: Plan, out: str | Path, device: str = "cpu") -> dict:
             forbidden.append({"prototype_id": pid, "branch": str(row["branch"]),
                               "class_code": str(row["class_code"]), **window})
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copy(plan.run / "config.json", out / "config.json")
-    save_torch(out / "model.pt", model.state_dict())
-    write_json(out / "run.json", {
+    copy_config(plan.run, out)
+    save_model(out, model.state_dict())
+    write_meta(out, {
         **meta, "status": "pruned", "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "protoecg_version": __version__, "command": ["protoecg", *sys.argv[1:]],
-        "source_run": str(plan.run.resolve()), "pruning": "pruning.json"})
+        "source_run": str(plan.run.resolve()), "pruning": PRUNING_JSON})
     record = {**plan.to_dict(), "source_model_sha256": catalog.meta["model_sha256"],
               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "prototypes": prototypes,
               "n_prototypes": int(model.n_prototypes), "n_active": int(model.active.sum()),
               **({"forbidden": forbidden} if plan.action == "forbid" else {})}
-    write_json(out / "pruning.json", record)
+    write_pruning(out, record)
     return record
 
 
@@ -210,12 +213,12 @@ def retrain(run_dir: str | Path, device: str = "cpu", progress: bool = True) -> 
     ``forbid`` the ``forbid`` schedule, whose moved prototypes become new revisions."""
     run_dir = Path(run_dir)
     meta, config = read_run(run_dir)
-    if "source_run" not in meta or not (run_dir / "pruning.json").is_file():
-        raise RunError(f"{run_dir}: not a pruned run (no pruning.json); make one with "
+    if "source_run" not in meta or not is_pruned(run_dir):
+        raise RunError(f"{run_dir}: not a pruned run (no {PRUNING_JSON}); make one with "
                        "`protoecg prune`")
+    record = read_pruning(run_dir)
     if meta["status"] == "complete":
         raise RunError(f"{run_dir}: already retrained (status complete)")
-    record = read_pruning(run_dir)
     model, meta, config = load_model(run_dir, "cpu")
     state = model.state_dict()
     data = open_run_data(meta, config, progress=progress)
@@ -274,9 +277,9 @@ def _new_revisions(run_dir: Path, record: dict, data, model: ProtoECGNet) -> Non
     saved it): every prototype whose window is not the one its catalog row showed becomes a
     new revision (so no rating of the old window is read as one of the new); model.pt is saved
     again and pruning.json gains where each selected prototype went and which others moved."""
-    old = read_catalog(Path(record["source_run"]) / "catalog").prototypes.set_index(
+    old = read_catalog(catalog_dir(record["source_run"])).prototypes.set_index(
         "prototype_id")
-    projection = json.loads((run_dir / "projection.json").read_text())
+    projection = read_projection(run_dir)
     x_train, _ = data.part("train")
     n_samples = data.dataset.n_samples
     moved: dict[str, str] = {}
@@ -297,13 +300,6 @@ def _new_revisions(run_dir: Path, record: dict, data, model: ProtoECGNet) -> Non
                     "new_id": branch.prototype_ids[i],
                     "new_window": {"record_id": str(entry["record_id"]), "window_start": start,
                                    "window_end": end, "similarity": entry["similarity"]}})
-    save_torch(run_dir / "model.pt", model.state_dict())
+    save_model(run_dir, model.state_dict())
     record["moved"] = moved
-    write_json(run_dir / "pruning.json", record)
-
-
-def read_pruning(run_dir: str | Path) -> dict:
-    path = Path(run_dir) / "pruning.json"
-    if not path.is_file():
-        raise RunError(f"{run_dir}: no pruning.json (not made by `protoecg prune`)")
-    return json.loads(path.read_text())
+    write_pruning(run_dir, record)

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from protoecg.audit.files import audit_file, read_audit
 from protoecg.errors import ProtoECGError
 from protoecg.prune.rules import (
     MODEL_COLUMNS,
@@ -46,7 +46,7 @@ class Selection:
 
 def audit_path(study: Study) -> Path:
     """Where ``protoecg audit`` writes the audit of the run a study rated (its default)."""
-    return Path(study.catalog_path).parent / "audit" / "audit.json"
+    return audit_file(Path(study.catalog_path).parent)
 
 
 def load_audit(study: Study, path: str | Path | None = None) -> dict:
@@ -57,13 +57,8 @@ def load_audit(study: Study, path: str | Path | None = None) -> dict:
     if not path.is_file():
         raise SelectionError(f"{path}: no audit of the rated run; run `protoecg audit --run "
                              f"{path.parent.parent}` first (the rule uses audit.*)")
-    try:
-        audit = json.loads(path.read_text())
-        sha = audit["model_sha256"]
-        audit["prototypes"].items()
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise SelectionError(f"{path}: not an audit.json written by `protoecg audit` "
-                             f"({type(exc).__name__}: {exc})") from None
+    audit = read_audit(path, SelectionError)
+    sha = audit["model_sha256"]
     if sha != study.catalog_meta.get("model_sha256"):
         raise SelectionError(f"{path}: audits other weights ({str(sha)[:12]}…) than the catalog "
                              f"study {study.name!r} rated; run `protoecg audit` on that run "
@@ -154,32 +149,6 @@ def select(store: ReviewStore, study: Study, rule: str, action: str,
                        else {})}
               for pid in selected}
     return Selection(study.name, rule, action, selected, chosen, per_class)
-
-
-def runs_from(study: Study) -> list[dict]:
-    """The pruned runs made from ``study`` that sit beside the run it rated (their
-    ``pruning.json`` names the study and that run), with their comparison when one was saved
-    (``protoecg compare --save``)."""
-    source = Path(study.catalog_path).parent
-    found = []
-    if not source.parent.is_dir():
-        return found
-    for path in sorted(source.parent.glob("*/pruning.json")):
-        try:
-            record = json.loads(path.read_text())
-            meta = json.loads((path.parent / "run.json").read_text())
-        except (OSError, ValueError):
-            continue
-        if record.get("study") != study.name or Path(record.get("source_run", "")).resolve() \
-                != source.resolve():
-            continue
-        compare = path.parent / "compare.json"
-        found.append({"run": str(path.parent), "status": meta.get("status"),
-                      "action": record.get("action"), "rule": record.get("rule"),
-                      "selected": len(record.get("selected", [])),
-                      "n_prototypes": record.get("n_prototypes"),
-                      "compare": json.loads(compare.read_text()) if compare.is_file() else None})
-    return found
 
 
 def _number(value) -> float:

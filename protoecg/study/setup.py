@@ -45,7 +45,7 @@ def load_study_files(protocol: str | Path, catalog: str | Path,
     if dead and not allow_degenerate:
         figures = loaded.meta["latent_health"][dead[0]]
         raise DegenerateCatalogError(
-            f"{loaded.path / 'catalog.json'}: the {', '.join(dead)} branch"
+            f"{loaded.path}: the {', '.join(dead)} branch"
             f"{'es are' if len(dead) > 1 else ' is'} degenerate ({dead[0]}: prototype "
             f"similarity spread {figures.get('spread_median', 0):.3f}, "
             f"{figures.get('dims_varying', 0)} of {figures.get('latent_dims', 0)} latent "

@@ -7,7 +7,6 @@ any two runs of one dataset and label set (e.g. ProtoECGNet beside its black-box
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +39,10 @@ def _paired(y: np.ndarray, before: np.ndarray, after: np.ndarray, indices: np.nd
 
 
 def compare_runs(run_a: str | Path, run_b: str | Path, fold: int = 10,
-                 n_resamples: int = 1000, seed: int = 42, device: str = "cpu") -> dict:
-    """``after`` (run B) minus ``before`` (run A) on ``fold``, paired."""
+                 n_resamples: int = 1000, seed: int = 42, device: str = "cpu",
+                 changed: dict[str, int] | None = None) -> dict:
+    """``after`` (run B) minus ``before`` (run A) on ``fold``, paired. ``changed``: class ->
+    prototypes that B disabled or replaced (a pruned run's lineage), reported per class."""
     y_a, pred_a, labels_a, meta_a, data = fold_predictions(run_a, fold, device)
     meta_b, config_b = read_run(run_b)
     _, config_a = read_run(run_a)
@@ -65,7 +66,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path, fold: int = 10,
         idx = [labels_a.index(c) for c in codes]
         part = _paired(y_a[:, idx], pred_a.fusion[:, idx], pred_b.fusion[:, idx], indices)
         result["per_branch"][branch] = part
-    changed = _changed_classes(Path(run_b))
+    changed = changed or {}
     per_a, per_b = auroc_per_label(y_a, pred_a.fusion), auroc_per_label(y_a, pred_b.fusion)
     for j, code in enumerate(labels_a):
         defined = np.isfinite(per_a[j]) and np.isfinite(per_b[j])
@@ -75,13 +76,3 @@ def compare_runs(run_a: str | Path, run_b: str | Path, fold: int = 10,
             "delta": float(per_b[j] - per_a[j]) if defined else None,
             "positives": int(y_a[:, j].sum()), "prototypes_changed": changed.get(code, 0)}
     return result
-
-
-def _changed_classes(run_dir: Path) -> dict[str, int]:
-    """Class -> prototypes disabled or replaced, from the run's pruning.json (if any)."""
-    path = run_dir / "pruning.json"
-    if not path.is_file():
-        return {}
-    record = json.loads(path.read_text())
-    return {code: counts["selected"] for code, counts in record.get("per_class", {}).items()
-            if counts.get("selected")}

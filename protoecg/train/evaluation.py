@@ -8,7 +8,6 @@ statements that the run predicts, its truth whether the record carries any of th
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ from protoecg.train.data import PreparedData
 from protoecg.train.health import model_health
 from protoecg.train.metrics import auroc_per_label, macro_auroc_with_ci
 from protoecg.train.predict import predict
-from protoecg.train.run import load_model, open_run_data, write_json
+from protoecg.train.run import load_model, open_run_data, read_metrics, write_evaluation
 
 AGGREGATION_LEVELS = ("superdiagnostic", "subdiagnostic", "diagnostic", "form", "rhythm")
 
@@ -90,11 +89,8 @@ def evaluate_scores(labels: np.ndarray, scores: np.ndarray, label_names: list[st
 def projection_records(run_dir: str | Path) -> list[dict]:
     """The run's projection lines of ``metrics.jsonl``, in order: the projection stage's, then
     any push a later stage kept (the refine stage ends on one), with where it happened."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    records = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
-    return [r for r in records if r.get("stage") == "projection" and "faithfulness" in r]
+    return [r for r in read_metrics(run_dir)
+            if r.get("stage") == "projection" and "faithfulness" in r]
 
 
 def fold_predictions(run_dir: str | Path, fold: int = 10, device: str = "cpu",
@@ -117,12 +113,12 @@ def evaluate_run(run_dir: str | Path, fold: int = 10, n_resamples: int = 1000,
     """Evaluate a completed run on ``fold``; writes ``evaluation.json`` (fold 10) or
     ``evaluation_fold<N>.json`` into the run folder and returns the figures."""
     run_dir = Path(run_dir)
+    projections = projection_records(run_dir)  # a damaged metrics file stops us before the work
     y, pred, label_names, meta, data = fold_predictions(run_dir, fold, device)
     result = {"run": str(run_dir), "model": "black_box" if meta["black_box"] else "protoecgnet",
               "dataset": meta["dataset"], "fold": fold, "n_records": int(len(y)),
               "seed": seed,
               **evaluate_scores(y, pred.fusion, label_names, n_resamples, seed)}
-    projections = projection_records(run_dir)
     if projections:  # the last one is where the model's prototypes come from
         last = projections[-1]
         result["faithfulness"] = last["faithfulness"]
@@ -149,6 +145,5 @@ def evaluate_run(run_dir: str | Path, fold: int = 10, n_resamples: int = 1000,
         branch_only = macro_auroc_with_ci(y, pred.branches, n_resamples, seed)
         result["branch_classifiers"] = {"macro_auroc": branch_only["value"],
                                         "macro_auroc_ci": branch_only["ci"]}
-    name = "evaluation.json" if fold == 10 else f"evaluation_fold{fold}.json"
-    write_json(run_dir / name, result)
+    write_evaluation(run_dir, result, fold)
     return result

@@ -239,14 +239,7 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
     device = torch.device(device)
     was_training = branch.training
     branch.eval()
-    eligible = _eligible(branch, labels)  # (N, P)
-    for record, cls in excluded:
-        eligible[record, branch.prototype_class.cpu() == cls] = False
-    orphan = (~eligible.any(dim=0)).nonzero().flatten().tolist()
-    if orphan:
-        names = ", ".join(branch.prototype_ids[i] for i in orphan[:3])
-        raise DataError(f"projection: no training ECG carries the class of prototype(s) {names}"
-                        + (" apart from the records rejected for it" if excluded else ""))
+    eligible = _eligible_except(branch, labels, excluded)  # (N, P)
     apart = rules.distinct in ("class", "branch", "catalog")
     wave = _wave_rule(branch, window_segments, eligible)
     scanned = _best_windows(branch, signals, batch_size, device, amp, rules, eligible,
@@ -258,47 +251,19 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
         similarity, record = _distinct(best, similarity, branch.prototype_class.cpu())
     active = (branch.active.cpu() > 0).tolist()
     if apart:
-        order = torch.argsort(similarity, descending=True, stable=True).tolist()
-        classes = branch.prototype_class.cpu().tolist()
-        scope = classes if rules.distinct == "class" else [0] * len(classes)
-        n_windows = _n_windows(branch, signals, device)
-        blocked = None
-        if rules.distinct == "catalog" and occupied:
-            latent_length = n_windows + branch.prototype_steps - 1
-            spans = _sample_spans(latent_length, branch.prototype_steps, signals.shape[-1])
-
-            def blocked(r: int, w: int) -> bool:
-                start, end = spans[w]
-                return any(start < e and s < end for s, e in occupied.get(r, ()))
-        similarity, record, window, _ = _place_apart(scanned[2], order, scope,
-                                                     branch.prototype_steps, n_windows, blocked,
-                                                     claims=active)
+        similarity, record, window = _apart(branch, signals, device, rules, occupied,
+                                            scanned[2], similarity, active)
     else:
         window = where.gather(1, record[:, None]).squeeze(1)
     latent_length = None
     if replace:
-        chosen = sorted(set(record.tolist()))
-        position = {r: i for i, r in enumerate(chosen)}
-        x = torch.from_numpy(np.ascontiguousarray(signals[chosen])).to(device)
-        z = branch.latent(x).float()
-        latent_length = z.shape[2]
-        steps = branch.prototype_steps
-        rows = torch.tensor([position[r] for r in record.tolist()], device=device)
-        offsets = window.to(device)[:, None] + torch.arange(steps, device=device)[None]
-        # z[rows] (P, D, T') -> the prototype's window (P, D, L)
-        windows = torch.gather(z[rows], 2, offsets[:, None, :].expand(-1, z.shape[1], -1))
-        branch.prototypes.data.copy_(windows.to(branch.prototypes.dtype))
+        latent_length = _become_windows(branch, signals, record, window, device)
         if n_neighbours > 0 or purity_k > 0:  # ranked by similarity to the prototype as it is now
             raw, where = _best_windows(branch, signals, batch_size, device, amp, rules,
                                        wave=wave)
             best = raw.masked_fill(~eligible.T, float("-inf"))
-    others = best.clone()
-    others[torch.arange(len(record)), record] = float("-inf")
-    k = min(max(n_neighbours, 0), others.shape[1])
-    neighbour_similarity, neighbour_record = others.topk(k, dim=1)
-    neighbour_window = where.gather(1, neighbour_record)
-    missing = ~torch.isfinite(neighbour_similarity)
-    neighbour_record[missing] = -1
+    neighbour_similarity, neighbour_record, neighbour_window, missing = _neighbours(
+        best, where, record, n_neighbours)
     if latent_length is None:
         latent_length = _latent_length(branch, signals, device)
     branch.train(was_training)
@@ -310,6 +275,76 @@ def project_branch(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndar
         _purity(raw, eligible, purity_k) if purity_k > 0 else None,
         np.asarray(active, dtype=np.int64),
     )
+
+
+def _eligible_except(branch: PrototypeBranch, labels: np.ndarray,
+                     excluded: Sequence[tuple[int, int]]) -> torch.Tensor:
+    """(N, P): the records carrying each prototype's class, less the (record, class) pairs
+    raters rejected; refuses a prototype left with none."""
+    eligible = _eligible(branch, labels)
+    for record, cls in excluded:
+        eligible[record, branch.prototype_class.cpu() == cls] = False
+    orphan = (~eligible.any(dim=0)).nonzero().flatten().tolist()
+    if orphan:
+        names = ", ".join(branch.prototype_ids[i] for i in orphan[:3])
+        raise DataError(f"projection: no training ECG carries the class of prototype(s) {names}"
+                        + (" apart from the records rejected for it" if excluded else ""))
+    return eligible
+
+
+def _apart(branch: PrototypeBranch, signals: np.ndarray, device: torch.device,
+           rules: ProjectionRules, occupied: dict[int, list[tuple[int, int]]] | None,
+           candidates: tuple[torch.Tensor, torch.Tensor], similarity: torch.Tensor,
+           active: list[bool]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each prototype's window under ``rules.distinct`` class / branch / catalog: placed
+    greedily in order of best similarity, none overlapping another of its scope (nor, for
+    catalog, a window another branch holds in ``occupied``)."""
+    order = torch.argsort(similarity, descending=True, stable=True).tolist()
+    classes = branch.prototype_class.cpu().tolist()
+    scope = classes if rules.distinct == "class" else [0] * len(classes)
+    n_windows = _n_windows(branch, signals, device)
+    blocked = None
+    if rules.distinct == "catalog" and occupied:
+        latent_length = n_windows + branch.prototype_steps - 1
+        spans = _sample_spans(latent_length, branch.prototype_steps, signals.shape[-1])
+
+        def blocked(r: int, w: int) -> bool:
+            start, end = spans[w]
+            return any(start < e and s < end for s, e in occupied.get(r, ()))
+    similarity, record, window, _ = _place_apart(candidates, order, scope,
+                                                 branch.prototype_steps, n_windows, blocked,
+                                                 claims=active)
+    return similarity, record, window
+
+
+def _become_windows(branch: PrototypeBranch, signals: np.ndarray, record: torch.Tensor,
+                    window: torch.Tensor, device: torch.device) -> int:
+    """Each prototype becomes the latent of its window (float32); returns the latent length."""
+    chosen = sorted(set(record.tolist()))
+    position = {r: i for i, r in enumerate(chosen)}
+    x = torch.from_numpy(np.ascontiguousarray(signals[chosen])).to(device)
+    z = branch.latent(x).float()
+    steps = branch.prototype_steps
+    rows = torch.tensor([position[r] for r in record.tolist()], device=device)
+    offsets = window.to(device)[:, None] + torch.arange(steps, device=device)[None]
+    # z[rows] (P, D, T') -> the prototype's window (P, D, L)
+    windows = torch.gather(z[rows], 2, offsets[:, None, :].expand(-1, z.shape[1], -1))
+    branch.prototypes.data.copy_(windows.to(branch.prototypes.dtype))
+    return z.shape[2]
+
+
+def _neighbours(best: torch.Tensor, where: torch.Tensor, record: torch.Tensor,
+                n_neighbours: int):
+    """Each prototype's ``n_neighbours`` most similar other eligible records and windows
+    (record -1 where there are fewer)."""
+    others = best.clone()
+    others[torch.arange(len(record)), record] = float("-inf")
+    k = min(max(n_neighbours, 0), others.shape[1])
+    neighbour_similarity, neighbour_record = others.topk(k, dim=1)
+    neighbour_window = where.gather(1, neighbour_record)
+    missing = ~torch.isfinite(neighbour_similarity)
+    neighbour_record[missing] = -1
+    return neighbour_similarity, neighbour_record, neighbour_window, missing
 
 
 def window_segments(branch: PrototypeBranch, signals: np.ndarray, fs: float,
@@ -380,115 +415,3 @@ def _latent_length(branch: PrototypeBranch, signals: np.ndarray, device: torch.d
 
 def _n_windows(branch: PrototypeBranch, signals: np.ndarray, device: torch.device) -> int:
     return _latent_length(branch, signals, device) - branch.prototype_steps + 1
-
-
-@torch.no_grad()
-def init_from_latents(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndarray,
-                      rng: np.random.Generator, device: torch.device | str = "cpu",
-                      rules: ProjectionRules | None = None) -> np.ndarray:
-    """Set each prototype to the latent of a random window of a random training ECG of its
-    class (different ECGs for the prototypes of one class while the class has enough), so the
-    prototypes start inside the latent space's range rather than near-orthogonal to every real
-    window (issue 11); the window among those ``rules.margin_samples`` allows. Returns the
-    chosen record of each prototype."""
-    device = torch.device(device)
-    was_training = branch.training
-    branch.eval()
-    eligible = _eligible(branch, labels).numpy()  # (N, P)
-    records = np.empty(branch.n_prototypes, dtype=int)
-    for cls in range(len(branch.class_codes)):
-        members = np.flatnonzero(branch.prototype_class.cpu().numpy() == cls)
-        pool = np.flatnonzero(eligible[:, members[0]])
-        if len(pool) == 0:
-            raise DataError(f"prototype initialisation: no training ECG carries class "
-                            f"{branch.class_codes[cls]} of branch {branch.name}")
-        records[members] = rng.choice(pool, size=len(members), replace=len(pool) < len(members))
-    chosen = sorted(set(records.tolist()))
-    x = torch.from_numpy(np.ascontiguousarray(signals[chosen])).to(device)
-    z = branch.latent(x).float()  # (R, D, T')
-    steps = branch.prototype_steps
-    starts = np.flatnonzero(_allowed(branch, z.shape[2], signals.shape[-1],
-                                     rules or ProjectionRules()).numpy())
-    position = {r: i for i, r in enumerate(chosen)}
-    for p, record in enumerate(records):
-        # without a margin every start is allowed and the draw is the one it always was
-        first = int(starts[rng.integers(0, len(starts))])
-        window = z[position[int(record)], :, first:first + steps]
-        branch.prototypes.data[p] = window.to(branch.prototypes.dtype)
-    branch.train(was_training)
-    return records
-
-
-@dataclass
-class Replacement:
-    """Where ``reproject`` put one prototype (record index into the projected set)."""
-
-    prototype: int  # index in the branch
-    record: int
-    window: int  # first latent step
-    similarity: float  # of the prototype before replacement to its new window
-
-
-@torch.no_grad()
-def reproject(branch: PrototypeBranch, signals: np.ndarray, labels: np.ndarray,
-              targets: list[int], excluded_records: set[int],
-              taken: dict[int, list[tuple[int, int]]], batch_size: int = 64,
-              device: torch.device | str = "cpu",
-              rules: ProjectionRules | None = None,
-              window_segments: np.ndarray | None = None) -> list[Replacement]:
-    """Re-project the ``targets`` prototypes onto the best window that is still allowed: from a
-    record carrying the prototype's class, not in ``excluded_records``, and not overlapping a
-    window in ``taken`` (record -> [(first latent step, steps)], the windows other prototypes
-    use), nor within ``rules.margin_samples`` of the record's edges. Targets are placed in
-    order, each one's new window joining ``taken`` (R3-ProtoPNet's "next best real patch"
-    after a rejection). ``window_segments`` (N, W): as in ``project_branch``, a time-local
-    prototype of a class with an expert rule only takes a window centred on its wave."""
-    device = torch.device(device)
-    was_training = branch.training
-    branch.eval()
-    steps = branch.prototype_steps
-    everyone = _eligible(branch, labels)  # (N, P)
-    eligible = everyone[:, targets].T.clone()  # (T, N)
-    if excluded_records:
-        eligible[:, sorted(excluded_records)] = False
-    prototypes = branch.prototypes[targets].double()  # float64 as in _best_windows
-    tables, latents = [], {}
-    for start in range(0, len(signals), batch_size):
-        x = torch.from_numpy(np.ascontiguousarray(signals[start:start + batch_size])).to(device)
-        z = branch.latent(x).double()
-        tables.append(window_similarity(z, prototypes, branch.similarity).cpu())  # (B, T, W)
-    table = torch.cat(tables).permute(1, 0, 2).clone()  # (T, N, W)
-    n_windows = table.shape[2]
-    table[~eligible] = float("-inf")
-    latent_length = n_windows + steps - 1
-    allowed = _allowed(branch, latent_length, signals.shape[-1], rules or ProjectionRules())
-    table[:, :, ~allowed] = float("-inf")
-    wave = _wave_rule(branch, window_segments, everyone)
-    if wave is not None:
-        codes, ok = wave
-        on_wave = torch.from_numpy(ok[targets][:, codes])  # (T, N, W)
-        table = table.masked_fill(~on_wave, float("-inf"))
-    taken = {r: list(w) for r, w in taken.items()}
-    placed = []
-    for row, target in enumerate(targets):
-        scores = table[row].clone()
-        for record, spans in taken.items():
-            for first, length in spans:  # windows [w, w+steps) overlapping [first, first+length)
-                low, high = max(first - steps + 1, 0), min(first + length, n_windows)
-                scores[record, low:high] = float("-inf")
-        flat = int(scores.argmax())
-        record, window = divmod(flat, n_windows)
-        value = float(scores[record, window])
-        if not np.isfinite(value):
-            raise DataError(f"replace: no allowed training window left for prototype "
-                            f"{branch.prototype_ids[target]} (every record of its class is "
-                            "excluded or its windows are taken)")
-        placed.append(Replacement(target, record, window, value))
-        taken.setdefault(record, []).append((window, steps))
-        if record not in latents:
-            x = torch.from_numpy(np.ascontiguousarray(signals[record:record + 1])).to(device)
-            latents[record] = branch.latent(x).float()[0]
-        new = latents[record][:, window:window + steps]
-        branch.prototypes.data[target] = new.to(branch.prototypes.dtype)
-    branch.train(was_training)
-    return placed

@@ -11,8 +11,9 @@ from protoecg.audit.segments import SEGMENTS
 from protoecg.data import labels as label_table
 from protoecg.ecgplot import window_chart
 from protoecg.errors import ProtoECGError
+from protoecg.prune.lineage import runs_from
 from protoecg.prune.rules import RuleError
-from protoecg.prune.selection import ACTIONS, audit_of, runs_from, select
+from protoecg.prune.selection import ACTIONS, audit_of, select
 
 THUMBNAILS = 24  # pictures drawn at most (the table lists every selected prototype)
 
