@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from protoecg.errors import ProtoECGError
+from protoecg.study import signin
 from protoecg.study.store import AuthError, Reviewer, ReviewStore, Study
 
 # The app's face: no developer chrome for clinicians (the serve command also sets
@@ -91,7 +92,7 @@ def resume_session() -> dict | None:
         return None
     with open_store() as store:
         try:
-            study, reviewer = store.resume_session(token)
+            study, reviewer = signin.resume_session(store, token)
         except AuthError as exc:
             st.query_params.clear()
             st.session_state["signin_notice"] = str(exc)
@@ -104,7 +105,7 @@ def sign_out() -> None:
     user = current_user()
     if user and user.get("token"):
         with open_store() as store:
-            store.end_session(user["token"])
+            signin.end_session(store, user["token"])
     for key in list(st.session_state):
         del st.session_state[key]
     st.query_params.clear()

@@ -80,10 +80,11 @@ def test_demo_runs_on_ludb(ludb_root, tmp_path):
     assert (out / "run-tiny" / "catalog" / "prototypes.csv").is_file()
     assert Path(json.loads((out / "run-tiny" / "run.json").read_text())["root"]).is_absolute()
     code = result.stdout.split("rater code ")[1].split(",")[0]
+    from protoecg.study import signin
     from protoecg.study.store import ReviewStore
 
     with ReviewStore(out / "review.db") as store:
-        study, rater = store.authenticate(code)
+        study, rater = signin.authenticate(store, code)
         assert (study.name, rater.role) == ("demo", "rater")
         # the untrained tiny model is degenerate: its study says it was accepted anyway
         assert study.catalog_meta["degenerate_branches_allowed"]

@@ -40,7 +40,8 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_carries_the_app_protocols_and_presets(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ("review_app/app.py", "review_app/README.md", "review_app/common.py",
-                     "review_app/app_pages/rate.py", "review_app/app_pages/signin.py",
+                     "review_app/app_pages/rate.py", "review_app/app_pages/keyboard.js",
+                     "review_app/app_pages/signin.py",
                      "study_protocols/protoecgnet_clinician_review.toml",
                      "study_protocols/README.md", "protoecg/train/presets/tiny.toml",
                      "protoecg/data/scp_statements.csv", "protoecg/resources.py"):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from protoecg.agreement.report import summarize_study
+from protoecg.agreement.summary import summarize_study
 from protoecg.catalog.reader import read_catalog
 from protoecg.cli import main
 from protoecg.study.protocol import load_protocol, parse_protocol

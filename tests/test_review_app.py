@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from protoecg.catalog.reader import read_catalog
-from protoecg.study import answers, cards, tables
+from protoecg.study import answers, cards, signin, tables
 from protoecg.study.assignment import assign
 from protoecg.study.consensus import consensus_table
 from protoecg.study.protocol import load_protocol
@@ -356,7 +356,7 @@ def test_researchers_set_up_studies_in_the_app(db, synthetic_catalog):
     with ReviewStore(db, "write") as store:  # authenticate records the attempt
         study = store.study("pilot")
         assert store.reviewer(study, "zoe").role == "rater"
-        assert store.authenticate(code, throttle={"session": "t"})[1].name == "zoe"
+        assert signin.authenticate(store, code, throttle={"session": "t"})[1].name == "zoe"
     at.run()
     assert not at.code  # not shown again
     # a bad one: one clear line, nothing written
@@ -377,7 +377,7 @@ def test_researchers_set_up_studies_in_the_app(db, synthetic_catalog):
     assert not at.exception and "created study 'second'" in at.success[0].value
     code = at.code[0].value
     with ReviewStore(db, "write") as store:
-        study, who = store.authenticate(code, throttle={"session": "t2"})
+        study, who = signin.authenticate(store, code, throttle={"session": "t2"})
         assert (study.name, who.name, who.role) == ("second", "rhea", "researcher")
     # a catalog folder that is not one: one line, no study
     at.text_input(key="new_study_name").input("third")

@@ -12,7 +12,7 @@ import pytest
 
 from protoecg.catalog.reader import CatalogError, read_catalog
 from protoecg.cli import main
-from protoecg.study import answers
+from protoecg.study import answers, signin
 from protoecg.study.assignment import assign
 from protoecg.study.protocol import load_protocol
 from protoecg.study.ratings_csv import export_ratings, import_ratings
@@ -104,9 +104,9 @@ def test_duplicate_study_and_bad_catalog(store, study, catalog, tmp_path):
 def test_codes_are_shown_once_and_stored_hashed(store, study, tmp_path):
     reviewer, code = store.add_reviewer(study, "eve", "rater")
     assert len(code) == 14 and code.count("-") == 2
-    found_study, found = store.authenticate(code)
+    found_study, found = signin.authenticate(store, code)
     assert (found_study.name, found.name, found.role) == ("pilot", "eve", "rater")
-    assert store.authenticate(code.lower().replace("-", ""))[1].name == "eve"
+    assert signin.authenticate(store, code.lower().replace("-", ""))[1].name == "eve"
     raw = (tmp_path / "review.db").read_bytes() + (tmp_path / "review.db-wal").read_bytes()
     assert code.encode() not in raw and code.replace("-", "").encode() not in raw
     # not even a part of it: no 4-character piece of the code is stored in clear
@@ -119,12 +119,12 @@ def test_wrong_codes_are_refused_and_throttled(store, study):
     tab1 = {"session": "tab-1", "client": "10.0.0.7"}
     for _ in range(5):
         with pytest.raises(AuthError, match="unknown access code"):
-            store.authenticate("AAAA-BBBB-CCCC", throttle=tab1)
+            signin.authenticate(store, "AAAA-BBBB-CCCC", throttle=tab1)
     with pytest.raises(AuthError, match=r"too many wrong codes; try again in \d+ min"):
-        store.authenticate(code, throttle=tab1)  # even the right one, for now
+        signin.authenticate(store, code, throttle=tab1)  # even the right one, for now
     # a colleague's tab behind the same address is not locked out
     tab2 = {"session": "tab-2", "client": "10.0.0.7"}
-    assert store.authenticate(code, throttle=tab2)[1].name == "eve"
+    assert signin.authenticate(store, code, throttle=tab2)[1].name == "eve"
 
 
 def test_reviewer_rules(store, study):
@@ -244,6 +244,26 @@ def test_status(store, study, capsys):
     assert (result["prototypes"], result["reviewers"]) == (store.db["prototypes"].count, 5)
     assert result["ratings"] == 3 and result["complete"] == pytest.approx(1 / n)
     assert result["per_rater"]["ana"]["complete"] == 1
+
+
+def test_completion_per_rater_counts_what_each_queue_shows(store, study):
+    """status counts a rater's progress from the assignments and answers (not from every
+    rater's queue), with the queue's numbers: an answered prototype no longer assigned and an
+    incomplete card do not count."""
+    for k in range(3):
+        answer(store, study, "ana", k)
+    answer(store, study, "ben", 0, representativeness=5)  # clarity missing
+    answer(store, study, "cai", 0)
+    cai = rater(store, study, "cai")
+    answered = answers.queue(store, cai)[0].prototype_id
+    dropped = next(a.id for a in store.assignments(study)
+                   if a.reviewer == "cai" and a.prototype_id == answered)
+    store.replace_assignments(study, [dropped], [], {"test": "unassign"})
+    per_rater = answers.status(store, study)["per_rater"]
+    assert per_rater == {r.name: dict(zip(("complete", "assigned"), answers.progress(store, r),
+                                          strict=True))
+                         for r in store.reviewers(study) if r.role == "rater"}
+    assert per_rater["ana"]["complete"] == 3 and per_rater["cai"]["complete"] == 0
 
 
 # ---------------------------------------------------------- import/export
@@ -390,7 +410,7 @@ def test_commands_end_to_end(ludb_catalog, tmp_path, capsys):
                  str(out_csv)]) == 0
     assert out_csv.read_text().startswith('"reviewer","prototype_id","question","answer"')
     with ReviewStore(db) as s:
-        assert s.authenticate(codes["ana"])[1].name == "ana"
+        assert signin.authenticate(s, codes["ana"])[1].name == "ana"
     for args, message in [
         (["study", "status", "--db", db, "--study", "nope"], "no study 'nope'"),
         (["study", "create", "--db", db, "--protocol", str(PAPER_PROTOCOL), "--catalog",
@@ -438,16 +458,16 @@ class _Proxy:
 
 def test_a_session_token_signs_its_reviewer_back_in_until_signed_out_or_expired(store, study):
     reviewer = store.reviewers(study)[0]
-    token = store.start_session(reviewer)
-    again_study, again = store.resume_session(token)
+    token = signin.start_session(store, reviewer)
+    again_study, again = signin.resume_session(store, token)
     assert (again_study.name, again.id, again.role) == (study.name, reviewer.id, reviewer.role)
     stored = [r["token_hash"] for r in store.db["sessions"].rows]
     assert token not in "".join(stored)  # only its hash is kept
-    store.end_session(token)
+    signin.end_session(store, token)
     with pytest.raises(AuthError, match="session has ended"):
-        store.resume_session(token)
-    expired = store.start_session(reviewer, ttl_s=-1)
+        signin.resume_session(store, token)
+    expired = signin.start_session(store, reviewer, ttl_s=-1)
     with pytest.raises(AuthError, match="session has ended"):
-        store.resume_session(expired)
+        signin.resume_session(store, expired)
     with pytest.raises(AuthError):
-        store.resume_session("made-up-token")
+        signin.resume_session(store, "made-up-token")

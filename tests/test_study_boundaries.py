@@ -1,7 +1,7 @@
-"""The review side keeps its boundaries: the store is the only place that runs SQL, the study
-and agreement packages stay torch-free (they import only the catalog reader and its quality
-figures, the label table, the errors and the ECG charts from the rest of protoecg), and the
-statistics live in one registry."""
+"""The review side keeps its boundaries: the store package is the only place that runs SQL, the
+study and agreement packages stay torch-free (they import only the catalog reader and its
+quality figures, the label table, the errors and the ECG charts from the rest of protoecg), and
+the statistics live in one registry."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 from protoecg.agreement.statistics import STATISTICS, Statistic
 from tests.conftest import REPO
 
-STORE = REPO / "protoecg" / "study" / "store.py"
+STORE = REPO / "protoecg" / "study" / "store"  # a package: its modules run the SQL
 SQL_WORDS = ("SELECT ", "INSERT ", "UPDATE ", "DELETE ", "PRAGMA ", "CREATE TABLE")
 ALLOWED_FROM_OUTSIDE = {"protoecg", "protoecg.catalog.reader", "protoecg.catalog.quality",
                         "protoecg.data.labels",
@@ -52,9 +52,11 @@ def imports(path: Path) -> set[str]:
 
 
 def test_only_the_store_runs_sql():
-    offenders = [use for path in sources() if path != STORE for use in sql_uses(path)]
+    offenders = [use for path in sources() if STORE not in path.parents
+                 for use in sql_uses(path)]
     assert offenders == []
-    assert sql_uses(STORE)  # the check sees SQL where it is
+    assert all(sql_uses(path) for path in STORE.glob("*.py")
+               if path.stem not in ("__init__", "records"))  # the check sees SQL where it is
 
 
 def test_study_and_agreement_stay_torch_free_and_below_training():

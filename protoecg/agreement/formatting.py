@@ -29,7 +29,7 @@ def format_statistic(stat: dict, markup: str = "text") -> str:
 
 def statistics_table(summary: dict) -> pd.DataFrame:
     """One row per statistic (its definition), one column per question, cells as
-    ``format_statistic`` writes them (from ``report.summarize_study``'s result)."""
+    ``format_statistic`` writes them (from ``summary.summarize_study``'s result)."""
     rows = []
     for key, definition in summary["definitions"].items():
         row = {"statistic": definition}

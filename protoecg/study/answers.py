@@ -164,6 +164,7 @@ def current_answers(store: ReviewStore, study: Study) -> pd.DataFrame:
 
 
 def status(store: ReviewStore, study: Study) -> dict:
+    """How far the study has come: counts, the share of complete assignments, per rater."""
     reviewers = store.reviewers(study)
     n_prototypes = store.count_prototypes(study)
     n_assign = store.count_assignments(study)
@@ -172,11 +173,6 @@ def status(store: ReviewStore, study: Study) -> dict:
     rated = answers[answers["question"].isin(required)]
     per_pair = rated.groupby(["reviewer", "prototype_id"])["question"].nunique()
     complete = int((per_pair == len(required)).sum())
-    per_rater = {}
-    for r in reviewers:
-        if r.role == "rater":
-            done, total = progress(store, r)
-            per_rater[r.name] = {"complete": done, "assigned": total}
     return {
         "study": study.name, "protocol": study.protocol.id, "prototypes": n_prototypes,
         "reviewers": len(reviewers), "raters": sum(r.role == "rater" for r in reviewers),
@@ -185,5 +181,23 @@ def status(store: ReviewStore, study: Study) -> dict:
         "flags": int((~answers["question"].isin(required | {"comment"})).sum()),
         "comments": int((answers["question"] == "comment").sum()),
         "complete": complete / n_assign if n_assign else 0.0,
-        "per_rater": per_rater, "schema_version": store.schema_version,
+        "per_rater": _completion_per_rater(store, study, reviewers, per_pair, len(required)),
+        "schema_version": store.schema_version,
     }
+
+
+def _completion_per_rater(store: ReviewStore, study: Study, reviewers: list[Reviewer],
+                          per_pair: pd.Series, n_required: int) -> dict[str, dict]:
+    """Rater -> assigned prototypes and those with every required question answered (what
+    ``progress`` counts from a rater's queue), from the study's assignments and its answered
+    questions per (rater, prototype) without building every rater's queue."""
+    done = set(per_pair.index[per_pair == n_required])
+    per_rater = {r.name: {"complete": 0, "assigned": 0} for r in reviewers if r.role == "rater"}
+    for assignment in store.assignments(study):
+        counts = per_rater.get(assignment.reviewer)
+        if counts is not None:
+            counts["assigned"] += 1
+            # no required question: every assigned prototype is complete, as in the queue
+            counts["complete"] += (not n_required
+                                   or (assignment.reviewer, assignment.prototype_id) in done)
+    return per_rater

@@ -40,3 +40,24 @@ def code_lookup(code: str, key: str) -> str:
     """HMAC-SHA256 of the normalised code under the database's key: an index, not a secret
     (the scrypt hash is what proves the code)."""
     return hmac.new(bytes.fromhex(key), normalise(code).encode(), hashlib.sha256).hexdigest()
+
+
+def credentials(code: str, key: str) -> dict[str, str]:
+    """What a reviewer row stores of a code: its keyed-hash lookup and a salted scrypt hash."""
+    salt = new_salt()
+    return {"code_lookup": code_lookup(code, key), "code_salt": salt,
+            "code_hash": hash_code(code, salt)}
+
+
+def holder(code: str, candidates: list[dict]) -> dict | None:
+    """The candidate row (found by lookup or legacy prefix) whose scrypt hash proves ``code``,
+    compared in constant time. A miss costs one scrypt too, so timing does not tell near
+    misses from far ones."""
+    if not candidates:
+        hash_code(code, "00" * 16)
+        return None
+    for row in candidates:
+        if row["code_hash"] and hmac.compare_digest(row["code_hash"],
+                                                    hash_code(code, row["code_salt"])):
+            return row
+    return None

@@ -10,6 +10,7 @@ import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from protoecg.errors import ProtoECGError
 
@@ -115,81 +116,122 @@ def load_protocol(path: str | Path) -> Protocol:
 
 
 def parse_protocol(raw: dict, source: str = "protocol") -> Protocol:
-    def fail(message: str):
-        raise ProtocolError(f"{source}: {message}")
+    """Validate a protocol's TOML table (``load_protocol`` reads the file); every problem is a
+    ``ProtocolError`` naming ``source`` and the field."""
+    fields = _Fields(source)
+    unknown = set(raw) - _TOP_KEYS
+    if unknown:
+        fields.fail(f"unknown field {sorted(unknown)[0]!r} (expected "
+                    f"{', '.join(sorted(_TOP_KEYS))})")
+    if fields.need(raw, "format", int) != PROTOCOL_FORMAT:
+        fields.fail(f"format {raw['format']} is not supported (expected {PROTOCOL_FORMAT})")
+    protocol_id = fields.need(raw, "id", str)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", protocol_id):
+        fields.fail(f"field 'id' must be lower-case letters, digits and '-', got "
+                    f"{protocol_id!r}")
+    k = fields.need(raw, "raters_per_prototype", int)
+    if k < 1:
+        fields.fail("field 'raters_per_prototype' must be at least 1")
+    seen: set[str] = set()  # question and flag ids so far: each must be unique
+    questions = _questions(fields, raw, seen)
+    flags = _flags(fields, raw, seen)
+    options = _options(fields, raw)
+    return Protocol(
+        id=protocol_id, title=fields.need(raw, "title", str),
+        version=str(raw.get("version", "1")),
+        instructions=fields.need(raw, "instructions", str).strip(), raters_per_prototype=k,
+        questions=questions, flags=flags, source=source, **options)
 
-    def need(table: dict, key: str, kind, where: str = ""):
+
+class _Fields:
+    """Reads a protocol's fields; a problem fails with the source and the field's name."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, message: str) -> NoReturn:
+        raise ProtocolError(f"{self.source}: {message}")
+
+    def need(self, table: dict, key: str, kind, where: str = ""):
+        """``table[key]``, which must be there and of ``kind`` (a type or a tuple of them; a
+        bool is not an int)."""
         if key not in table:
-            fail(f"missing field {where}{key!r}")
+            self.fail(f"missing field {where}{key!r}")
         value = table[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__
                                                                         for k in kind)
-            fail(f"field {where}{key!r} must be {names}, got {value!r}")
+            self.fail(f"field {where}{key!r} must be {names}, got {value!r}")
         return value
 
-    unknown = set(raw) - _TOP_KEYS
-    if unknown:
-        fail(f"unknown field {sorted(unknown)[0]!r} (expected {', '.join(sorted(_TOP_KEYS))})")
-    if need(raw, "format", int) != PROTOCOL_FORMAT:
-        fail(f"format {raw['format']} is not supported (expected {PROTOCOL_FORMAT})")
-    protocol_id = need(raw, "id", str)
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", protocol_id):
-        fail(f"field 'id' must be lower-case letters, digits and '-', got {protocol_id!r}")
-    k = need(raw, "raters_per_prototype", int)
-    if k < 1:
-        fail("field 'raters_per_prototype' must be at least 1")
-    questions_raw = need(raw, "questions", list)
+
+def _questions(fields: _Fields, raw: dict, seen: set[str]) -> tuple[Question, ...]:
+    questions_raw = fields.need(raw, "questions", list)
     if not questions_raw:
-        fail("field 'questions' must list at least one question")
-    questions, seen = [], set()
+        fields.fail("field 'questions' must list at least one question")
+    questions = []
     for i, q in enumerate(questions_raw):
         where = f"questions[{i}]."
         if not isinstance(q, dict):
-            fail(f"questions[{i}] must be a table")
+            fields.fail(f"questions[{i}] must be a table")
         extra = set(q) - {"id", "prompt", "scale", "required"}
         if extra:
-            fail(f"unknown field {where}{sorted(extra)[0]!r}")
-        qid = need(q, "id", str, where)
+            fields.fail(f"unknown field {where}{sorted(extra)[0]!r}")
+        qid = fields.need(q, "id", str, where)
         if not re.fullmatch(r"[a-z0-9_]+", qid) or qid in RESERVED_IDS or qid in seen:
-            fail(f"{where}id {qid!r} must be unique, [a-z0-9_]+, and not one of "
-                 f"{', '.join(sorted(RESERVED_IDS))}")
+            fields.fail(f"{where}id {qid!r} must be unique, [a-z0-9_]+, and not one of "
+                        f"{', '.join(sorted(RESERVED_IDS))}")
         seen.add(qid)
-        prompt = need(q, "prompt", str, where)
-        scale_raw = need(q, "scale", list, where)
-        if len(scale_raw) < 2:
-            fail(f"{where}scale needs at least two points")
-        points = []
-        for j, p in enumerate(scale_raw):
-            pw = f"{where}scale[{j}]."
-            if not isinstance(p, dict) or set(p) != {"value", "label"}:
-                fail(f"{where}scale[{j}] must be {{ value = N, label = \"...\" }}")
-            value, label = need(p, "value", int, pw), need(p, "label", str, pw)
-            if not -1000 <= value <= 1000:  # answers are stored as SQLite integers
-                fail(f"{pw}value must be between -1000 and 1000, got {value}")
-            if not label.strip():
-                fail(f"{pw}label is empty: every scale point needs a label")
-            points.append(ScalePoint(value, label))
-        values = [p.value for p in points]
-        if values != list(range(values[0], values[0] + len(values))):
-            fail(f"{where}scale values must be consecutive integers in ascending order "
-                 f"without gaps, got {values}")
+        prompt = fields.need(q, "prompt", str, where)
+        points = _scale(fields, fields.need(q, "scale", list, where), where)
         required = q.get("required", True)
         if not isinstance(required, bool):
-            fail(f"field {where}'required' must be true or false")
-        questions.append(Question(qid, prompt, tuple(points), required))
-    flags = []
+            fields.fail(f"field {where}'required' must be true or false")
+        questions.append(Question(qid, prompt, points, required))
+    return tuple(questions)
+
+
+def _scale(fields: _Fields, scale_raw: list, where: str) -> tuple[ScalePoint, ...]:
+    """A question's scale: at least two labelled points, consecutive integers ascending."""
+    if len(scale_raw) < 2:
+        fields.fail(f"{where}scale needs at least two points")
+    points = []
+    for j, p in enumerate(scale_raw):
+        pw = f"{where}scale[{j}]."
+        if not isinstance(p, dict) or set(p) != {"value", "label"}:
+            fields.fail(f"{where}scale[{j}] must be {{ value = N, label = \"...\" }}")
+        value, label = fields.need(p, "value", int, pw), fields.need(p, "label", str, pw)
+        if not -1000 <= value <= 1000:  # answers are stored as SQLite integers
+            fields.fail(f"{pw}value must be between -1000 and 1000, got {value}")
+        if not label.strip():
+            fields.fail(f"{pw}label is empty: every scale point needs a label")
+        points.append(ScalePoint(value, label))
+    values = [p.value for p in points]
+    if values != list(range(values[0], values[0] + len(values))):
+        fields.fail(f"{where}scale values must be consecutive integers in ascending order "
+                    f"without gaps, got {values}")
+    return tuple(points)
+
+
+def _flags(fields: _Fields, raw: dict, seen: set[str]) -> tuple[Flag, ...]:
     if not isinstance(raw.get("flags", []), list):
-        fail("field 'flags' must be a list of { id = \"...\", label = \"...\" } tables")
+        fields.fail("field 'flags' must be a list of { id = \"...\", label = \"...\" } tables")
+    flags = []
     for i, f in enumerate(raw.get("flags", [])):
         where = f"flags[{i}]."
         if not isinstance(f, dict) or set(f) - {"id", "label"}:
-            fail(f"flags[{i}] must be {{ id = \"...\", label = \"...\" }}")
-        fid, label = need(f, "id", str, where), need(f, "label", str, where)
+            fields.fail(f"flags[{i}] must be {{ id = \"...\", label = \"...\" }}")
+        fid, label = fields.need(f, "id", str, where), fields.need(f, "label", str, where)
         if fid in seen or fid == "comment" or not re.fullmatch(r"[a-z0-9_]+", fid):
-            fail(f"{where}id {fid!r} must be unique, [a-z0-9_]+ and not 'comment'")
+            fields.fail(f"{where}id {fid!r} must be unique, [a-z0-9_]+ and not 'comment'")
         seen.add(fid)
         flags.append(Flag(fid, label))
+    return tuple(flags)
+
+
+def _options(fields: _Fields, raw: dict) -> dict:
+    """The ``comment``, ``blinding`` and ``assignment`` tables as ``Protocol`` arguments
+    (their defaults where absent)."""
     comment = raw.get("comment", {})
     blinding = raw.get("blinding", {})
     assignment = raw.get("assignment", {})
@@ -197,30 +239,25 @@ def parse_protocol(raw: dict, source: str = "protocol") -> Protocol:
                               ("blinding", blinding, {"other_raters", "model_scores"}),
                               ("assignment", assignment, {"seed", "group_by", "shuffle"})):
         if not isinstance(table, dict):
-            fail(f"field {name!r} must be a table")
+            fields.fail(f"field {name!r} must be a table")
         extra = set(table) - keys
         if extra:
-            fail(f"unknown field {name}.{sorted(extra)[0]!r}")
+            fields.fail(f"unknown field {name}.{sorted(extra)[0]!r}")
     group_by = assignment.get("group_by", "class")
     if group_by not in GROUPINGS:
-        fail(f"field assignment.'group_by' must be one of {', '.join(GROUPINGS)}")
+        fields.fail(f"field assignment.'group_by' must be one of {', '.join(GROUPINGS)}")
     bools = {"comment.enabled": comment.get("enabled", True),
              "blinding.other_raters": blinding.get("other_raters", True),
              "blinding.model_scores": blinding.get("model_scores", True),
              "assignment.shuffle": assignment.get("shuffle", True)}
     for name, value in bools.items():
         if not isinstance(value, bool):
-            fail(f"field {name!r} must be true or false")
+            fields.fail(f"field {name!r} must be true or false")
     seed = assignment.get("seed", 42)
     if not isinstance(seed, int) or isinstance(seed, bool):
-        fail("field assignment.'seed' must be an integer")
-    return Protocol(
-        id=protocol_id, title=need(raw, "title", str), version=str(raw.get("version", "1")),
-        instructions=need(raw, "instructions", str).strip(), raters_per_prototype=k,
-        questions=tuple(questions), flags=tuple(flags),
-        comment_enabled=bools["comment.enabled"],
-        comment_label=str(comment.get("label", "Comments")),
-        blind_other_raters=bools["blinding.other_raters"],
-        blind_model_scores=bools["blinding.model_scores"], seed=seed, group_by=group_by,
-        shuffle=bools["assignment.shuffle"], source=source,
-    )
+        fields.fail("field assignment.'seed' must be an integer")
+    return {"comment_enabled": bools["comment.enabled"],
+            "comment_label": str(comment.get("label", "Comments")),
+            "blind_other_raters": bools["blinding.other_raters"],
+            "blind_model_scores": bools["blinding.model_scores"], "seed": seed,
+            "group_by": group_by, "shuffle": bools["assignment.shuffle"]}

@@ -2,7 +2,8 @@
 
 Applied migrations are recorded in ``_sqlite_migrations``; the schema version is how many of
 ours are applied. A database carrying a migration this code does not know comes from a newer
-protoecg and is refused rather than written to.
+protoecg and is refused rather than written to. Only sqlite-utils' public ``Migrations`` API
+is used (``applied``, ``pending``, ``apply``); the list of our migrations is ``STEPS``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ MIGRATIONS = Migrations("protoecg-review")
 
 def current_version() -> int:
     """The schema version this code writes: how many migrations it knows."""
-    return len(MIGRATIONS._migrations)  # sqlite-utils keeps them in order, no public count
+    return len(STEPS)
 
 
-@MIGRATIONS()
 def m001_initial(db: Database) -> None:
     db["studies"].create({
         "id": int, "name": str, "protocol_id": str, "protocol_json": str,
@@ -67,13 +67,11 @@ def m001_initial(db: Database) -> None:
     db["login_failures"].create_index(["key", "at"])
 
 
-@MIGRATIONS()
 def m002_review_rounds(db: Database) -> None:
     # a study may be the next round of another (after pruning / replacing prototypes)
     db["studies"].add_column("previous_study_id", int)
 
 
-@MIGRATIONS()
 def m003_code_lookup(db: Database) -> None:
     # Codes are found by a keyed hash of the whole code (HMAC with this database's own key), so
     # no part of a code is stored in clear; reviewers made before this keep their prefix until
@@ -86,7 +84,6 @@ def m003_code_lookup(db: Database) -> None:
     db["reviewers"].create_index(["code_lookup"], unique=True)
 
 
-@MIGRATIONS()
 def m004_sessions(db: Database) -> None:
     # A signed-in browser keeps a random session token (in its address bar), so a reload or a
     # new tab does not sign the reviewer out. Only the token's SHA-256 is stored; signing out
@@ -96,7 +93,6 @@ def m004_sessions(db: Database) -> None:
                           foreign_keys=[("reviewer_id", "reviewers", "id")])
 
 
-@MIGRATIONS()
 def m005_consensus(db: Database) -> None:
     # Adjudication: a researcher's consensus answer to a question about a prototype, with a
     # note. Kept apart from the raters' answers (never overwriting them), append-only like
@@ -108,3 +104,10 @@ def m005_consensus(db: Database) -> None:
                               ("researcher_id", "reviewers", "id")])
     db["consensus"].create_index(["study_id", "prototype_pk", "question", "revision"],
                                  unique=True)
+
+
+# Our migrations in the order they apply (the schema version counts them): registered from
+# this tuple because sqlite-utils has no public way to list the migrations of a set.
+STEPS = (m001_initial, m002_review_rounds, m003_code_lookup, m004_sessions, m005_consensus)
+for _step in STEPS:
+    MIGRATIONS()(_step)

@@ -7,14 +7,14 @@ import common
 import streamlit as st
 
 from protoecg.errors import ProtoECGError
-from protoecg.study import tables
+from protoecg.study import signin, tables
 from protoecg.study.answers import status
 
 
 def lockouts() -> None:
     """Sign-in lockouts now in force (a tab or a client address after wrong codes)."""
     with common.open_store() as store:
-        locked = store.lockouts()
+        locked = signin.lockouts(store)
     if not locked:
         return
     st.subheader("Sign-in lockouts")
@@ -25,7 +25,7 @@ def lockouts() -> None:
                  hide_index=True, key="lockouts")
     if st.button("Lift all lockouts", key="lift_lockouts"):
         with common.open_store() as store:
-            store.clear_lockouts(common.current_user()["name"])
+            signin.clear_lockouts(store, common.current_user()["name"])
         st.rerun()
 
 

@@ -8,6 +8,7 @@ import secrets
 import common
 import streamlit as st
 
+from protoecg.study import signin
 from protoecg.study.store import AuthError
 
 
@@ -39,11 +40,11 @@ def render() -> None:
     if submitted:
         with common.open_store() as store:
             try:
-                study, reviewer = store.authenticate(code, throttle=_throttle())
+                study, reviewer = signin.authenticate(store, code, throttle=_throttle())
             except AuthError as exc:
                 st.error(str(exc))
                 return
-            token = store.start_session(reviewer)
+            token = signin.start_session(store, reviewer)
         common.sign_in(study.name, reviewer, token)
         st.rerun()
     elif "signin_notice" in st.session_state:

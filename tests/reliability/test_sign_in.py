@@ -12,9 +12,11 @@ import pytest
 
 from protoecg.catalog.reader import read_catalog
 from protoecg.resources import protocol_path
+from protoecg.study import signin
 from protoecg.study.codes import code_prefix
 from protoecg.study.protocol import load_protocol
-from protoecg.study.store import THROTTLE_LIMITS, AuthError, ReviewStore
+from protoecg.study.signin import THROTTLE_LIMITS
+from protoecg.study.store import AuthError, ReviewStore
 from tests._synthetic_catalog import SMALL, write_synthetic_catalog
 from tests.conftest import REPO
 
@@ -34,9 +36,9 @@ def test_an_empty_submit_is_not_a_wrong_code(db):
     with ReviewStore(path) as store:
         for empty in ("", "   ", "--"):
             with pytest.raises(AuthError, match="enter your access code"):
-                store.authenticate(empty, throttle={"session": "t"})
-        assert store.lockouts() == [] and store.db["login_failures"].count == 0
-        assert store.authenticate(code, throttle={"session": "t"})[1].name == "Dr A"
+                signin.authenticate(store, empty, throttle={"session": "t"})
+        assert signin.lockouts(store) == [] and store.db["login_failures"].count == 0
+        assert signin.authenticate(store, code, throttle={"session": "t"})[1].name == "Dr A"
 
 
 def test_the_wait_is_stated_and_a_researcher_can_lift_lockouts(db):
@@ -44,34 +46,36 @@ def test_the_wait_is_stated_and_a_researcher_can_lift_lockouts(db):
     with ReviewStore(path) as store:
         for _ in range(THROTTLE_LIMITS["session"]):
             with pytest.raises(AuthError):
-                store.authenticate("WRONG-CODE-XX", throttle={"session": "t", "client": "c"})
+                signin.authenticate(store, "WRONG-CODE-XX",
+                                    throttle={"session": "t", "client": "c"})
         with pytest.raises(AuthError, match=r"try again in (\d+ s|\d+ min)"):
-            store.authenticate(code, throttle={"session": "t", "client": "c"})
-        locked = store.lockouts()
+            signin.authenticate(store, code, throttle={"session": "t", "client": "c"})
+        locked = signin.lockouts(store)
         assert [entry["key"] for entry in locked] == ["session:t"]
         assert 0 < locked[0]["seconds_left"] <= 300
         # each wrong code was recorded against the tab and the client
-        assert store.clear_lockouts("researcher") == 2 * THROTTLE_LIMITS["session"]
-        assert store.authenticate(code, throttle={"session": "t", "client": "c"})
+        assert signin.clear_lockouts(store, "researcher") == 2 * THROTTLE_LIMITS["session"]
+        assert signin.authenticate(store, code, throttle={"session": "t", "client": "c"})
 
 
 def test_a_correct_code_takes_back_its_provisional_failure(db):
     path, code = db
     with ReviewStore(path) as store:
         for _ in range(20):  # a rater who signs in again and again is never locked out
-            store.authenticate(code, throttle={"session": "t"})
+            signin.authenticate(store, code, throttle={"session": "t"})
         assert store.db["login_failures"].count == 0
 
 
 GUESSER = """
 import os, sys, time
+from protoecg.study import signin
 from protoecg.study.store import AuthError, ReviewStore
 path, index, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 with ReviewStore(path, "write") as store:
     while not os.path.exists(go):  # every guesser ready before any guesses
         time.sleep(0.005)
     try:
-        store.authenticate(f"GUESS-{index:04d}-XYZ", throttle={"client": "attacker"})
+        signin.authenticate(store, f"GUESS-{index:04d}-XYZ", throttle={"client": "attacker"})
         print("signed in")
     except AuthError as exc:
         print("checked" if "unknown access code" in str(exc) else "refused")
@@ -107,7 +111,7 @@ def test_a_pre_schema_3_reviewer_signs_in_and_loses_the_clear_prefix(db):
                      [code_prefix(code)])
     conn.close()
     with ReviewStore(path) as store:
-        assert store.authenticate(code, throttle={"session": "t"})[1].name == "Dr A"
+        assert signin.authenticate(store, code, throttle={"session": "t"})[1].name == "Dr A"
         row = next(store.db["reviewers"].rows)
         assert row["code_prefix"] is None and row["code_lookup"]
-        assert store.authenticate(code, throttle={"session": "t"})[1].name == "Dr A"
+        assert signin.authenticate(store, code, throttle={"session": "t"})[1].name == "Dr A"

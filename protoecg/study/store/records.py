@@ -1,0 +1,105 @@
+"""What the review store hands out and takes in: its errors and the records of studies,
+reviewers, prototypes, assignments and answers (plain frozen values: the store's layers read
+and write them, every other module only passes them on)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from protoecg.errors import ProtoECGError
+from protoecg.study.protocol import Protocol
+
+ROLES = ("rater", "researcher")
+# columns a blinded rater never sees (model scores)
+MODEL_SCORE_COLUMNS = ("similarity", "catalog_similarity", "purity")
+NAME_MAX_CHARS = 100  # study and reviewer names (they head tables and reports)
+
+
+class StoreError(ProtoECGError):
+    """A request the review store refuses (unknown study, bad answer, newer schema …)."""
+
+
+class AuthError(StoreError):
+    """A wrong, unknown or throttled access code, or a role that may not do this."""
+
+
+@dataclass(frozen=True)
+class Study:
+    id: int
+    name: str
+    protocol: Protocol
+    catalog_path: str
+    catalog_meta: dict
+    previous_id: int | None = None  # the study this one is the next round of
+
+    @classmethod
+    def from_row(cls, row: dict) -> Study:
+        """A ``studies`` row as the store reads it."""
+        return cls(row["id"], row["name"], Protocol.from_dict(json.loads(row["protocol_json"])),
+                   row["catalog_path"], json.loads(row["catalog_json"] or "{}"),
+                   row.get("previous_study_id"))
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    id: int
+    study_id: int
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class StudyPrototype:
+    """A prototype of a study (its snapshot row is read with ``prototype_snapshot``)."""
+    pk: int
+    prototype_id: str
+    branch: str
+    class_code: str
+    position: int
+    # true-positive validation decisions it drives (the catalog's ``usage_decisions``; 0 in
+    # catalogs written before it): the queue shows the busiest prototypes first
+    decisions: int = 0
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: int
+    reviewer_id: int
+    reviewer: str
+    prototype_pk: int
+    prototype_id: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One validated answer to write: ``kind`` is a key of ``ratings.ANSWER_TABLES``;
+    ``answered_at`` keeps an imported answer's original time (None: now)."""
+    kind: str
+    question: str
+    value: int | str
+    answered_at: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """The current (latest) revision of one answer."""
+    kind: str
+    reviewer_id: int
+    reviewer: str
+    prototype_id: str
+    question: str
+    value: int | str
+    revision: int
+    answered_at: str
+
+
+def valid_name(what: str, name: str) -> str:
+    """A study's or reviewer's name (``what``), stripped; StoreError when it is empty or too
+    long."""
+    name = name.strip()
+    if not name:
+        raise StoreError(f"{what} name is empty")
+    if len(name) > NAME_MAX_CHARS:
+        raise StoreError(f"{what} name: at most {NAME_MAX_CHARS} characters, got {len(name)}")
+    return name
