@@ -44,8 +44,8 @@ def check_object(value, where: str, error: type[ProtoECGError], what: str,
                  keys: Iterable[str] = (), kind: type = dict):
     """``value`` is of ``kind`` and (for an object) holds ``keys``; else ``error``."""
     if not isinstance(value, kind):
-        raise error(f"{where}: expected {_TYPES.get(kind, kind.__name__)} ({what}), got "
-                    f"{type(value).__name__ if value is not None else 'null'}")
+        got = type(value).__name__ if value is not None else "null"
+        raise error(f"{where}: expected {_TYPES.get(kind, kind.__name__)}, got {got} ({what})")
     missing = [key for key in keys if key not in value]
     if missing:
         raise error(f"{where}: missing {', '.join(map(repr, missing))} (expected {what})")

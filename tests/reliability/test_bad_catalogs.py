@@ -58,7 +58,7 @@ CASES = {
     "catalog.json a list": (write("catalog.json", b"[1, 2]"), "catalog.json",
                             "expected a JSON object, got list"),
     "catalog.json not UTF-8": (write("catalog.json", b"\xff\xfe{}"), "catalog.json",
-                               "not valid JSON"),
+                               "not UTF-8"),
     "catalog.json other format": (write("catalog.json", b'{"format": 99}'), "catalog.json",
                                   "catalog format 99"),
     "prototypes.csv empty": (write("prototypes.csv", b""), "prototypes.csv", "empty file"),
