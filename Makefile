@@ -17,9 +17,13 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/protoecg demo
 
+# The suite in two passes: everything but the browser tests spread over 2 processes
+# (pytest-xdist, one per core), then the browser tests alone (a browser page waits on a
+# loaded machine as a clinician's would not).
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n 2 -m "not browser"
+	$(VENV)/bin/python -m pytest -m browser
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -11,6 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+# One compute thread per pytest-xdist worker (``make test`` runs 2 on 2 cores), set before
+# anything imports torch; the tests themselves do not depend on it (issue 30: the suite
+# passes with any thread count).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("PROTOECG_SHARED_DATA", REPO.parent / "shared" / "data"))
 
