@@ -16,13 +16,18 @@ from pathlib import Path
 from protoecg.errors import ProtoECGError
 
 _TYPES = {dict: "a JSON object", list: "a JSON array"}
+MAX_BYTES = 256 << 20
 
 
 def _text(path: Path, error: type[ProtoECGError], what: str) -> str:
     if not path.is_file():
         raise error(f"{path}: missing ({what})")
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:  # capped: these files are metadata, never this large
+            data = f.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise error(f"{path}: larger than {MAX_BYTES >> 20} MiB; expected {what}")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not UTF-8 text (byte {exc.start}); expected {what}") from None
     except OSError as exc:

@@ -59,10 +59,14 @@ TEXT_VALUES = ("audit.segment",)
 FUNCTIONS = ("mean", "median", "min", "max", "n")
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
 KEYWORDS = ("and", "or", "not")
-_TOKEN = re.compile(r"\s*(?:(?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
+# ASCII only: Python's \d and float() also read other scripts' digits ("١", "１" as 1)
+_TOKEN = re.compile(r"\s*(?:(?P<number>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
                     r"|(?P<text>\"[^\"]*\"|'[^']*')"
                     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)"
-                    r"|(?P<op><=|>=|==|!=|<|>)|(?P<paren>[()]))")
+                    r"|(?P<op><=|>=|==|!=|<|>)|(?P<paren>[()]))", re.ASCII)
+# parentheses and "not"s inside one another: far beyond any real rule, and well inside Python's
+# recursion limit (a rule nested 2,000 deep would otherwise end in a RecursionError)
+MAX_DEPTH = 100
 
 
 class RuleError(ProtoECGError):
@@ -70,7 +74,16 @@ class RuleError(ProtoECGError):
 
     def __init__(self, rule: str, column: int, problem: str):
         self.rule, self.column, self.problem = rule, column, problem
-        super().__init__(f"rule {rule!r}, column {column}: {problem}")
+        super().__init__(f"rule {_excerpt(rule, column)!r}, column {column}: {problem}")
+
+
+def _excerpt(rule: str, column: int, width: int = 60) -> str:
+    """The rule as the error quotes it: whole when short, else the part around ``column``."""
+    if len(rule) <= width:
+        return rule
+    start = max(0, min(column - 1 - width // 2, len(rule) - width))
+    return ("…" if start else "") + rule[start:start + width] + (
+        "…" if start + width < len(rule) else "")
 
 
 # ----------------------------------------------------------------------------- the tree
@@ -158,6 +171,13 @@ class _Parser:
         self.rule = rule
         self.tokens = _tokens(rule)
         self.at = 0
+        self.depth = 0
+
+    def deeper(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self.fail(f"nested more than {MAX_DEPTH} deep (parentheses and 'not'); write the "
+                      "rule with fewer levels")
 
     @property
     def token(self) -> _Token:
@@ -201,6 +221,13 @@ class _Parser:
         return operands[0] if len(operands) == 1 else BoolOp("and", tuple(operands))
 
     def not_(self) -> Condition:
+        self.deeper()
+        try:
+            return self._not()
+        finally:
+            self.depth -= 1
+
+    def _not(self) -> Condition:
         if self.is_("name", "not"):
             self.at += 1
             return Not(self.not_())
@@ -254,14 +281,21 @@ class _Parser:
     def value(self) -> Value:
         token = self.token
         if token.kind == "number":
+            number = float(token.text)
+            if not math.isfinite(number):
+                self.fail(f"number {token.text} is too large")
             self.at += 1
-            return Number(float(token.text))
+            return Number(number)
         if token.kind == "text":
             self.at += 1
             return Text(token.text[1:-1])
         if token.kind == "paren" and token.text == "(":
             self.at += 1
-            inner = self.value()
+            self.deeper()
+            try:
+                inner = self.value()
+            finally:
+                self.depth -= 1
             self.take("paren", ")")
             return inner
         if token.kind != "name":

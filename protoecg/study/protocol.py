@@ -18,6 +18,8 @@ PROTOCOL_FORMAT = 1
 RESERVED_IDS = {"best", "bad", "comment"}
 GROUPINGS = ("class", "branch", "none")
 
+MAX_PROTOCOL_BYTES = 1 << 20  # a protocol is a few kB; 1 MiB leaves room for long texts
+
 
 class ProtocolError(ProtoECGError):
     """A study protocol that does not follow the documented format."""
@@ -103,8 +105,15 @@ _TOP_KEYS = {"format", "id", "title", "version", "instructions", "raters_per_pro
 def load_protocol(path: str | Path) -> Protocol:
     """Read and validate a protocol TOML file."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ProtocolError(f"{path}: not a file (expected a protocol TOML file)")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as f:  # capped: a path naming an endless stream is refused
+            data = f.read(MAX_PROTOCOL_BYTES + 1)
+        if len(data) > MAX_PROTOCOL_BYTES:
+            raise ProtocolError(f"{path}: larger than {MAX_PROTOCOL_BYTES // 1024} KiB; a "
+                                "protocol is a short TOML file")
+        raw = tomllib.loads(data.decode("utf-8"))
     except OSError as exc:
         raise ProtocolError(f"{path}: cannot read protocol ({exc.strerror})") from None
     except UnicodeDecodeError as exc:

@@ -12,6 +12,7 @@ import pandas as pd
 from protoecg.study.answers import current_answers, validate_answer
 from protoecg.study.codes import new_code
 from protoecg.study.store import ReviewStore, StoreError, Study
+from protoecg.study.store.records import valid_name
 
 # one row per current answer; `answered_at` survives an import, so export -> import -> export
 # gives the same file
@@ -47,6 +48,15 @@ def export_ratings(store: ReviewStore, study: Study, path: str | Path | IO[str])
 
 def _value(question: str, answer: str) -> str:
     return answer if question == "comment" else answer.strip()
+
+
+def _check_new_name(name: str, where: str) -> None:
+    try:
+        cleaned = valid_name("reviewer", name)
+    except StoreError as exc:
+        raise StoreError(f"{where}: {exc}") from None
+    if cleaned != name:
+        raise StoreError(f"{where}: reviewer name {name!r} begins or ends with spaces")
 
 
 def import_ratings(store: ReviewStore, study: Study, path: str | Path,
@@ -85,6 +95,8 @@ def import_ratings(store: ReviewStore, study: Study, path: str | Path,
         elif not create_reviewers:
             raise StoreError(f"{where}: unknown reviewer {row.reviewer!r} (pass "
                              "--create-reviewers to add the reviewers the file names)")
+        else:  # a reviewer this import creates: a name as the app would accept it
+            _check_new_name(row.reviewer, where)
         try:
             validate_answer(study, row.question, _value(row.question, row.answer))
         except StoreError as exc:
