@@ -42,12 +42,11 @@ Every error names the column (1-based) of the rule where it was found.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from protoecg.audit.segments import SEGMENTS
-from protoecg.errors import ProtoECGError
+from protoecg.prune.rule_tokens import RuleError, Token, tokens
 
 COUNTS = ("bad", "best")
 MODEL_VALUES = ("purity", "usage", "duplicate", "edge", "on_wave", "prevalence")
@@ -59,31 +58,9 @@ TEXT_VALUES = ("audit.segment",)
 FUNCTIONS = ("mean", "median", "min", "max", "n")
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
 KEYWORDS = ("and", "or", "not")
-# ASCII only: Python's \d and float() also read other scripts' digits ("١", "１" as 1)
-_TOKEN = re.compile(r"\s*(?:(?P<number>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
-                    r"|(?P<text>\"[^\"]*\"|'[^']*')"
-                    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)"
-                    r"|(?P<op><=|>=|==|!=|<|>)|(?P<paren>[()]))", re.ASCII)
 # parentheses and "not"s inside one another: far beyond any real rule, and well inside Python's
 # recursion limit (a rule nested 2,000 deep would otherwise end in a RecursionError)
 MAX_DEPTH = 100
-
-
-class RuleError(ProtoECGError):
-    """A prune rule that does not parse or names an unknown question."""
-
-    def __init__(self, rule: str, column: int, problem: str):
-        self.rule, self.column, self.problem = rule, column, problem
-        super().__init__(f"rule {_excerpt(rule, column)!r}, column {column}: {problem}")
-
-
-def _excerpt(rule: str, column: int, width: int = 60) -> str:
-    """The rule as the error quotes it: whole when short, else the part around ``column``."""
-    if len(rule) <= width:
-        return rule
-    start = max(0, min(column - 1 - width // 2, len(rule) - width))
-    return ("…" if start else "") + rule[start:start + width] + (
-        "…" if start + width < len(rule) else "")
 
 
 # ----------------------------------------------------------------------------- the tree
@@ -142,34 +119,10 @@ Condition = Compare | Not | BoolOp
 
 
 # ---------------------------------------------------------------------------- parsing
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # number text name op paren end
-    text: str
-    column: int
-
-
-def _tokens(rule: str) -> list[_Token]:
-    out, position = [], 0
-    while position < len(rule):
-        if rule[position:].strip() == "":
-            break
-        match = _TOKEN.match(rule, position)
-        if not match or match.end() == position:
-            column = position + len(rule[position:]) - len(rule[position:].lstrip()) + 1
-            raise RuleError(rule, column, f"unexpected character {rule[column - 1]!r}")
-        kind = match.lastgroup
-        start = match.start(kind)
-        out.append(_Token(kind, match.group(kind), start + 1))
-        position = match.end()
-    out.append(_Token("end", "", len(rule) + 1))
-    return out
-
-
 class _Parser:
     def __init__(self, rule: str):
         self.rule = rule
-        self.tokens = _tokens(rule)
+        self.tokens = tokens(rule)
         self.at = 0
         self.depth = 0
 
@@ -180,14 +133,14 @@ class _Parser:
                       "rule with fewer levels")
 
     @property
-    def token(self) -> _Token:
+    def token(self) -> Token:
         return self.tokens[self.at]
 
-    def fail(self, problem: str, token: _Token | None = None):
+    def fail(self, problem: str, token: Token | None = None):
         token = token or self.token
         raise RuleError(self.rule, token.column, problem)
 
-    def take(self, kind: str, text: str | None = None) -> _Token:
+    def take(self, kind: str, text: str | None = None) -> Token:
         token = self.token
         if token.kind != kind or (text is not None and token.text != text):
             wanted = repr(text) if text else kind
