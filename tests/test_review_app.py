@@ -471,3 +471,68 @@ def test_the_set_up_page_refuses_a_catalog_with_a_degenerate_branch(db, syntheti
     assert "morphology branch is degenerate" in at.error[0].value
     with ReviewStore(db, "read") as store:
         assert "dead" not in {s.name for s in store.studies()}
+
+
+def _card_of(at: AppTest) -> str:
+    return at.query_params["card"][0] if isinstance(at.query_params["card"], list) \
+        else at.query_params["card"]
+
+
+def test_a_second_tab_never_overwrites_an_answer_it_did_not_see(db):
+    """Two tabs of one rater on one card (issue 31): tab A saves 5, 5; tab B, opened before,
+    saves 1, 2 and is refused, shown both answers; it keeps A's or saves its own over them."""
+    tab_a, tab_b = signed_in("ana"), signed_in("ana")
+    card = _card_of(tab_a)
+    assert _card_of(tab_b) == card
+    rate(tab_a, 5, 5)
+    rate(tab_b, 1, 2)
+    assert stored(db, "ana")[card] == {"representativeness": 5, "clarity": 5}  # B wrote nothing
+    warning = next(w.value for w in tab_b.warning if "changed in another tab" in w.value)
+    assert "saved elsewhere **5**, yours **1**" in warning
+    assert "saved elsewhere **5**, yours **2**" in warning
+    assert _card_of(tab_b) == card  # still on the card, its answers kept in the form
+    assert [r.value for r in tab_b.radio] == [1, 2]
+    tab_b.button(key="keep-theirs").click().run()
+    assert [r.value for r in tab_b.radio] == [5, 5]  # A's answers shown, nothing written
+    assert stored(db, "ana")[card] == {"representativeness": 5, "clarity": 5}
+    # the other choice: B's answers over A's, after seeing them
+    tab_a.button(key="back").click().run()  # A moved on after saving; back to the card
+    assert _card_of(tab_a) == card
+    rate(tab_a, 4, 4)
+    rate(tab_b, 1, 2)
+    tab_b.button(key="save-mine").click().run()
+    assert not tab_b.exception, tab_b.exception
+    assert stored(db, "ana")[card] == {"representativeness": 1, "clarity": 2}
+    with ReviewStore(db) as store:  # every overwrite stays in the history
+        history = store.db.execute("SELECT value FROM ratings WHERE question = "
+                                   "'representativeness' ORDER BY revision").fetchall()
+    assert [v for (v,) in history] == [5, 4, 1]
+
+
+def test_saving_again_from_the_same_tab_is_no_conflict(db):
+    at = signed_in("ana")
+    card = _card_of(at)
+    rate(at, 3, 3)
+    at.button(key="back").click().run()
+    assert _card_of(at) == card
+    rate(at, 2, 2)
+    assert not any("changed in another tab" in w.value for w in at.warning)
+    assert stored(db, "ana")[card] == {"representativeness": 2, "clarity": 2}
+
+
+def test_save_and_next_skips_the_cards_already_answered(db):
+    """"Save & next" goes to the next card the rater has not answered, never into one they
+    (or an import) already answered, where the number keys would overwrite it."""
+    from protoecg.study.answers import queue as rater_queue
+
+    with ReviewStore(db) as store:
+        study = store.study("pilot")
+        ana = store.reviewer(study, "ana")
+        order = [item.prototype_id for item in rater_queue(store, ana)]
+        for pid in order[1:3]:  # cards 2 and 3 answered elsewhere (an import, another device)
+            answers.save_answers(store, ana, pid, {"representativeness": 3, "clarity": 3})
+    at = signed_in("ana")
+    assert _card_of(at) == order[0]
+    rate(at, 4, 4)
+    assert _card_of(at) == order[3]
+    assert stored(db, "ana")[order[1]] == {"representativeness": 3, "clarity": 3}

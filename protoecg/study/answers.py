@@ -67,6 +67,14 @@ def next_item(store: ReviewStore, reviewer: Reviewer) -> QueueItem | None:
     return next((item for item in queue(store, reviewer) if not item.complete), None)
 
 
+def next_unanswered(items: list[QueueItem], after: int) -> int | None:
+    """The position of the first incomplete card after position ``after`` in a queue, else
+    the first incomplete one before it; None when every card is complete ("Save & next" never
+    walks into a card the rater already answered)."""
+    order = [*range(after + 1, len(items)), *range(0, after)]
+    return next((i for i in order if not items[i].complete), None)
+
+
 def progress(store: ReviewStore, reviewer: Reviewer) -> tuple[int, int]:
     items = queue(store, reviewer)
     return sum(item.complete for item in items), len(items)
@@ -85,7 +93,13 @@ def card(store: ReviewStore, reviewer: Reviewer, prototype_id: str) -> dict:
             row.pop(column, None)
         for neighbour in row.get("neighbours", []):
             neighbour.pop("similarity", None)
-    return {"prototype": row, "answers": reviewer_answers(store, reviewer).get(prototype_id, {})}
+    answers, revisions = {}, {}
+    for a in store.latest_answers(reviewer):
+        if a.prototype_id == prototype_id:
+            answers[a.question] = bool(a.value) if a.kind == "flag" else a.value
+            revisions[a.question] = a.revision
+    # revisions: what a save from this card is based on (a newer one since is a conflict)
+    return {"prototype": row, "answers": answers, "revisions": revisions}
 
 
 def _require_assigned(store: ReviewStore, reviewer: Reviewer, pk: int,
@@ -133,11 +147,13 @@ def validate_answer(study: Study, question: str, value, answered_at: str | None 
 
 
 def save_answers(store: ReviewStore, reviewer: Reviewer, prototype_id: str, answers: dict,
-                 source: str = "app") -> int:
+                 source: str = "app", based_on: dict[str, int] | None = None) -> int:
     """Save a reviewer's answers to one assigned prototype, as one transaction.
 
     ``answers``: question id -> scale value, flag id -> bool, ``comment`` -> text. Unchanged
     answers write nothing; changed ones add a revision (history is never overwritten).
+    ``based_on``: the revisions the rater saw (a card's ``revisions``); an answer changed since
+    elsewhere raises ``AnswerConflict`` and nothing is written.
     """
     if reviewer.role != "rater":
         raise AuthError(f"{reviewer.name!r} is a {reviewer.role}; only raters answer")
@@ -147,7 +163,8 @@ def save_answers(store: ReviewStore, reviewer: Reviewer, prototype_id: str, answ
     # validate everything before writing anything
     valid = [validate_answer(study, question, value) for question, value in answers.items()]
     return store.write_answers(study, reviewer, pk, valid, source,
-                               {"prototype_id": prototype_id, "questions": sorted(answers)})
+                               {"prototype_id": prototype_id, "questions": sorted(answers)},
+                               based_on)
 
 
 def current_answers(store: ReviewStore, study: Study) -> pd.DataFrame:

@@ -17,6 +17,7 @@ import streamlit as st
 from protoecg.errors import ProtoECGError
 from protoecg.study import answers as study_answers
 from protoecg.study.cards import cached_card_charts, class_info, prefetch
+from protoecg.study.store import AnswerConflict
 
 # Keys (keyboard.js beside this page, package data; planted once in the app's page, it
 # outlives Streamlit's reruns): 1-9 answer the active question (the first open one; then the
@@ -46,10 +47,13 @@ def _keys(study) -> dict[str, str]:
     return keys
 
 
-def _show_answers(prototype_id: str, study, answers: dict) -> None:
-    """Put a card's own answers (or nothing) into the answer widgets, once per card shown."""
+def _show_answers(prototype_id: str, study, answers: dict, revisions: dict) -> None:
+    """Put a card's own answers (or nothing) into the answer widgets, once per card shown;
+    remember the revisions they are, which a save from this card is based on."""
     if st.session_state.get("answers_of") == prototype_id:
         return
+    st.session_state["based_on"] = dict(revisions)
+    st.session_state.pop("conflict", None)
     for answer_id, key in _keys(study).items():
         if answer_id == "comment":
             st.session_state[key] = answers.get("comment", "")
@@ -66,7 +70,10 @@ def _move(delta: int, total: int) -> None:
     st.session_state.pop("notice", None)
 
 
-def _save(prototype_id: str, total: int) -> None:
+def _save(prototype_id: str, total: int, over_theirs: bool = False) -> None:
+    """Save the card's answers, based on the revisions it showed (``over_theirs``: the rater
+    has seen the answers saved elsewhere since and chose to replace them), then go to the next
+    card the rater has not answered."""
     user = common.current_user()
     with common.open_store() as store:
         study = common.current_study(store)
@@ -80,13 +87,57 @@ def _save(prototype_id: str, total: int) -> None:
             st.session_state["notice"] = ("warning", "Please answer "
                                           + " and ".join(missing) + " (or Skip).")
             return
+        reviewer = common.reviewer_of(user)
         try:
-            study_answers.save_answers(store, common.reviewer_of(user), prototype_id, answers)
+            study_answers.save_answers(
+                store, reviewer, prototype_id, answers,
+                based_on=None if over_theirs else st.session_state.get("based_on", {}))
+        except AnswerConflict as exc:
+            st.session_state["conflict"] = {"card": prototype_id, "theirs": exc.theirs,
+                                            "mine": {q: answers.get(q) for q in exc.theirs}}
+            st.session_state.pop("notice", None)
+            return
         except ProtoECGError as exc:
             st.session_state["notice"] = ("error", str(exc))
             return
-    _move(1, total)
+        items = study_answers.queue(store, reviewer)
+    st.session_state.pop("conflict", None)
+    st.session_state.pop("answers_of", None)  # the card shown next loads its revisions afresh
+    position = next(i for i, item in enumerate(items) if item.prototype_id == prototype_id)
+    following = study_answers.next_unanswered(items, position)
+    st.session_state["cursor"] = following if following is not None else min(position + 1,
+                                                                              total - 1)
     st.session_state["notice"] = ("success", f"Saved {prototype_id}.")
+
+
+def _keep_theirs() -> None:
+    """The rater keeps the answers saved elsewhere: the card shows them again."""
+    st.session_state.pop("conflict", None)
+    st.session_state.pop("answers_of", None)
+
+
+def _conflict_box(prototype_id: str, total: int) -> None:
+    conflict = st.session_state.get("conflict")
+    if not conflict or conflict["card"] != prototype_id:
+        return
+    lines = "\n".join(f"- {html.escape(str(q))}: saved elsewhere **{_shown(v)}**, yours "
+                      f"**{_shown(conflict['mine'].get(q))}**"
+                      for q, v in conflict["theirs"].items())
+    st.warning("These answers were changed in another tab, on another device or by an "
+               "import since you opened this card. Nothing was saved.\n\n" + lines)
+    with st.container(horizontal=True, wrap=False):
+        st.button("Keep the saved answers", on_click=_keep_theirs, key="keep-theirs",
+                  width="stretch")
+        st.button("Save mine instead", on_click=_save, args=(prototype_id, total, True),
+                  key="save-mine", width="stretch")
+
+
+def _shown(value) -> str:
+    if value is None or value == "":
+        return "none"
+    if isinstance(value, bool):
+        return "set" if value else "not set"
+    return str(value)
 
 
 def _drawing(svg: str, css_class: str) -> None:
@@ -144,7 +195,7 @@ def render() -> None:
     with left:
         _ecg_column(item.prototype_id, row, charts)
     with right:
-        _answer_panel(study, items, cursor, answers)
+        _answer_panel(study, items, cursor, answers, card["revisions"])
     st.html(f'<div class="protoecg-element-hidden protoecg-card-end" '
             f'data-card="{html.escape(item.prototype_id)}"></div>{KEYBOARD}',
             unsafe_allow_javascript=True)
@@ -188,7 +239,7 @@ def _ecg_column(prototype_id: str, row: dict, charts: dict) -> None:
             _drawing(n["svg"], "protoecg-neighbour")
 
 
-def _answer_panel(study, items: list, cursor: int, answers: dict) -> None:
+def _answer_panel(study, items: list, cursor: int, answers: dict, revisions: dict) -> None:
     """The card's right column: progress, the questions, flags and comment, Back / Skip /
     Save & next, the instructions."""
     item = items[cursor]
@@ -198,7 +249,7 @@ def _answer_panel(study, items: list, cursor: int, answers: dict) -> None:
     if done == len(items):
         st.success("All your prototypes are rated. Thank you! You can still revise answers.")
     keys = _keys(study)
-    _show_answers(item.prototype_id, study, answers)
+    _show_answers(item.prototype_id, study, answers, revisions)
     questions = study.protocol.questions
     shared = len({q.scale for q in questions}) == 1  # one scale: its words said once
     # the panel marker (it keeps this column in view) rides with the first caption
@@ -218,6 +269,7 @@ def _answer_panel(study, items: list, cursor: int, answers: dict) -> None:
     notice = st.session_state.get("notice")
     if notice:
         getattr(st, notice[0])(notice[1])
+    _conflict_box(item.prototype_id, len(items))
     with st.container(horizontal=True, wrap=False):
         st.button("Back", on_click=_move, args=(-1, len(items)), disabled=cursor == 0,
                   key="back", width="stretch")

@@ -26,6 +26,7 @@ from protoecg.study.store.records import (
     NAME_MAX_CHARS,
     ROLES,
     Answer,
+    AnswerConflict,
     Assignment,
     AuthError,
     Reviewer,
@@ -37,7 +38,8 @@ from protoecg.study.store.records import (
 
 # the store's vocabulary, as its callers import it
 __all__ = [
-    "MODEL_SCORE_COLUMNS", "NAME_MAX_CHARS", "ROLES", "Answer", "Assignment", "AuthError",
+    "MODEL_SCORE_COLUMNS", "NAME_MAX_CHARS", "ROLES", "AnswerConflict", "Answer", "Assignment",
+    "AuthError",
     "ReviewStore", "Reviewer", "StoreError", "StoredAnswer", "Study", "StudyPrototype",
 ]
 

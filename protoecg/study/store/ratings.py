@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from protoecg.study.store.base import now
 from protoecg.study.store.records import (
     Answer,
+    AnswerConflict,
     Assignment,
     Reviewer,
     StoredAnswer,
@@ -93,11 +94,34 @@ class RatingStatements(ReviewerStatements):
         return out
 
     def write_answers(self, study: Study, reviewer: Reviewer, prototype_pk: int,
-                      answers: Iterable[Answer], source: str, detail: dict) -> int:
+                      answers: Iterable[Answer], source: str, detail: dict,
+                      based_on: dict[str, int] | None = None) -> int:
         """Write one reviewer's validated answers to one prototype as one transaction: a new
-        revision for each answer that differs from the current one. Returns how many."""
+        revision for each answer that differs from the current one. Returns how many.
+        ``based_on`` (question -> the revision the rater saw, 0 for none): an answer that
+        would replace a newer revision than that is a conflict, and nothing is written."""
+        answers = list(answers)
         with self._write(f"reviewer:{reviewer.id}", "save_answers", study.id, detail):
+            if based_on is not None:
+                self._refuse_conflicts(reviewer.id, prototype_pk, answers, based_on)
             return self._write_revisions(study.id, reviewer.id, prototype_pk, answers, source)
+
+    def _refuse_conflicts(self, reviewer_id: int, pk: int, answers: list[Answer],
+                          based_on: dict[str, int]) -> None:
+        theirs = {}
+        for answer in answers:
+            current = self.db.execute(
+                f"SELECT value, revision FROM {ANSWER_TABLES[answer.kind]} WHERE reviewer_id"
+                f" = ? AND prototype_pk = ? AND question = ? ORDER BY revision DESC LIMIT 1",
+                [reviewer_id, pk, answer.question]).fetchone()
+            if current is not None and current[1] > based_on.get(answer.question, 0) \
+                    and current[0] != answer.value:
+                theirs[answer.question] = current[0]
+        if theirs:
+            raise AnswerConflict(
+                "these answers were changed elsewhere since this card was opened (another "
+                "tab, another device or an import): " + ", ".join(
+                    f"{q} now {v!r}" for q, v in theirs.items()), theirs)
 
     def import_batch(self, study: Study, new_raters: dict[str, str],
                      new_assignments: dict[str, list[int]],

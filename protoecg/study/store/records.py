@@ -24,6 +24,15 @@ class AuthError(StoreError):
     """A wrong, unknown or throttled access code, or a role that may not do this."""
 
 
+class AnswerConflict(StoreError):
+    """A save based on answers that have changed since (another tab, another device, an
+    import): nothing was written. ``theirs``: question -> the answer saved since."""
+
+    def __init__(self, message: str, theirs: dict):
+        super().__init__(message)
+        self.theirs = theirs
+
+
 @dataclass(frozen=True)
 class Study:
     id: int
