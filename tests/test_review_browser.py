@@ -404,3 +404,36 @@ def test_a_researcher_sets_up_a_study_and_adjudicates_in_the_browser(server, cat
             ("representativeness", 3, "typical after discussion")]
         assert store.db.execute("SELECT * FROM ratings WHERE study_id = ?",
                                 [study.id]).fetchall() == ratings_before
+
+
+def test_two_tabs_on_one_card_the_second_save_is_refused_and_shows_both(server):
+    """Issue 31: one rater, two tabs, one card. Tab A saves 5, 5; tab B, opened before, saves
+    1, 2: refused, both answers shown; the rater keeps A's."""
+    url, db = server
+    with browser_page() as tab_a:
+        card = sign_in(tab_a, url, "dov")
+        # a second window of the same browser (its own session, as another tab that signed
+        # in, or another device, would have)
+        tab_b = tab_a.context.browser.new_context(
+            viewport={"width": 1440, "height": 900}).new_page()
+        assert sign_in(tab_b, url, "dov") == card  # nothing saved yet: the same first card
+        for page, values in ((tab_a, (5, 5)), (tab_b, (1, 2))):
+            groups = page.locator('div[role="radiogroup"]')
+            for group, value in enumerate(values):
+                groups.nth(group).locator("label").nth(value - 1).click()
+                idle(page)
+            page.get_by_role("button", name="Save & next").click()
+            idle(page)
+        warning = tab_b.get_by_text("changed in another tab")
+        warning.wait_for(timeout=15_000)
+        text = tab_b.locator('[data-testid="stAlert"]').filter(
+            has_text="changed in another tab").inner_text()
+        assert "saved elsewhere 5, yours 1" in text and "saved elsewhere 5, yours 2" in text
+        assert card_of(tab_b) == card and checked(tab_b) == [1, 2]
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        tab_b.screenshot(path=str(ARTIFACTS / "rate-conflict-1440x900.png"))
+        assert answers_of(db, "dov")[card] == {"representativeness": 5, "clarity": 5}
+        tab_b.get_by_role("button", name="Keep the saved answers").click()
+        idle(tab_b)
+        assert checked(tab_b) == [5, 5]
+    assert answers_of(db, "dov")[card] == {"representativeness": 5, "clarity": 5}
