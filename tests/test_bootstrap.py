@@ -52,3 +52,12 @@ def test_statistics_with_ci_matches_the_loop():
         slow = agreement.with_ci(agreement.STATISTICS[key].point, m, VALUES, indices)
         assert fast[key]["value"] == pytest.approx(slow["value"])
         assert fast[key]["ci"] == pytest.approx(slow["ci"])
+
+
+def test_a_bootstrap_that_cannot_vary_is_no_interval():
+    """Issue 31: a class's alpha from 6 answers showed [-0.667, -0.667], as if certain."""
+    collapsed = bootstrap.percentile_ci(-0.667, np.full(1000, -0.667), 1000, 0.95)
+    assert collapsed["value"] == -0.667 and collapsed["ci"] == [None, None]
+    assert "all 1000 resamples give the same value" in collapsed["reason"]
+    varied = bootstrap.percentile_ci(0.5, np.linspace(0.4, 0.6, 1000), 1000, 0.95)
+    assert varied["ci"][0] < 0.5 < varied["ci"][1]

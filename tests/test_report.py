@@ -147,7 +147,14 @@ def test_report_of_a_populated_study_reads_as_a_paper_supplement(ludb_catalog, t
     assert alpha["value"] is None and "1 rated prototype" in alpha["reason"]
     flagged = page[page.index("<h2>Flagged prototypes</h2>"):page.index("<h2>Widest")]
     assert flagged.count("<svg") >= len(summary["flags"]["bad"]["prototypes"]) > 0
-    assert "Methods</h2><p>3 raters rated 58 prototypes" in page
+    assert "Methods</h2><p>3 raters were assigned 58 prototypes" in page
+    # the Methods paragraph's counts are the tables' (issue 31: it said "3 raters rated 89
+    # prototypes" over a table resting on 70 prototypes and 2 raters)
+    methods = page[page.index("Methods</h2>"):page.index("</p>", page.index("Methods</h2>"))]
+    for question, entry in summary["questions"].items():
+        raters = f"{entry['n_raters']} rater{'' if entry['n_raters'] == 1 else 's'}"
+        assert (f"{question}: {entry['n_answers']} answers by {raters} on "
+                f"{entry['n_prototypes']} prototypes") in methods
     final = summary["final"]["prototypes"][ids[0]]["representativeness"]
     assert final == {"value": 5, "source": "consensus", "note": "agreed on review",
                      "by": "rhea"}

@@ -267,6 +267,19 @@ def test_agreement_page(db):
     clarity = dict(zip(table["statistic"], table["clarity"], strict=True))
     assert clarity["Krippendorff's alpha, ordinal metric (Krippendorff 2011)"].startswith(
         "undefined: every answer is the same")
+    # the page's figures are summary.json's for the same answers and resamples (issue 31: the
+    # page computed with 200 resamples and said they were the report's 1,000), and each rests
+    # on stated counts
+    from protoecg.agreement.formatting import statistics_table
+    from protoecg.agreement.summary import summarize_study
+
+    assert "1,000 resamples, seed 42" in " ".join(c.value for c in at.caption)
+    with ReviewStore(db) as store:
+        summary = summarize_study(store, store.study("pilot"), 1000, 42)
+    assert statistics_table(summary).equals(table)
+    rests = dict(zip(table["statistic"], table["representativeness"], strict=True))
+    assert rests["prototypes rated"] == str(summary["questions"]["representativeness"][
+        "n_prototypes"]) and rests["raters"] == "2" and rests["answers"] == "24"
 
 
 def _two_raters_flag_bad(store, study) -> str:

@@ -172,4 +172,10 @@ def percentile_ci(value: float, samples: np.ndarray, n_resamples: int, level: fl
                 "reason": f"CI: only {finite.size} of {n_resamples} resamples defined"}
     alpha = (1 - level) / 2
     low, high = np.quantile(finite, [alpha, 1 - alpha])
+    if low == high and np.ptp(finite) == 0:
+        # every resample gives the same value: too few units for the bootstrap to vary, not
+        # a certain estimate (issue 31: a class's alpha from 6 answers showed [-0.667, -0.667])
+        return {"value": value, "ci": [None, None],
+                "reason": f"CI: all {finite.size} resamples give the same value (too few "
+                          "units to resample)"}
     return {"value": value, "ci": [float(low), float(high)]}

@@ -31,6 +31,11 @@ def statistics_table(summary: dict) -> pd.DataFrame:
     """One row per statistic (its definition), one column per question, cells as
     ``format_statistic`` writes them (from ``summary.summarize_study``'s result)."""
     rows = []
+    # first what every statistic below rests on
+    for key, title in (("n_prototypes", "prototypes rated"), ("n_raters", "raters"),
+                       ("n_answers", "answers")):
+        rows.append({"statistic": title, **{question: str(stats.get(key, "–"))
+                                            for question, stats in summary["questions"].items()}})
     for key, definition in summary["definitions"].items():
         row = {"statistic": definition}
         for question, stats in summary["questions"].items():

@@ -297,15 +297,17 @@ def methods_paragraph(summary: dict, study: Study) -> str:
     questions = study.protocol.questions
     scale = questions[0].scale if questions else ()
     return (
-        f"{_plural(c['raters'], 'rater')} rated {_plural(c['prototypes'], 'prototype')} of "
-        f"a ProtoECGNet model (catalog of {summary['catalog'].get('dataset') or 'unknown'} "
+        f"{_plural(c['raters'], 'rater')} were assigned "
+        f"{_plural(c['prototypes'], 'prototype')} of a ProtoECGNet model (catalog of "
+        f"{summary['catalog'].get('dataset') or 'unknown'} "
         f"training ECGs, model SHA-256 {str(summary['catalog'].get('model_sha256'))[:12]}…) "
         f"under protocol {study.protocol.id} v{study.protocol.version}, answering "
         f"{_plural(len(questions), 'question')} on a {len(scale)}-point scale "
         + (f"({scale[0].value} = {scale[0].label} to {scale[-1].value} = {scale[-1].label}) "
            if scale else "")
         + f"with no answer preselected; {c['complete']:.1%} of the {c['assignments']} "
-        f"assignments were complete. Agreement is reported per question as Krippendorff's "
+        f"assignments were complete. {_resting_on(summary)} Agreement is reported per "
+        f"question as Krippendorff's "
         f"alpha (ordinal and interval), Fleiss' kappa, Gwet's AC1/AC2, the intraclass "
         f"correlation and percent agreement, each with a 95% percentile bootstrap confidence "
         f"interval over prototypes ({b['resamples']} resamples, seed {b['seed']}); a "
@@ -314,6 +316,16 @@ def methods_paragraph(summary: dict, study: Study) -> str:
         f"scale. Flags mark a "
         f"prototype as the best or a bad example of its class.")
 
+
+
+def _resting_on(summary: dict) -> str:
+    """What the agreement tables rest on, from the same counts as the tables: the raters who
+    answered, their answers and the prototypes answered, per question."""
+    parts = [f"{q}: {_plural(e['n_answers'], 'answer')} by {_plural(e['n_raters'], 'rater')} "
+             f"on {_plural(e['n_prototypes'], 'prototype')}"
+             for q, e in summary["questions"].items()]
+    return ("The statistics rest on the answers given (" + "; ".join(parts) + ")."
+            if parts else "No answers were given.")
 
 
 def _quality_html(summary: dict) -> str:
