@@ -549,3 +549,17 @@ def test_save_and_next_skips_the_cards_already_answered(db):
     rate(at, 4, 4)
     assert _card_of(at) == order[3]
     assert stored(db, "ana")[order[1]] == {"representativeness": 3, "clarity": 3}
+
+
+def test_an_over_long_comment_is_refused_visibly_and_kept_in_the_box(db):
+    """Issue 31: a comment pasted over the limit left the box empty and the card saved without
+    it. Now the save is refused with a message, and the text stays to be shortened."""
+    at = signed_in("ana")
+    card = _card_of(at)
+    long = "ST depression in V4-V6. " * 250  # 6,000 characters
+    rate(at, 4, 4, comment=long)
+    assert any("at most 5,000 characters, got 6,000" in e.value for e in at.error)
+    assert at.text_area[0].value == long
+    assert _card_of(at) == card and card not in stored(db, "ana")  # nothing saved
+    rate(at, 4, 4, comment=long[:4000])
+    assert stored(db, "ana")[card]["comment"] == long[:4000]

@@ -437,3 +437,25 @@ def test_two_tabs_on_one_card_the_second_save_is_refused_and_shows_both(server):
         idle(tab_b)
         assert checked(tab_b) == [5, 5]
     assert answers_of(db, "dov")[card] == {"representativeness": 5, "clarity": 5}
+
+
+def test_an_over_long_comment_pasted_is_refused_visibly_and_kept(server):
+    """Issue 31: a comment pasted over the 5,000-character limit left the box empty and the
+    card saved without it."""
+    url, db = server
+    long = "ST depression in V4-V6. " * 250  # 6,000 characters
+    with browser_page() as page:
+        card = sign_in(page, url, "eve")
+        groups = page.locator('div[role="radiogroup"]')
+        for group in range(2):
+            groups.nth(group).locator("label").nth(3).click()
+            idle(page)
+        box = page.locator("textarea")
+        box.click()
+        page.keyboard.insert_text(long)  # as a paste arrives
+        page.get_by_role("button", name="Save & next").click()
+        idle(page)
+        page.get_by_text("at most 5,000 characters, got 6,000").wait_for(timeout=15_000)
+        assert card_of(page) == card
+        assert len(page.locator("textarea").input_value()) == 6000
+    assert card not in answers_of(db, "eve")

@@ -263,9 +263,10 @@ def _answer_panel(study, items: list, cursor: int, answers: dict, revisions: dic
     for flag in study.protocol.flags:
         st.checkbox(flag.label, key=keys[flag.id])
     if study.protocol.comment_enabled:
-        st.text_area(study.protocol.comment_label,
-                     key=keys["comment"], max_chars=study_answers.COMMENT_MAX_CHARS,
-                     height=68)
+        # no max_chars: the browser would drop a longer paste unseen (issue 31); the save
+        # refuses it with a message and the text stays in the box to shorten
+        st.text_area(study.protocol.comment_label, key=keys["comment"], height=68,
+                     help=f"At most {study_answers.COMMENT_MAX_CHARS:,} characters")
     notice = st.session_state.get("notice")
     if notice:
         getattr(st, notice[0])(notice[1])
