@@ -459,3 +459,38 @@ def test_an_over_long_comment_pasted_is_refused_visibly_and_kept(server):
         assert card_of(page) == card
         assert len(page.locator("textarea").input_value()) == 6000
     assert card not in answers_of(db, "eve")
+
+
+def test_a_reload_with_unsaved_answers_asks_first(server):
+    """Issue 31: a refresh dropped the answers given on the open card without a warning."""
+    url, _ = server
+    with browser_page() as page:
+        sign_in(page, url, "fay")
+        asked = []
+
+        def on_dialog(dialog):
+            asked.append(dialog.type)
+            dialog.dismiss()  # stay: the answers are still there
+
+        page.on("dialog", on_dialog)
+        groups = page.locator('div[role="radiogroup"]')
+        groups.nth(0).locator("label").nth(1).click()
+        idle(page)
+        page.wait_for_selector('.protoecg-card-end[data-unsaved="1"]', state="attached",
+                               timeout=15_000)
+        try:
+            page.reload(timeout=5_000)
+        except Exception:  # the dismissed prompt cancels the navigation
+            pass
+        assert asked == ["beforeunload"]
+        assert checked(page)[0] == 2
+        # saved answers: nothing to ask
+        groups.nth(1).locator("label").nth(1).click()
+        idle(page)
+        page.get_by_role("button", name="Save & next").click()
+        idle(page)
+        page.wait_for_selector('.protoecg-card-end:not([data-unsaved])', state="attached",
+                               timeout=15_000)
+        page.reload()
+        page.wait_for_selector(".protoecg-card", state="attached", timeout=30_000)
+        assert asked == ["beforeunload"]

@@ -165,4 +165,11 @@
       state.pending = state.card; state.since = Date.now();
     }
   }, true);
+  // answers given but not saved: the browser asks before a reload or closing the tab
+  window.addEventListener('beforeunload', (e) => {
+    if (doc.querySelector('.protoecg-card-end[data-unsaved="1"]')) {
+      e.preventDefault();
+      e.returnValue = '';
+    }
+  });
 })();

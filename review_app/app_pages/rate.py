@@ -110,6 +110,22 @@ def _save(prototype_id: str, total: int, over_theirs: bool = False) -> None:
     st.session_state["notice"] = ("success", f"Saved {prototype_id}.")
 
 
+def _unsaved(study, saved: dict) -> bool:
+    """Whether the answer widgets hold anything other than the card's saved answers."""
+    flags = {f.id for f in study.protocol.flags}
+    for answer_id, key in _keys(study).items():
+        shown = st.session_state.get(key)
+        if answer_id == "comment":
+            if (shown or "") != saved.get("comment", ""):
+                return True
+        elif answer_id in flags:
+            if bool(shown) != bool(saved.get(answer_id, False)):
+                return True
+        elif shown != saved.get(answer_id):
+            return True
+    return False
+
+
 def _keep_theirs() -> None:
     """The rater keeps the answers saved elsewhere: the card shows them again."""
     st.session_state.pop("conflict", None)
@@ -196,8 +212,11 @@ def render() -> None:
         _ecg_column(item.prototype_id, row, charts)
     with right:
         _answer_panel(study, items, cursor, answers, card["revisions"])
+    # data-unsaved: the page asks before leaving (a reload, closing the tab) while the form
+    # holds answers this card has not saved
+    unsaved = ' data-unsaved="1"' if _unsaved(study, answers) else ""
     st.html(f'<div class="protoecg-element-hidden protoecg-card-end" '
-            f'data-card="{html.escape(item.prototype_id)}"></div>{KEYBOARD}',
+            f'data-card="{html.escape(item.prototype_id)}"{unsaved}></div>{KEYBOARD}',
             unsafe_allow_javascript=True)
     if upcoming is not None:  # drawn while this card is being rated (started last, so that
         # drawing it does not hold up sending this one)
