@@ -167,7 +167,7 @@ def test_researcher_pages(db):
     assert len(at.dataframe) == 2  # per rater, per class
     at.switch_page("app_pages/disagreements.py").run()
     assert at.title[0].value == "Disagreements" and not at.exception
-    assert at.dataframe[0].value["prototype_id"].tolist() == [pid]  # the overview
+    assert at.dataframe[0].value["prototype"].tolist() == [pid]  # the overview
     table = at.dataframe[1].value
     assert set(table["rater"]) == {"ana", "ben"}
     assert "<b>bold</b> claim" in set(table["comment"])  # as text, not rendered
@@ -212,6 +212,16 @@ def test_disagreement_view_shows_comments_as_text(db):
         table = tables.disagreements(store, study, 2)
     assert set(table["rater"]) == {"ana", "ben"} and table["spread"].iloc[0] == 3
     assert "<script>alert(1)</script>" in set(table["comment"])
+    # two questions apart: one row per rater naming both (issue 31: the table said "clarity,
+    # spread 4" on two rows where representativeness also differed by 2)
+    with ReviewStore(db) as store:
+        study = store.study("pilot")
+        answers.save_answers(store, store.reviewer(study, "ben"), pid,
+                             {"representativeness": 3, "clarity": 1})
+        table = tables.disagreements(store, study, 2)
+    assert len(table) == 2 and set(table["rater"]) == {"ana", "ben"}
+    assert set(table["differ on"]) == {"representativeness 2, clarity 3"}
+    assert set(table["spread"]) == {3}
 
 
 def test_rater_without_assignments_and_missing_signals(db):

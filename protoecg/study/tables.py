@@ -48,25 +48,30 @@ def class_progress(store: ReviewStore, study: Study) -> pd.DataFrame:
 
 def disagreements(store: ReviewStore, study: Study, min_spread: int = 2) -> pd.DataFrame:
     """Prototypes where raters' answers to a question differ by at least ``min_spread``
-    points, with every rater's answers, flags and comment side by side (for adjudication)."""
+    points: one row per prototype and rater, with the largest difference (``spread``), every
+    question that differs that much and by how much (``differ on``), and the rater's answers,
+    flags and comment side by side (for adjudication)."""
     answers = current_answers(store, study)
     questions = [q.id for q in study.protocol.questions]
     rated = answers[answers["question"].isin(questions)].copy()
     if rated.empty:
-        return pd.DataFrame(columns=["prototype_id", "question", "spread"])
+        return pd.DataFrame(columns=["prototype_id", "spread", "differ on"])
     rated["answer"] = rated["answer"].astype(int)
     spread = rated.groupby(["prototype_id", "question"])["answer"].agg(lambda s: s.max()
                                                                          - s.min())
     wide = spread[spread >= min_spread].reset_index(name="spread")
     if wide.empty:
-        return pd.DataFrame(columns=["prototype_id", "question", "spread"])
+        return pd.DataFrame(columns=["prototype_id", "spread", "differ on"])
     rows = []
-    for item in wide.itertuples():
-        mine = answers[answers["prototype_id"] == item.prototype_id]
+    for pid, differing in wide.groupby("prototype_id", sort=False):
+        by_question = dict(zip(differing["question"], differing["spread"], strict=True))
+        differ_on = ", ".join(f"{q} {int(by_question[q])}" for q in questions
+                              if q in by_question)  # every question, not one row each
+        mine = answers[answers["prototype_id"] == pid]
         for reviewer, group in mine.groupby("reviewer"):
             given = dict(zip(group["question"], group["answer"], strict=True))
-            rows.append({"prototype_id": item.prototype_id, "question": item.question,
-                         "spread": int(item.spread), "rater": reviewer,
+            rows.append({"prototype_id": pid, "spread": int(max(by_question.values())),
+                         "differ on": differ_on, "rater": reviewer,
                          **{q: given.get(q) for q in questions},
                          **{f.id: bool(given.get(f.id)) for f in study.protocol.flags},
                          "comment": given.get("comment", "")})

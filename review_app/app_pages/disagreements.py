@@ -12,6 +12,10 @@ from protoecg.study import tables
 from protoecg.study.cards import cached_card_charts
 from protoecg.study.consensus import consensus_table, record_consensus
 
+# the tables' columns as a reader names them
+HEADINGS = {"prototype_id": "prototype", "spread": "largest difference (points)",
+            "differ on": "questions apart (points)", "consensus": "consensus recorded"}
+
 
 def _record(prototype_id: str, questions: list[str], decided: list[str]) -> None:
     """Record the form's answers; a question left open withdraws only a consensus that
@@ -55,12 +59,13 @@ def render() -> None:
         st.info("No prototype has answers that differ that much (yet).")
         return
     questions = [q for q in study.protocol.questions]
-    overview = (table.groupby("prototype_id", sort=False)["spread"].max()
-                .reset_index(name="largest spread"))
+    overview = (table.groupby("prototype_id", sort=False)
+                .agg({"spread": "max", "differ on": "first"}).reset_index())
     overview["consensus"] = overview["prototype_id"].isin(set(decided["prototype_id"]))
     st.write(f"{len(overview)} prototypes; {int(overview['consensus'].sum())} with a "
              "consensus")
-    st.dataframe(overview, hide_index=True, key="disagreement_overview")
+    st.dataframe(overview.rename(columns=HEADINGS), hide_index=True,
+                 key="disagreement_overview")
     chosen = st.selectbox("Prototype to adjudicate", list(overview["prototype_id"]),
                           key="adjudicate")
     row = rows[chosen]
@@ -78,8 +83,8 @@ def render() -> None:
                     unsafe_allow_html=True)
     mine = table[table["prototype_id"] == chosen]
     # a dataframe shows comments as plain text: HTML in them is never rendered
-    st.dataframe(mine.drop(columns=["prototype_id"]).drop_duplicates("rater"),
-                 hide_index=True, key="adjudication_answers")
+    st.dataframe(mine.drop(columns=["prototype_id"]).drop_duplicates("rater")
+                 .rename(columns=HEADINGS), hide_index=True, key="adjudication_answers")
     current = decided[decided["prototype_id"] == chosen].set_index("question")
     with st.form(f"consensus_form::{chosen}"):
         for question in questions:
