@@ -90,11 +90,13 @@ def test_consensus_csv_quotes_every_cell_and_neutralises_formulas(store):
     study = store.study("pilot")
     record_consensus(store, store.reviewer(study, "rhea"), first, "representativeness", 2,
                      "=HYPERLINK(\"http://x\")")
-    text = consensus_csv_bytes(store, study).decode()
-    rows = list(csv.reader(io.StringIO(text)))
+    data = consensus_csv_bytes(store, study)
+    assert data.startswith(b"\xef\xbb\xbf")  # UTF-8's byte-order mark: a spreadsheet reads
+    # accented notes right
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows[0][:4] == ["prototype_id", "question", "value", "note"]
     assert rows[1][3] == "'=HYPERLINK(\"http://x\")"
-    assert all(line.startswith('"') for line in text.splitlines())
+    assert all(line.startswith('"') for line in data.decode("utf-8-sig").splitlines())
 
 
 def test_snapshot_is_a_consistent_copy_and_never_overwrites(store, tmp_path):

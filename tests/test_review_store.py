@@ -408,7 +408,9 @@ def test_commands_end_to_end(ludb_catalog, tmp_path, capsys):
     out_csv = tmp_path / "out.csv"
     assert main(["study", "export-ratings", "--db", db, "--study", "s1", "--csv",
                  str(out_csv)]) == 0
-    assert out_csv.read_text().startswith('"reviewer","prototype_id","question","answer"')
+    # UTF-8's byte-order mark first, so a spreadsheet shows accented comments right
+    assert out_csv.read_bytes().startswith(b'\xef\xbb\xbf"reviewer","prototype_id","question",'
+                                           b'"answer"')
     with ReviewStore(db) as s:
         assert signin.authenticate(s, codes["ana"])[1].name == "ana"
     for args, message in [

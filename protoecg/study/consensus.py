@@ -14,7 +14,7 @@ import io
 import pandas as pd
 
 from protoecg.study.answers import COMMENT_MAX_CHARS, validate_answer
-from protoecg.study.ratings_csv import neutralise_cell
+from protoecg.study.ratings_csv import BOM, neutralise_cell
 from protoecg.study.store import AuthError, Reviewer, ReviewStore, StoreError, Study
 
 CONSENSUS_COLUMNS = ("prototype_id", "question", "value", "note", "researcher", "revision",
@@ -51,6 +51,7 @@ def consensus_table(store: ReviewStore, study: Study) -> pd.DataFrame:
 def consensus_csv_bytes(store: ReviewStore, study: Study) -> bytes:
     """consensus.csv: every cell quoted, formula-like text neutralised (as ratings.csv)."""
     buffer = io.StringIO()
+    buffer.write(BOM)  # a spreadsheet reads it as UTF-8 (accented notes)
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
     writer.writerow(CONSENSUS_COLUMNS)
     for row in store.latest_consensus(study):

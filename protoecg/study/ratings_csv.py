@@ -22,6 +22,7 @@ REQUIRED_COLUMNS = CSV_COLUMNS[:4]
 # gets a leading apostrophe. Cells that already start with one get another, so that import
 # removes exactly one and every stored text comes back as typed.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+BOM = "\ufeff"  # Excel opens a CSV as UTF-8 only with it; import reads files with or without
 
 
 def neutralise_cell(value):
@@ -41,8 +42,13 @@ def export_ratings(store: ReviewStore, study: Study, path: str | Path | IO[str])
     number of rows."""
     frame = current_answers(store, study)[list(CSV_COLUMNS)]
     frame = frame.map(neutralise_cell)
-    # every cell quoted (OWASP), so a CR or newline inside a comment never splits a row
-    frame.to_csv(path, index=False, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    # every cell quoted (OWASP), so a CR or newline inside a comment never splits a row; a
+    # byte-order mark first, so a spreadsheet reads the file as UTF-8 (accented comments)
+    text = BOM + frame.to_csv(index=False, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    if isinstance(path, (str, Path)):
+        Path(path).write_text(text, encoding="utf-8")
+    else:
+        path.write(text)
     return len(frame)
 
 
@@ -67,7 +73,7 @@ def import_ratings(store: ReviewStore, study: Study, path: str | Path,
     rated (their access codes are returned)."""
     path = Path(path)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError,
             UnicodeDecodeError) as exc:
         raise StoreError(f"{path}: not a readable CSV ({exc})") from None
