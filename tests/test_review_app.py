@@ -376,9 +376,12 @@ def test_researchers_set_up_studies_in_the_app(db, synthetic_catalog):
     next(b for b in at.button if b.label == "Add reviewer").click().run()
     assert not at.exception
     code = at.code[0].value
+    # a new rater has cards at once, the unanswered work spread over every rater (issue 31)
+    assert any(s.value.startswith("zoe has ") for s in at.success)
     with ReviewStore(db, "write") as store:  # authenticate records the attempt
         study = store.study("pilot")
         assert store.reviewer(study, "zoe").role == "rater"
+        assert answers.queue(store, store.reviewer(study, "zoe"))
         assert signin.authenticate(store, code, throttle={"session": "t"})[1].name == "zoe"
     at.run()
     assert not at.code  # not shown again

@@ -92,4 +92,6 @@ def assign(store: ReviewStore, study: Study, k: int | None = None) -> dict:
                               {"k": k, "added": len(add), "removed": len(remove)})
     return {"raters_per_prototype": min(k, len(raters)), "raters": len(raters),
             "assignments": len(wanted), "added": len(add), "removed": len(remove),
-            "kept": len(existing) - len(remove)}
+            "kept": len(existing) - len(remove),
+            "per_rater": {name: sum(1 for who, _ in wanted if who == name)
+                          for name in rater_ids}}

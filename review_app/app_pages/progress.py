@@ -54,7 +54,7 @@ def render() -> None:
     cols[4].metric("Complete", f"{summary['complete']:.0%}")
     common.quality_section(study)
     if summary["assignments"] == 0:
-        st.info("No assignments yet: run `protoecg study assign`.")
+        st.info("No assignments yet: assign raters on the Set up page.")
         return
     st.subheader("Per rater")
     per_rater = per_rater.merge(pace, on="rater", how="left")

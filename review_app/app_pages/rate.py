@@ -180,7 +180,7 @@ def render() -> None:
             items = study_answers.queue(store, reviewer)
             if not items:
                 st.info("No prototypes are assigned to you in this study yet. "
-                        "Ask the study's researcher to run `protoecg study assign`.")
+                        "Ask the study's researcher to assign you some.")
                 return
             if "cursor" not in st.session_state:
                 # a reload comes back to the card in the address bar, else the first open one

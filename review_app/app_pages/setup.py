@@ -18,12 +18,23 @@ def _add_reviewer() -> None:
     role = st.session_state.get("new_reviewer_role", "rater")
     try:
         with common.open_store() as store:
-            reviewer, code = store.add_reviewer(common.current_study(store), name, role)
+            study = common.current_study(store)
+            reviewer, code = store.add_reviewer(study, name, role)
+            # a new rater gets cards at once: the unanswered work is spread again over every
+            # rater, K each (answered assignments are kept)
+            spread = (assign(store, study, int(st.session_state.get(
+                "raters_per_prototype", study.protocol.raters_per_prototype)))
+                if role == "rater" else None)
     except ProtoECGError as exc:
         st.session_state["setup_notice"] = ("error", str(exc))
         return
     st.session_state["new_code"] = (reviewer.name, reviewer.role, code)
     st.session_state["new_reviewer_name"] = ""
+    if spread is not None:
+        st.session_state["setup_notice"] = (
+            "success", f"{reviewer.name} has {spread['per_rater'].get(reviewer.name, 0)} "
+                       f"prototypes to rate ({spread['added']} assignments added, "
+                       f"{spread['removed']} moved from other raters, none with answers).")
 
 
 def _assign() -> None:
