@@ -323,6 +323,12 @@ def test_prune_rule_preview(db):
     at.button(key="FormSubmitter:rule-Preview").click().run()
     assert "unknown question 'warmth'" in at.error[0].value
     assert "^ column 6" in at.code[0].value
+    # a rule emptying classes: told in the page's own words, not the command line's
+    at.text_input(key="prune_rule").set_value("bad >= 0")
+    at.button(key="FormSubmitter:rule-Preview").click().run()
+    message = at.error[0].value
+    assert "would disable every prototype of" in message and "Tick" in message
+    assert "--" not in message
 
 
 def test_an_empty_submit_is_not_a_wrong_code_and_researchers_lift_lockouts(db):

@@ -30,6 +30,15 @@ class SelectionError(ProtoECGError):
     """A selection that may not be acted on (a class would lose its last prototype …)."""
 
 
+class EmptiedClassError(SelectionError):
+    """A disable that would leave classes without a prototype (``classes``); the command line
+    names its options, the app its own controls."""
+
+    def __init__(self, message: str, classes: list[str]):
+        super().__init__(message)
+        self.classes = classes
+
+
 @dataclass
 class Selection:
     study: str
@@ -136,9 +145,9 @@ def select(store: ReviewStore, study: Study, rule: str, action: str,
                                                      if action == "disable" else 0)
     emptied = sorted(c for c, n in per_class.items() if n["active"] and not n["active_after"])
     if emptied and not allow_empty_class:
-        raise SelectionError(f"the rule would disable every prototype of class(es) "
-                             f"{', '.join(emptied)}; pass --allow-empty-class to allow it, or "
-                             "use --action replace")
+        raise EmptiedClassError(f"the rule would disable every prototype of class(es) "
+                                f"{', '.join(emptied)}; pass --allow-empty-class to allow it, "
+                                "or use --action replace", emptied)
     chosen = {pid: {"bad": evidence[pid][0].bad, "best": evidence[pid][0].best,
                     "answers": {q: list(v) for q, v in evidence[pid][0].answers.items()},
                     "purity": None if math.isnan(evidence[pid][0].purity)

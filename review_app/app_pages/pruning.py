@@ -13,7 +13,7 @@ from protoecg.ecgplot import window_chart
 from protoecg.errors import ProtoECGError
 from protoecg.prune.lineage import runs_from
 from protoecg.prune.rules import RuleError
-from protoecg.prune.selection import ACTIONS, audit_of, select
+from protoecg.prune.selection import ACTIONS, EmptiedClassError, audit_of, select
 
 THUMBNAILS = 24  # pictures drawn at most (the table lists every selected prototype)
 
@@ -87,6 +87,10 @@ def _preview(store, study, rule: str, action: str, allow_empty: bool,
         selection = select(store, study, rule, action, allow_empty)
     except RuleError as exc:
         _show_rule_error(exc)
+        return
+    except EmptiedClassError as exc:  # in this page's words, not the command line's
+        st.error(f"The rule would disable every prototype of {', '.join(exc.classes)}. Tick "
+                 "“Allow disabling a class's last prototype”, or choose the action replace.")
         return
     except ProtoECGError as exc:
         common.show_error(exc)
