@@ -12,7 +12,7 @@ from protoecg.study import answers, cards, signin, tables
 from protoecg.study.assignment import assign
 from protoecg.study.consensus import consensus_table
 from protoecg.study.protocol import load_protocol
-from protoecg.study.store import ReviewStore
+from protoecg.study.store import AuthError, ReviewStore
 from tests.conftest import PAPER_PROTOCOL, REPO
 
 APP = str(REPO / "review_app" / "app.py")
@@ -582,3 +582,25 @@ def test_an_over_long_comment_is_refused_visibly_and_kept_in_the_box(db):
     assert _card_of(at) == card and card not in stored(db, "ana")  # nothing saved
     rate(at, 4, 4, comment=long[:4000])
     assert stored(db, "ana")[card]["comment"] == long[:4000]
+
+
+def test_a_researcher_reissues_a_lost_code(db):
+    """Issue 31: a reviewer's code could not be replaced in the app. The old code stops
+    working, the new one is shown once, the reviewer's answers stay."""
+    with ReviewStore(db) as store:
+        study = store.study("pilot")
+        ana = store.reviewer(study, "ana")
+        pid = answers.queue(store, ana)[0].prototype_id
+        answers.save_answers(store, ana, pid, {"representativeness": 4, "clarity": 4})
+    at = signed_in("rhea")
+    at.switch_page("app_pages/setup.py").run()
+    at.selectbox(key="reissue_name").set_value("ana")
+    next(b for b in at.button if b.label == "New access code").click().run()
+    assert not at.exception, at.exception
+    code = at.code[0].value
+    assert code != CODES["ana"]
+    with ReviewStore(db, "write") as store:
+        assert signin.authenticate(store, code, throttle={"session": "x"})[1].name == "ana"
+        with pytest.raises(AuthError):
+            signin.authenticate(store, CODES["ana"], throttle={"session": "y"})
+    assert stored(db, "ana")[pid] == {"representativeness": 4, "clarity": 4}

@@ -37,6 +37,21 @@ def _add_reviewer() -> None:
                        f"{spread['removed']} moved from other raters, none with answers).")
 
 
+def _reissue() -> None:
+    name = st.session_state.get("reissue_name")
+    user = common.current_user()
+    try:
+        with common.open_store() as store:
+            reviewer = store.reviewer(common.current_study(store), name)
+            code = store.reissue_code(reviewer, actor=f"reviewer:{user['id']}")
+    except ProtoECGError as exc:
+        st.session_state["setup_notice"] = ("error", str(exc))
+        return
+    st.session_state["new_code"] = (reviewer.name, reviewer.role, code)
+    st.session_state["setup_notice"] = ("success", f"{reviewer.name}'s old code no longer "
+                                                   "works; their answers are kept.")
+
+
 def _assign() -> None:
     k = int(st.session_state.get("raters_per_prototype", 1))
     try:
@@ -97,6 +112,10 @@ def render() -> None:
         st.text_input("Name", key="new_reviewer_name", max_chars=100)
         st.radio("Role", ["rater", "researcher"], horizontal=True, key="new_reviewer_role")
         st.form_submit_button("Add reviewer", on_click=_add_reviewer)
+    with st.form("reissue_code"):
+        st.selectbox("Reviewer who needs a new access code (a lost or shared one)",
+                     [r.name for r in reviewers], key="reissue_name")
+        st.form_submit_button("New access code", on_click=_reissue)
     st.subheader("Assignment", anchor=False)
     st.caption("Each prototype goes to K raters, loads balanced; assignments that already have "
                "answers are kept.")

@@ -57,6 +57,17 @@ class ReviewerStatements(StudyStatements):
                 return reviewer
         raise StoreError(f"study {study.name!r} has no reviewer named {name!r}")
 
+    def reissue_code(self, reviewer: Reviewer, actor: str = "cli") -> str:
+        """A new access code for ``reviewer`` (a lost or shared one): the old code stops
+        working and the reviewer's open sessions end; their answers are untouched. Returns the
+        new code (shown once, stored hashed)."""
+        code = new_code()
+        with self._write(actor, "reissue_code", reviewer.study_id, {"name": reviewer.name}):
+            self.db["reviewers"].update(reviewer.id, {**credentials(code, self._lookup_key),
+                                                      "code_prefix": None})
+            self.db.execute("DELETE FROM sessions WHERE reviewer_id = ?", [reviewer.id])
+        return code
+
     # ---------------------------------------------------------------- codes
     @property
     def _lookup_key(self) -> str:
