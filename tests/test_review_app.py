@@ -402,9 +402,12 @@ def test_researchers_set_up_studies_in_the_app(db, synthetic_catalog):
     with ReviewStore(db, "read") as store:
         study = store.study("pilot")
         assert store.count_assignments(study) == store.count_prototypes(study)
-    # a new study from a catalog folder and the packaged protocol
+    # a new study from a catalog chosen in the list (no path typed: issue 31) and the packaged
+    # protocol; the list holds the catalogs of the runs beside the study's
+    choices = at.selectbox(key="new_study_catalog_choice").options
+    assert len(choices) >= 1 and "prototypes from" in choices[0]
     at.text_input(key="new_study_name").input("second")
-    at.text_input(key="new_study_catalog").input(str(synthetic_catalog))
+    at.selectbox(key="new_study_catalog_choice").set_value(choices[0])
     next(b for b in at.button if b.label == "Create study").click().run()
     assert not at.exception and "created study 'second'" in at.success[0].value
     code = at.code[0].value

@@ -324,7 +324,7 @@ def test_a_researcher_sets_up_a_study_and_adjudicates_in_the_browser(server, cat
         idle(page)
         # a new study from the catalog folder and the packaged protocol
         page.get_by_label("Study name").fill("second")
-        page.get_by_label("Catalog folder").fill(str(catalog_folder))
+        page.get_by_label("another catalog folder").fill(str(catalog_folder))  # not beside it
         page.get_by_role("button", name="Create study").click()
         idle(page)
         lead = shown_code(page)

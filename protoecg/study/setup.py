@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from protoecg.catalog.reader import Catalog, read_catalog
+from protoecg.catalog.reader import (
+    Catalog,
+    CatalogError,
+    catalog_dir,
+    has_catalog,
+    read_catalog,
+    read_meta,
+)
 from protoecg.study.protocol import Protocol, load_protocol
 from protoecg.study.rounds import active_prototypes, next_round_prototypes
 from protoecg.study.store import ReviewStore, StoreError, Study
@@ -71,3 +78,23 @@ def create_study_from_files(store: ReviewStore, name: str, protocol: Protocol,
               if before else active_prototypes(catalog))
     study = store.create_study(name, protocol, catalog, before, chosen)
     return study, len(chosen) if chosen is not None else len(catalog.prototypes)
+
+
+def catalogs_near(study: Study) -> list[tuple[str, str]]:
+    """(label, folder) of the catalogs in the runs beside the one ``study`` rated (where a
+    pruned or retrained run of the next round lands), its own among them, newest first: what
+    the app offers for a new study, so that nobody types a path on the server. Unreadable ones
+    are passed over."""
+    runs = Path(study.catalog_path).parent.parent
+    found = []
+    for run in sorted(runs.iterdir()) if runs.is_dir() else []:
+        if not run.is_dir() or not has_catalog(run):
+            continue
+        try:
+            meta = read_meta(catalog_dir(run))
+        except CatalogError:
+            continue
+        label = (f"{run.name}: {meta.get('n_prototypes', '?')} prototypes from "
+                 f"{meta.get('dataset', '?')}, made {str(meta.get('created', ''))[:16]}")
+        found.append((str(meta.get("created", "")), label, str(catalog_dir(run))))
+    return [(label, folder) for _, label, folder in sorted(found, reverse=True)]

@@ -10,7 +10,7 @@ import streamlit as st
 from protoecg.errors import ProtoECGError
 from protoecg.resources import protocol_path
 from protoecg.study.assignment import assign
-from protoecg.study.setup import create_study_from_files, load_study_files
+from protoecg.study.setup import catalogs_near, create_study_from_files, load_study_files
 
 
 def _add_reviewer() -> None:
@@ -70,9 +70,13 @@ def _assign() -> None:
 def _create_study() -> None:
     user = common.current_user()
     try:
+        chosen = (st.session_state.get("new_study_catalog", "").strip()
+                  or dict(st.session_state.get("catalog_choices", [])).get(
+                      st.session_state.get("new_study_catalog_choice"), ""))
+        if not chosen:
+            raise ProtoECGError("choose the catalog the new study rates")
         protocol, catalog = load_study_files(
-            st.session_state.get("new_study_protocol") or protocol_path(),
-            st.session_state.get("new_study_catalog", ""))
+            st.session_state.get("new_study_protocol") or protocol_path(), chosen)
         with common.open_store() as store:
             study, count = create_study_from_files(
                 store, st.session_state.get("new_study_name", ""), protocol, catalog,
@@ -123,12 +127,16 @@ def render() -> None:
                     value=study.protocol.raters_per_prototype, key="raters_per_prototype")
     st.button("Assign", on_click=_assign, key="assign")
     st.subheader("A new study", anchor=False)
-    st.caption("From a catalog folder on this server (RUN/catalog, written by `protoecg "
-               "project`) and a protocol file; you become its researcher (a new code).")
+    st.caption("From a model's prototype catalog and a protocol; you become its researcher "
+               "(a new code).")
+    choices = catalogs_near(study)
+    st.session_state["catalog_choices"] = choices
     with st.form("new_study"):
         st.text_input("Study name", key="new_study_name", max_chars=100)
-        st.text_input("Catalog folder", key="new_study_catalog",
-                      placeholder="runs/RUN/catalog")
+        st.selectbox("Catalog (the runs beside this study's)", [label for label, _ in choices],
+                     key="new_study_catalog_choice")
+        st.text_input("…or another catalog folder on this server (optional)",
+                      key="new_study_catalog", placeholder="runs/RUN/catalog")
         st.text_input("Protocol file", key="new_study_protocol",
                       placeholder=f"{protocol_path().name} (the paper's, if left empty)")
         st.selectbox("Next round of (optional)", ["", *others], key="new_study_previous")
