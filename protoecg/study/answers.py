@@ -43,9 +43,13 @@ def reviewer_answers(store: ReviewStore, reviewer: Reviewer) -> dict[str, dict]:
     """prototype_id -> {question: current answer} for this reviewer only."""
     out: dict[str, dict] = {}
     for a in store.latest_answers(reviewer):
-        out.setdefault(a.prototype_id, {})[a.question] = (bool(a.value) if a.kind == "flag"
-                                                           else a.value)
+        out.setdefault(a.prototype_id, {})[a.question] = _as_given(a)
     return out
+
+
+def _as_given(answer) -> bool | int | str:
+    """A stored answer as the rater gave it (a flag as a bool)."""
+    return bool(answer.value) if answer.kind == "flag" else answer.value
 
 
 def queue(store: ReviewStore, reviewer: Reviewer) -> list[QueueItem]:
@@ -96,7 +100,7 @@ def card(store: ReviewStore, reviewer: Reviewer, prototype_id: str) -> dict:
     answers, revisions = {}, {}
     for a in store.latest_answers(reviewer):
         if a.prototype_id == prototype_id:
-            answers[a.question] = bool(a.value) if a.kind == "flag" else a.value
+            answers[a.question] = _as_given(a)
             revisions[a.question] = a.revision
     # revisions: what a save from this card is based on (a newer one since is a conflict)
     return {"prototype": row, "answers": answers, "revisions": revisions}

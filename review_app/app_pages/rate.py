@@ -54,14 +54,18 @@ def _show_answers(prototype_id: str, study, answers: dict, revisions: dict) -> N
         return
     st.session_state["based_on"] = dict(revisions)
     st.session_state.pop("conflict", None)
-    for answer_id, key in _keys(study).items():
-        if answer_id == "comment":
-            st.session_state[key] = answers.get("comment", "")
-        elif answer_id in {f.id for f in study.protocol.flags}:
-            st.session_state[key] = bool(answers.get(answer_id, False))
-        else:
-            st.session_state[key] = answers.get(answer_id)
+    st.session_state.update(_form_values(study, answers))
     st.session_state["answers_of"] = prototype_id
+
+
+def _form_values(study, answers: dict) -> dict:
+    """widget key -> what the widget shows for a card's saved answers (nothing, unset flags
+    and an empty comment where there are none)."""
+    flags = {f.id for f in study.protocol.flags}
+    return {key: (answers.get("comment", "") if answer_id == "comment"
+                  else bool(answers.get(answer_id, False)) if answer_id in flags
+                  else answers.get(answer_id))
+            for answer_id, key in _keys(study).items()}
 
 
 def _move(delta: int, total: int) -> None:
@@ -70,7 +74,7 @@ def _move(delta: int, total: int) -> None:
     st.session_state.pop("notice", None)
 
 
-def _save(prototype_id: str, total: int, over_theirs: bool = False) -> None:
+def _save(prototype_id: str, over_theirs: bool = False) -> None:
     """Save the card's answers, based on the revisions it showed (``over_theirs``: the rater
     has seen the answers saved elsewhere since and chose to replace them), then go to the next
     card the rater has not answered."""
@@ -100,30 +104,32 @@ def _save(prototype_id: str, total: int, over_theirs: bool = False) -> None:
         except ProtoECGError as exc:
             st.session_state["notice"] = ("error", str(exc))
             return
-        items = study_answers.queue(store, reviewer)
     st.session_state.pop("conflict", None)
     st.session_state.pop("answers_of", None)  # the card shown next loads its revisions afresh
-    position = next(i for i, item in enumerate(items) if item.prototype_id == prototype_id)
-    following = study_answers.next_unanswered(items, position)
-    st.session_state["cursor"] = following if following is not None else min(position + 1,
-                                                                              total - 1)
+    # the card rendered next is the next unanswered one; render() picks it from the queue it
+    # computes anyway (a second queue here would double a card change's database work)
+    st.session_state["saved_card"] = prototype_id
     st.session_state["notice"] = ("success", f"Saved {prototype_id}.")
 
 
 def _unsaved(study, saved: dict) -> bool:
     """Whether the answer widgets hold anything other than the card's saved answers."""
-    flags = {f.id for f in study.protocol.flags}
-    for answer_id, key in _keys(study).items():
+    for key, value in _form_values(study, saved).items():
         shown = st.session_state.get(key)
-        if answer_id == "comment":
-            if (shown or "") != saved.get("comment", ""):
-                return True
-        elif answer_id in flags:
-            if bool(shown) != bool(saved.get(answer_id, False)):
-                return True
-        elif shown != saved.get(answer_id):
+        if isinstance(value, bool):  # a flag
+            shown = bool(shown)
+        elif isinstance(value, str):  # the comment
+            shown = shown or ""
+        if shown != value:
             return True
     return False
+
+
+def _after_save(items: list, saved: str) -> int:
+    """Where "Save & next" goes: the next card not yet answered, else the one after."""
+    position = next(i for i, item in enumerate(items) if item.prototype_id == saved)
+    following = study_answers.next_unanswered(items, position)
+    return following if following is not None else min(position + 1, len(items) - 1)
 
 
 def _keep_theirs() -> None:
@@ -132,7 +138,7 @@ def _keep_theirs() -> None:
     st.session_state.pop("answers_of", None)
 
 
-def _conflict_box(prototype_id: str, total: int) -> None:
+def _conflict_box(prototype_id: str) -> None:
     conflict = st.session_state.get("conflict")
     if not conflict or conflict["card"] != prototype_id:
         return
@@ -144,7 +150,7 @@ def _conflict_box(prototype_id: str, total: int) -> None:
     with st.container(horizontal=True, wrap=False):
         st.button("Keep the saved answers", on_click=_keep_theirs, key="keep-theirs",
                   width="stretch")
-        st.button("Save mine instead", on_click=_save, args=(prototype_id, total, True),
+        st.button("Save mine instead", on_click=_save, args=(prototype_id, True),
                   key="save-mine", width="stretch")
 
 
@@ -188,6 +194,9 @@ def render() -> None:
                 ids = [i.prototype_id for i in items]
                 st.session_state["cursor"] = ids.index(wanted) if wanted in ids else next(
                     (i for i, item in enumerate(items) if not item.complete), 0)
+            saved = st.session_state.pop("saved_card", None)
+            if saved is not None:
+                st.session_state["cursor"] = _after_save(items, saved)
             cursor = min(st.session_state["cursor"], len(items) - 1)
             item = items[cursor]
             card = study_answers.card(store, reviewer, item.prototype_id)
@@ -289,14 +298,14 @@ def _answer_panel(study, items: list, cursor: int, answers: dict, revisions: dic
     notice = st.session_state.get("notice")
     if notice:
         getattr(st, notice[0])(notice[1])
-    _conflict_box(item.prototype_id, len(items))
+    _conflict_box(item.prototype_id)
     with st.container(horizontal=True, wrap=False):
         st.button("Back", on_click=_move, args=(-1, len(items)), disabled=cursor == 0,
                   key="back", width="stretch")
         st.button("Skip", on_click=_move, args=(1, len(items)), key="skip",
                   disabled=cursor == len(items) - 1, width="stretch")
         st.button("Save & next", type="primary", on_click=_save,
-                  args=(item.prototype_id, len(items)), key="save", width="stretch")
+                  args=(item.prototype_id,), key="save", width="stretch")
     # shown before the first card, as the protocol asks; one click away afterwards
     with st.expander("Instructions and keys", expanded=done == 0 and not answers):
         paragraphs = [" ".join(p.split())  # the protocol's text is hard-wrapped

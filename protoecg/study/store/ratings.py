@@ -110,10 +110,7 @@ class RatingStatements(ReviewerStatements):
                           based_on: dict[str, int]) -> None:
         theirs = {}
         for answer in answers:
-            current = self.db.execute(
-                f"SELECT value, revision FROM {ANSWER_TABLES[answer.kind]} WHERE reviewer_id"
-                f" = ? AND prototype_pk = ? AND question = ? ORDER BY revision DESC LIMIT 1",
-                [reviewer_id, pk, answer.question]).fetchone()
+            current = self._current(answer, reviewer_id, pk)
             if current is not None and current[1] > based_on.get(answer.question, 0) \
                     and current[0] != answer.value:
                 theirs[answer.question] = current[0]
@@ -143,6 +140,13 @@ class RatingStatements(ReviewerStatements):
                 written += self._write_revisions(study.id, ids[name], pk, batch, "import")
         return written
 
+    def _current(self, answer: Answer, reviewer_id: int, pk: int) -> tuple | None:
+        """(value, revision) of the reviewer's current answer to ``answer``'s question."""
+        return self.db.execute(
+            f"SELECT value, revision FROM {ANSWER_TABLES[answer.kind]} WHERE reviewer_id = ?"
+            f" AND prototype_pk = ? AND question = ? ORDER BY revision DESC LIMIT 1",
+            [reviewer_id, pk, answer.question]).fetchone()
+
     def _write_revisions(self, study_id: int, reviewer_id: int, pk: int,
                          answers: Iterable[Answer], source: str) -> int:
         """Insert a new revision for each answer that differs from the current one (inside
@@ -150,10 +154,7 @@ class RatingStatements(ReviewerStatements):
         written = 0
         for answer in answers:
             table = ANSWER_TABLES[answer.kind]
-            current = self.db.execute(
-                f"SELECT value, revision FROM {table} WHERE reviewer_id = ? AND prototype_pk = ?"
-                f" AND question = ? ORDER BY revision DESC LIMIT 1",
-                [reviewer_id, pk, answer.question]).fetchone()
+            current = self._current(answer, reviewer_id, pk)
             if current is None and table != "ratings" and answer.value in (0, ""):
                 continue
             if current is not None and current[0] == answer.value:
