@@ -166,7 +166,8 @@ def twelve_lead_chart(signal: np.ndarray, fs: int, units: str = "mV",
 def window_chart(signal: np.ndarray, fs: int, start: int, end: int, units: str = "mV",
                  title: str = "", px_per_mm: float = 4.0, margin_s: float = 0.0) -> dict:
     """All 12 leads of one window (samples [start, end)) enlarged: limb leads in the left
-    column, chest leads in the right, ``margin_s`` of context either side (window shaded)."""
+    column, chest leads in the right, ``margin_s`` of context either side (window shaded), a
+    1 mV calibration pulse at the start of each row (millivolts only)."""
     signal = np.asarray(signal, dtype=np.float64)
     lo = max(0, int(start - margin_s * fs))
     hi = min(signal.shape[1], int(end + margin_s * fs))
@@ -183,7 +184,13 @@ def window_chart(signal: np.ndarray, fs: int, start: int, end: int, units: str =
                        "text": DISPLAY_NAME.get(lead, lead)})
         if margin_s > 0 and r == 0:
             shades.append({"x": offset + (start - lo) / fs, "x2": offset + (end - lo) / fs})
-    x0, x1, y0, y1 = 0.0, 2 * span + gap, 0.0, 6 * row_mv
+    if units == "mV":  # a 1 mV pulse at the start of each row, in the left margin
+        path = [(-0.35, 0), (-0.3, 0), (-0.3, 1), (-0.1, 1), (-0.1, 0), (-0.05, 0)]
+        for r in range(6):
+            base = (6 - r - 0.5) * row_mv
+            traces += [{"x": x, "y": base + y, "segment": f"cal{r}", "order": i}
+                       for i, (x, y) in enumerate(path)]
+    x0, x1, y0, y1 = (-MARGIN_S if units == "mV" else 0.0), 2 * span + gap, 0.0, 6 * row_mv
     xd, yd = [x0, x1], [y0, y1]
     layers = _grid(x0, x1, y0, y1, xd, yd)
     if shades:

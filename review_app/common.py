@@ -32,9 +32,12 @@ div[data-testid="stColumn"]:has(.protoecg-panel) {
   position: sticky; top: 2.75rem; align-self: flex-start;
   max-height: calc(100vh - 3rem); overflow-y: auto; }
 .protoecg-chart svg { cursor: crosshair; }
-h3.protoecg-title { margin: 0; padding: 0.2rem 0 0.1rem 0; font-size: 1.55rem; }
-p.protoecg-where { font-size: 0.85rem; opacity: 0.65; margin: 0 0 0.4rem 0; }
-.protoecg-tools { font-size: 0.8rem; color: #6b6b6b; margin-top: -0.6rem; }
+.protoecg-head { display: flex; justify-content: space-between; align-items: baseline;
+  gap: 1rem; }
+h3.protoecg-title { margin: 0; padding: 0.1rem 0 0 0; font-size: 1.4rem; }
+p.protoecg-where { font-size: 0.85rem; opacity: 0.7; margin: 0; }
+.protoecg-window { margin-bottom: 0.25rem; }
+.protoecg-tools { font-size: 0.8rem; color: #6b6b6b; white-space: nowrap; }
 .protoecg-zoom { color: #1f77b4; cursor: pointer; text-decoration: underline; }
 .protoecg-zoom-on .protoecg-window { position: fixed; inset: 0.5rem; z-index: 999990;
   background: #fff; padding: 0.5rem; overflow: auto; box-shadow: 0 0 0 100vmax rgba(0,0,0,.45); }

@@ -36,3 +36,9 @@ def test_window_chart_shows_all_twelve_leads():
     dumped = str(spec(window_chart(signal, 100, 300, 394, "mV", margin_s=0.2)))
     for lead in ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"):
         assert f"'text': '{lead}'" in dumped
+
+
+def test_window_chart_has_a_calibration_pulse_only_in_millivolts():
+    signal = np.random.default_rng(0).normal(size=(12, 1000))
+    assert "cal5" in str(spec(window_chart(signal, 100, 300, 394, "mV", margin_s=0.2)))
+    assert "cal0" not in str(spec(window_chart(signal, 100, 300, 394, "NU", margin_s=0.2)))

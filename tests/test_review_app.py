@@ -254,7 +254,7 @@ def test_next_card_is_built_in_the_background(db):
     assert cards.prefetch(str(db), "pilot", rows[1]) is None  # already built
     first = cards.cached_card_charts(str(db), "pilot", rows[1])
     assert cards.cached_card_charts(str(db), "pilot", rows[1]) is first
-    assert set(first) == {"whole", "window", "record", "neighbours", "note"}
+    assert set(first) == {"whole", "window", "record", "neighbours", "note", "heights_mm"}
     assert first["record"].startswith("<svg") and len(first["record"]) < 200_000
 
 

@@ -28,7 +28,8 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("PROTOECG_TEST_ARTIFACTS", REPO / "test-artifacts"))
 # one rater per test, so that the tests share one server without sharing a queue
 CODES = {"ana": "ANA1-RATE-0001", "ben": "BEN2-RATE-0002", "cai": "CAI3-RATE-0003",
-         "dov": "DOV4-RATE-0004", "eve": "EVE5-RATE-0005", "fay": "FAY6-RATE-0006"}
+         "dov": "DOV4-RATE-0004", "eve": "EVE5-RATE-0005", "fay": "FAY6-RATE-0006",
+         "gus": "GUS7-RATE-0007", "hal": "HAL8-RATE-0008"}
 WHOLE = ("rhythm/", "global/")
 RESEARCHER = "RHEA-RSCH-0009"
 
@@ -268,20 +269,35 @@ def test_screenshots_of_a_window_card_and_a_whole_record_card(server):
                 ARTIFACTS / "rating_card_latest.png")
 
 
-def test_caliper_measures_time_and_amplitude_and_zoom_shows_the_window_over_the_page(server):
+def lead_boxes(page, selector: str) -> list:
+    return page.evaluate("(s) => JSON.parse(document.querySelector(s).dataset.leads)", selector)
+
+
+def screen_point(page, selector: str, x_mm: float, y_mm: float) -> tuple[float, float]:
+    """Where a point of a drawing (mm of paper) is on the screen."""
+    return tuple(page.evaluate(
+        "([s, x, y]) => { const svg = document.querySelector(s); const p = svg.createSVGPoint();"
+        " p.x = x; p.y = y; const q = p.matrixTransform(svg.getScreenCTM());"
+        " return [q.x, q.y]; }", [selector, x_mm, y_mm]))
+
+
+def test_caliper_measures_within_one_lead_and_zoom_shows_the_window_over_the_page(server):
     url, _ = server
     with browser_page(1440, 900) as page:
         card = sign_in(page, url, "fay")
         while card.startswith(WHOLE):  # a card with an enlarged window
             page.get_by_role("button", name="Skip").click()
             card = wait_for_card_change(page, card)
-        svg = page.locator(".protoecg-window svg")
+        selector = ".protoecg-window svg"
+        svg = page.locator(selector)
         box = svg.bounding_box()
         width_mm, height_mm = (float(v) for v in svg.get_attribute("viewBox").split()[2:])
-        x, y = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.5
+        name, x0, y0, x1, y1 = lead_boxes(page, selector)[1]  # lead II
+        x, y = screen_point(page, selector, x0 + 3, (y0 + y1) / 2)
         page.mouse.click(x, y)
-        page.mouse.click(x + 100, y - 50)  # 100 px right, 50 px up
+        page.mouse.click(x + 100, y - 50)  # 100 px right, 50 px up: still lead II
         reading = svg.get_attribute("data-caliper")
+        assert reading.startswith(f"{name}: "), reading
         # the drawing keeps its aspect inside its box (scaled to the tighter side)
         mm_per_px = 1 / min(box["width"] / width_mm, box["height"] / height_mm)
         expected_ms = 100 * mm_per_px / 25 * 1000
@@ -289,12 +305,69 @@ def test_caliper_measures_time_and_amplitude_and_zoom_shows_the_window_over_the_
         ms = float(reading.split("Δt ")[1].split(" ms")[0])
         mv = float(reading.split("Δ ")[1].split(" ")[0])
         assert abs(ms - expected_ms) <= 2 and abs(mv - expected_mv) <= 0.02, reading
+        # a click on another lead starts again there: no interval across two leads
+        other, ox0, oy0, ox1, oy1 = lead_boxes(page, selector)[7]
+        page.mouse.click(*screen_point(page, selector, ox0 + 3, (oy0 + oy1) / 2))
+        assert svg.get_attribute("data-caliper") is None
+        assert page.locator(f"{selector} circle.protoecg-caliper").count() == 1
+        page.mouse.click(*screen_point(page, selector, ox1 - 3, (oy0 + oy1) / 2))
+        assert svg.get_attribute("data-caliper").startswith(f"{other}: ")
+        # outside every tracing (the calibration margin) nothing is marked
+        page.mouse.click(*screen_point(page, selector, 5, (oy0 + oy1) / 2))
+        assert page.locator(f"{selector} circle.protoecg-caliper").count() == 2
         page.get_by_text("Zoom the window").click()
         zoomed = svg.bounding_box()
-        assert zoomed["width"] > box["width"] * 1.3  # over the page, larger
+        assert zoomed["width"] > box["width"] * 1.2  # over the page, larger
         page.keyboard.press("Escape")
         page.wait_for_timeout(100)
         assert abs(svg.bounding_box()["width"] - box["width"]) < 2
+
+
+def test_the_ecg_is_drawn_at_reading_size_and_no_card_needs_scrolling(server):
+    """At 1440x900 every drawing of a window card and of a whole-record card is shown at
+    >= 3.5 px per mm of paper, states its scale, and ends above the fold with Save."""
+    url, _ = server
+    seen = {}
+    with browser_page(1440, 900) as page:
+        card = sign_in(page, url, "gus")
+        for _ in range(40):
+            kind = "whole" if card.startswith(WHOLE) else "window"
+            if kind not in seen:
+                page.wait_for_function("() => [...document.querySelectorAll("
+                                       "'.protoecg-chart svg')].every(s => s.dataset.pxPerMm)",
+                                       timeout=10_000)
+                drawings = page.evaluate(
+                    "() => [...document.querySelectorAll('.protoecg-chart svg')]"
+                    ".map(s => [s.parentElement.className, parseFloat(s.dataset.pxPerMm),"
+                    " s.getBoundingClientRect().bottom])")
+                seen[kind] = drawings
+                assert len(drawings) == (1 if kind == "whole" else 2), drawings
+                for css, px_per_mm, bottom in drawings:
+                    assert px_per_mm >= 3.5 and bottom <= 900, (card, css, px_per_mm, bottom)
+                save = page.get_by_role("button", name="Save & next").bounding_box()
+                assert save["y"] + save["height"] <= 900
+                stated = page.locator(".protoecg-scale").inner_text()
+                assert "% of paper size" in stated and "record" in stated, stated
+            if len(seen) == 2:
+                break
+            page.get_by_role("button", name="Skip").click()
+            card = wait_for_card_change(page, card)
+    assert set(seen) == {"whole", "window"}
+
+
+def test_at_1280x720_the_instructions_and_keys_are_reachable(server):
+    url, _ = server
+    with browser_page(1280, 720) as page:
+        sign_in(page, url, "hal")
+        keys = page.get_by_text("1–5 answer the outlined question")
+        if not keys.is_visible():  # the expander is open before the first answer
+            page.get_by_text("Instructions and keys").click()
+            idle(page)
+        keys.scroll_into_view_if_needed()
+        box = keys.bounding_box()
+        assert 0 <= box["y"] and box["y"] + box["height"] <= 720
+        drawing = page.locator(".protoecg-chart svg").first.bounding_box()
+        assert drawing["y"] < 720  # the card is still there beside it
 
 
 def sign_in_with(page, url: str, code: str) -> None:

@@ -17,7 +17,9 @@ def card_charts(store: ReviewStore, study: Study, row: dict, n_neighbours: int =
     """SVG drawings (strings) of one card: ``whole`` (the prototype spans the whole record),
     ``window`` (all 12 leads of the prototype's window, enlarged, with context; None for a
     whole-record prototype), ``record`` (the standard print, window shaded), ``neighbours``
-    (the nearest other training windows: record, time, drawing), ``note`` (paper scale)."""
+    (the nearest other training windows: record, time, drawing), ``note`` (paper scale),
+    ``heights_mm`` (the window's and the record's drawing heights, which the card shares its
+    height out by so that both are shown at one scale)."""
     fs, units = int(row["fs"]), str(row["units"])
     signal = store.signal(study, int(row["signal_index"]))
     start, end = int(row["window_start"]), int(row["window_end"])
@@ -40,7 +42,14 @@ def card_charts(store: ReviewStore, study: Study, row: dict, n_neighbours: int =
                                      margin_s=CONTEXT_S, label=f"record {n['record_id']}"),
         })
     return {"whole": whole, "window": window, "record": record, "neighbours": neighbours,
-            "note": paper_note(units)}
+            "note": paper_note(units), "heights_mm": (_height_mm(window), _height_mm(record))}
+
+
+def _height_mm(svg: str | None) -> float:
+    """A drawing's height in mm of paper (its viewBox height; 0 for no drawing)."""
+    if svg is None:
+        return 0.0
+    return float(svg.split('viewBox="', 1)[1].split('"', 1)[0].split()[3])
 
 
 # --------------------------------------------------------------------------- caching

@@ -73,6 +73,7 @@
       state.since = Date.now();
     }
     highlight();
+    stateScale();
   }, 50);
   doc.addEventListener('keydown', (e) => {
     const tag = (e.target.tagName || '').toLowerCase();
@@ -101,18 +102,29 @@
       }
     }
   }, true);  // capture phase: widgets may stop the event from bubbling
-  // Caliper: two clicks on a drawing give the time and amplitude between them (as with
-  // calipers on paper); a third click starts again. The zoom control shows the window chart
-  // over the whole page (Esc or the control again closes it).
+  // Caliper: two clicks on one lead's tracing give the time and amplitude between them (as
+  // with calipers on paper); a third click starts again, and so does a click on another lead
+  // (two print columns show the same moment: an interval across them means nothing). Clicks
+  // outside every tracing do nothing. The zoom control shows the window chart over the whole
+  // page (Esc or the control again closes it).
   const SVGNS = 'http://www.w3.org/2000/svg';
   const calipers = new WeakMap();
+  const leadAt = (svg, p) => {
+    let boxes = [];
+    try { boxes = JSON.parse(svg.dataset.leads || '[]'); } catch (_) { boxes = []; }
+    return boxes.find(b => p.x >= b[1] && p.x <= b[3] && p.y >= b[2] && p.y <= b[4]) || null;
+  };
   const caliper = (svg, e) => {
     const point = svg.createSVGPoint();
     point.x = e.clientX; point.y = e.clientY;
     const p = point.matrixTransform(svg.getScreenCTM().inverse());
+    const lead = leadAt(svg, p);
+    if (!lead) return;
+    p.lead = lead.join(',');
     let marks = calipers.get(svg) || [];
-    if (marks.length >= 2) {
+    if (marks.length >= 2 || (marks.length === 1 && marks[0].lead !== p.lead)) {
       svg.querySelectorAll('.protoecg-caliper').forEach(n => n.remove());
+      svg.removeAttribute('data-caliper');
       marks = [];
     }
     marks.push(p);
@@ -132,18 +144,42 @@
       svg.appendChild(line);
       const perS = parseFloat(svg.dataset.mmPerS), perUnit = parseFloat(svg.dataset.mmPerUnit);
       const ms = Math.abs(b.x - a.x) / perS * 1000, amp = (a.y - b.y) / perUnit;
-      const text = `Δt ${ms.toFixed(0)} ms (${(60000 / Math.max(ms, 1)).toFixed(0)}/min)` +
+      const text = `${lead[0]}: Δt ${ms.toFixed(0)} ms (${(60000 / Math.max(ms, 1)).toFixed(0)}/min)` +
           ` · Δ ${amp >= 0 ? '+' : ''}${amp.toFixed(2)} ${svg.dataset.units}`;
       const label = doc.createElementNS(SVGNS, 'text');
       label.setAttribute('class', 'protoecg-caliper');
-      label.setAttribute('x', Math.min(a.x, b.x));
-      label.setAttribute('y', Math.min(a.y, b.y) - 1.5);
+      // inside the lead's box, so that the reading never covers another lead's label
+      label.setAttribute('x', Math.max(Math.min(a.x, b.x), lead[1] + 0.5));
+      label.setAttribute('y', Math.max(Math.min(a.y, b.y) - 1.5, lead[2] + 8));
       label.setAttribute('font-size', 3.6); label.setAttribute('fill', '#d62728');
       label.setAttribute('font-family', 'sans-serif'); label.setAttribute('font-weight', 'bold');
       label.textContent = text;
       svg.appendChild(label);
       svg.setAttribute('data-caliper', text);
     }
+  };
+  // The scale each drawing is shown at, stated on the card: CSS pixels per millimetre of
+  // paper against the 96-dpi millimetre (3.78 px) that "paper size" means on a screen.
+  const PAPER_PX_PER_MM = 96 / 25.4;
+  const shownScale = (svg) => {
+    const r = svg.getBoundingClientRect(), vb = svg.viewBox.baseVal;
+    if (!vb || !vb.width || !r.width) return null;
+    return Math.min(r.width / vb.width, r.height / vb.height);  // aspect kept: the tighter side
+  };
+  const stateScale = () => {
+    const span = doc.querySelector('.protoecg-scale');
+    if (!span) return;
+    const parts = [];
+    for (const [name, selector] of [['window', '.protoecg-window svg'],
+                                    ['record', '.protoecg-record svg, .protoecg-whole svg']]) {
+      const svg = doc.querySelector(selector);
+      const scale = svg && shownScale(svg);
+      if (!scale) continue;
+      svg.dataset.pxPerMm = scale.toFixed(2);
+      parts.push(`${name} ${Math.round(100 * scale / PAPER_PX_PER_MM)}%`);
+    }
+    const text = parts.length ? ` · on screen: ${parts.join(', ')} of paper size` : '';
+    if (span.textContent !== text) span.textContent = text;
   };
   doc.addEventListener('click', (e) => {
     const zoom = e.target.closest && e.target.closest('.protoecg-zoom');

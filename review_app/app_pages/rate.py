@@ -30,11 +30,28 @@ KEYBOARD = f"<script>\n{KEYBOARD_JS.read_text(encoding='utf-8')}</script>\n"
 
 KEYS_HELP = ("**Keys:** 1–5 answer the outlined question · ↑ ↓ choose it · Enter saves and "
              "moves on · ← goes back · Esc closes the zoom")
-# raters have no sidebar, so no header either; the panel sits at the top of the window
-CARD_STYLE = ('<style>[data-testid="stHeader"] { display: none; } '
-              'div[data-testid="stMainBlockContainer"] { padding-top: 0.75rem !important; } '
+# Raters have no sidebar, so no header either: the card starts at the top of the window and
+# runs nearly edge to edge. The window and the print share the height left under the card's
+# header lines (HEAD_PX) in proportion to their heights in mm, so that both are drawn at one
+# scale: at 1440x900 about 3.6 px/mm (95% of paper size), where the print also fills the
+# column's width; a smaller browser window scales them down together instead of scrolling.
+HEAD_PX = 92
+PAGE_STYLE = ('[data-testid="stHeader"] { display: none; } '
+              'div[data-testid="stMainBlockContainer"] { padding: 0.75rem 1.25rem 0.5rem '
+              '1.25rem !important; max-width: none; } '
               'div[data-testid="stColumn"]:has(.protoecg-panel) { top: 0.5rem; '
-              'max-height: calc(100vh - 1rem); }</style>')
+              'max-height: calc(100vh - 1rem); }')
+
+
+def _card_style(heights_mm: tuple[float, float]) -> str:
+    window, record = heights_mm
+    both = window + record
+    return (f'<style>{PAGE_STYLE} '
+            f'.protoecg-window svg {{ max-height: calc((100vh - {HEAD_PX}px) * '
+            f'{window / both:.4f}); }} '
+            f'.protoecg-record svg {{ max-height: calc((100vh - {HEAD_PX}px) * '
+            f'{record / both:.4f}); }} '
+            f'.protoecg-whole svg {{ max-height: calc(100vh - {HEAD_PX}px); }}</style>')
 
 
 def _keys(study) -> dict[str, str]:
@@ -238,24 +255,28 @@ def _ecg_column(prototype_id: str, row: dict, charts: dict) -> None:
     info = class_info(row["class_code"])
     title = html.escape(f"{row['class_code']} — "
                         f"{info['description'] or row['class_description']}")
-    where = html.escape(f"{row['branch']} prototype {row['prototype_id']} · record "
+    # the scale the drawings are shown at is filled in by the page's script (keyboard.js),
+    # which sees the size they were given
+    where = html.escape(f"prototype {row['prototype_id']} · record "
                         f"{row['source_record_id']} ({row['source_dataset']}) · "
                         f"{row['window_start_s']:.2f}–{row['window_end_s']:.2f} s · "
                         f"{charts['note']}")
+    tools = ("" if charts["whole"] else '<span class="protoecg-zoom" role="button" '
+             'tabindex="0">⤢ Zoom the window</span> · ') + "caliper: two clicks on one lead"
     st.markdown(
         f'<div class="protoecg-hidden protoecg-card" '
-        f'data-card="{html.escape(prototype_id)}">{CARD_STYLE}</div>'
-        f'<h3 class="protoecg-title">{title}</h3><p class="protoecg-where">{where}</p>',
+        f'data-card="{html.escape(prototype_id)}">{_card_style(charts["heights_mm"])}</div>'
+        f'<div class="protoecg-head"><h3 class="protoecg-title">{title}</h3>'
+        f'<span class="protoecg-tools">{tools}</span></div>'
+        f'<p class="protoecg-where">{where}<span class="protoecg-scale"></span></p>',
         unsafe_allow_html=True, help="; ".join(info["details"]) or None)
     if charts["whole"]:
         _drawing(charts["record"], "protoecg-whole")
     else:
         st.markdown(
             f'<div class="protoecg-chart protoecg-window">{charts["window"]}</div>'
-            '<div class="protoecg-tools"><span class="protoecg-zoom" role="button" '
-            'tabindex="0">⤢ Zoom the window</span> · caliper: click two points on a '
-            f'tracing</div><div class="protoecg-chart protoecg-record">{charts["record"]}'
-            '</div>', unsafe_allow_html=True)
+            f'<div class="protoecg-chart protoecg-record">{charts["record"]}</div>',
+            unsafe_allow_html=True)
     if row.get("source_report"):
         with st.expander("Report of the source record"):
             st.text(row["source_report"])
