@@ -76,6 +76,12 @@ COMMANDS: tuple[Command, ...] = (
             "create a review study: a protocol (TOML) applied to every prototype of a catalog"),
     Command(("study", "add-reviewer"), "study_add_reviewer",
             "add a reviewer (rater or researcher) to a study and print their access code once"),
+    Command(("study", "remove-reviewer"), "study_remove_reviewer",
+            "remove a reviewer from a study: their code stops working, their unanswered "
+            "assignments are dropped, the answers they gave are kept and counted"),
+    Command(("study", "new-code"), "study_new_code",
+            "give a reviewer a new access code (a lost or shared one): the old code and their "
+            "open sessions stop working"),
     Command(("study", "assign"), "study_assign",
             "assign every prototype to K raters (load-balanced, seeded); re-run after adding "
             "raters: rated assignments stay, unrated ones are spread again"),

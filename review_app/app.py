@@ -17,7 +17,7 @@ if common.database_path() is None:
              "`protoecg review serve --db PATH`.")
     st.stop()
 
-user = common.current_user() or common.resume_session()
+user = common.checked_user()
 # One file per page (app_pages/*.py), so that tests can switch to them; a rater's navigation
 # simply does not contain the researcher pages. Not named pages/: Streamlit would run that
 # folder the old way (without this gate) on a server's first script run.

@@ -88,6 +88,25 @@ def sign_in(study_name: str, reviewer: Reviewer, token: str) -> None:
     st.query_params["session"] = token
 
 
+def checked_user() -> dict | None:
+    """The signed-in reviewer, their session checked against the store on every full run
+    (one read): a reviewer removed, or given a new code, while their tab is open is signed
+    out at their next step instead of working on in a session that no longer exists."""
+    user = current_user()
+    if user is None:
+        return resume_session()
+    with open_store() as store:
+        try:
+            signin.resume_session(store, user.get("token") or "")
+        except AuthError as exc:
+            for key in list(st.session_state):
+                del st.session_state[key]
+            st.query_params.clear()
+            st.session_state["signin_notice"] = str(exc)
+            return None
+    return user
+
+
 def resume_session() -> dict | None:
     """The reviewer of the session token in the address bar, if it is still live."""
     token = st.query_params.get("session")

@@ -607,3 +607,82 @@ def test_a_researcher_reissues_a_lost_code(db):
         with pytest.raises(AuthError):
             signin.authenticate(store, CODES["ana"], throttle={"session": "y"})
     assert stored(db, "ana")[pid] == {"representativeness": 4, "clarity": 4}
+
+
+def test_a_researcher_removes_a_rater_in_the_app_and_their_answers_stay(db):
+    """Issue 31: a reviewer could not be removed. Removal needs a confirmation; the rater's
+    answers stay (marked on the Progress page), their open cards go to the other raters and
+    their code no longer signs in."""
+    with ReviewStore(db) as store:
+        study = store.study("pilot")
+        ana = store.reviewer(study, "ana")
+        pid = answers.queue(store, ana)[0].prototype_id
+        answers.save_answers(store, ana, pid, {"representativeness": 4, "clarity": 4})
+    at = signed_in("rhea")
+    at.switch_page("app_pages/setup.py").run()
+    assert "rhea" not in at.selectbox(key="remove_name").options  # not oneself
+    at.selectbox(key="remove_name").set_value("ana")
+    next(b for b in at.button if b.label == "Remove reviewer").click().run()
+    assert "Tick the box" in " ".join(w.value for w in at.warning)
+    assert stored(db, "ana")[pid] and _active(db, "ana")  # nothing happened yet
+    at.selectbox(key="remove_name").set_value("ana")
+    at.checkbox(key="remove_confirm").check()
+    next(b for b in at.button if b.label == "Remove reviewer").click().run()
+    assert not at.exception, at.exception
+    assert "ana was removed" in " ".join(s.value for s in at.success)
+    assert not _active(db, "ana")
+    assert stored(db, "ana")[pid] == {"representativeness": 4, "clarity": 4}
+    with ReviewStore(db, "write") as store:
+        with pytest.raises(AuthError):
+            signin.authenticate(store, CODES["ana"], throttle={"session": "z"})
+        study = store.study("pilot")
+        assert [a.prototype_id for a in store.assignments(study) if a.reviewer == "ana"] == [pid]
+    at.switch_page("app_pages/progress.py").run()
+    per_rater = _table(at, "removed on").set_index("rater")
+    assert per_rater.loc["ana", "removed on"] != ""
+
+
+def _table(at: AppTest, column: str):
+    """The page's table that has ``column`` (AppTest does not expose a table's key)."""
+    return next(t.value for t in at.dataframe if column in t.value.columns)
+
+
+def _active(db, name: str) -> bool:
+    with ReviewStore(db, "read") as store:
+        return name in {r.name for r in store.reviewers(store.study("pilot"), removed=False)}
+
+
+def test_the_progress_page_shows_every_changed_answer(db):
+    """Issue 31: overwrites stayed in the history but no page showed them."""
+    with ReviewStore(db) as store:
+        study = store.study("pilot")
+        ben = store.reviewer(study, "ben")
+        pid = answers.queue(store, ben)[0].prototype_id
+        answers.save_answers(store, ben, pid, {"representativeness": 5, "clarity": 3})
+        answers.save_answers(store, ben, pid, {"representativeness": 1, "clarity": 3})
+    at = signed_in("rhea")
+    at.switch_page("app_pages/progress.py").run()
+    assert not at.exception, at.exception
+    changes = _table(at, "before")
+    assert len(changes) == 1
+    row = changes.iloc[0]
+    assert (row["rater"], row["prototype"], row["question"], row["before"], row["after"]) == (
+        "ben", pid, "representativeness", "5", "1")
+
+
+def test_a_rater_removed_while_signed_in_is_signed_out_and_cannot_save(db):
+    """The app checks the session on every full run (AppTest runs the whole script on a
+    click; in the browser a save from the card's fragment is refused by the store, which
+    test_reviewer_removal checks)."""
+    at = signed_in("ana")
+    assert _card_of(at)
+    with ReviewStore(db) as store:
+        store.remove_reviewer(store.reviewer(store.study("pilot"), "ana"))
+    at.radio[0].set_value(3)
+    at.radio[1].set_value(3)
+    at.button(key="save").click().run()
+    assert not at.exception, at.exception
+    assert stored(db, "ana") == {}
+    assert at.text_input(key="access_code") is not None  # back at sign-in
+    shown = " ".join(e.value for e in [*at.warning, *at.error, *at.info])
+    assert "session has ended" in shown, shown

@@ -260,8 +260,9 @@ def test_completion_per_rater_counts_what_each_queue_shows(store, study):
                    if a.reviewer == "cai" and a.prototype_id == answered)
     store.replace_assignments(study, [dropped], [], {"test": "unassign"})
     per_rater = answers.status(store, study)["per_rater"]
-    assert per_rater == {r.name: dict(zip(("complete", "assigned"), answers.progress(store, r),
-                                          strict=True))
+    assert per_rater == {r.name: {**dict(zip(("complete", "assigned"),
+                                             answers.progress(store, r), strict=True)),
+                                  "removed_at": None}
                          for r in store.reviewers(study) if r.role == "rater"}
     assert per_rater["ana"]["complete"] == 3 and per_rater["cai"]["complete"] == 0
 
@@ -361,7 +362,7 @@ def test_not_a_database(tmp_path):
 
 
 def test_schema_version_and_wal(store):
-    assert store.schema_version == current_version() == 5
+    assert store.schema_version == current_version() == 6
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -381,7 +382,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_studies(tmp_path, catalo
                      "catalog_json) VALUES ('old', 'p', ?, 'c', '{}')",
                      [json.dumps(load_protocol(PAPER_PROTOCOL).to_dict())])
     with ReviewStore(path) as store:
-        assert store.schema_version == current_version() == 5
+        assert store.schema_version == current_version() == 6
         old = store.study("old")
         assert old.previous_id is None
         new = store.create_study("new", load_protocol(PAPER_PROTOCOL), catalog,

@@ -306,7 +306,8 @@ def methods_paragraph(summary: dict, study: Study) -> str:
         + (f"({scale[0].value} = {scale[0].label} to {scale[-1].value} = {scale[-1].label}) "
            if scale else "")
         + f"with no answer preselected; {c['complete']:.1%} of the {c['assignments']} "
-        f"assignments were complete. {_resting_on(summary)} Agreement is reported per "
+        f"assignments were complete. {_removed(c)}{_resting_on(summary)} Agreement is "
+        f"reported per "
         f"question as Krippendorff's "
         f"alpha (ordinal and interval), Fleiss' kappa, Gwet's AC1/AC2, the intraclass "
         f"correlation and percent agreement, each with a 95% percentile bootstrap confidence "
@@ -316,6 +317,15 @@ def methods_paragraph(summary: dict, study: Study) -> str:
         f"scale. Flags mark a "
         f"prototype as the best or a bad example of its class.")
 
+
+
+def _removed(completion: dict) -> str:
+    """The raters removed from the study while it ran, whose answers are kept and counted."""
+    removed = completion.get("removed_raters") or []
+    if not removed:
+        return ""
+    return (f"{_plural(len(removed), 'further rater')} removed from the study while it ran "
+            f"({', '.join(removed)}); the answers they had given are kept and counted. ")
 
 
 def _resting_on(summary: dict) -> str:

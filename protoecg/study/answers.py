@@ -196,7 +196,10 @@ def status(store: ReviewStore, study: Study) -> dict:
     complete = int((per_pair == len(required)).sum())
     return {
         "study": study.name, "protocol": study.protocol.id, "prototypes": n_prototypes,
-        "reviewers": len(reviewers), "raters": sum(r.role == "rater" for r in reviewers),
+        "reviewers": sum(not r.removed_at for r in reviewers),
+        "raters": sum(r.role == "rater" and not r.removed_at for r in reviewers),
+        # removed raters' answers are kept and counted; the report says so
+        "removed_raters": [r.name for r in reviewers if r.role == "rater" and r.removed_at],
         "assignments": n_assign,
         "ratings": int(answers["question"].isin(required).sum()),
         "flags": int((~answers["question"].isin(required | {"comment"})).sum()),
@@ -213,7 +216,8 @@ def _completion_per_rater(store: ReviewStore, study: Study, reviewers: list[Revi
     ``progress`` counts from a rater's queue), from the study's assignments and its answered
     questions per (rater, prototype) without building every rater's queue."""
     done = set(per_pair.index[per_pair == n_required])
-    per_rater = {r.name: {"complete": 0, "assigned": 0} for r in reviewers if r.role == "rater"}
+    per_rater = {r.name: {"complete": 0, "assigned": 0, "removed_at": r.removed_at}
+                 for r in reviewers if r.role == "rater"}
     for assignment in store.assignments(study):
         counts = per_rater.get(assignment.reviewer)
         if counts is not None:

@@ -74,15 +74,16 @@ def assign(store: ReviewStore, study: Study, k: int | None = None) -> dict:
         k = study.protocol.raters_per_prototype
     if k < 1:
         raise StoreError(f"--raters-per-prototype: must be at least 1, got {k}")
-    raters = [r for r in store.reviewers(study) if r.role == "rater"]
+    # removed raters take no new work; their answered assignments stay (outside the plan)
+    raters = [r for r in store.reviewers(study, removed=False) if r.role == "rater"]
     if not raters:
         raise StoreError(f"study {study.name!r} has no raters; add some with "
                          "`protoecg study add-reviewer --role rater`")
     pks = {p.prototype_id: p.pk for p in store.prototypes(study)}
     rater_ids = {r.name: r.id for r in raters}
     names = {r.id: r.name for r in raters}
-    existing = {(names.get(a.reviewer_id), a.prototype_id): a.id
-                for a in store.assignments(study)}
+    existing = {(names[a.reviewer_id], a.prototype_id): a.id
+                for a in store.assignments(study) if a.reviewer_id in names}
     answered = store.answered_pairs(study)
     fixed = {pair for pair in existing if pair in answered}
     wanted = plan_assignment(list(pks), list(rater_ids), k, study.protocol.seed, fixed)

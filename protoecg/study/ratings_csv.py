@@ -95,6 +95,9 @@ def import_ratings(store: ReviewStore, study: Study, path: str | Path,
             reviewer = known[row.reviewer]
             if reviewer.role != "rater":
                 raise StoreError(f"{where}: {row.reviewer!r} is a {reviewer.role}, not a rater")
+            if reviewer.removed_at:
+                raise StoreError(f"{where}: reviewer {row.reviewer!r} was removed from the "
+                                 f"study on {reviewer.removed_at[:10]}")
             if (reviewer.id, pks[row.prototype_id]) not in assigned:
                 raise StoreError(f"{where}: reviewer {row.reviewer!r} is not assigned "
                                  f"{row.prototype_id!r}")

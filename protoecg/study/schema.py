@@ -106,8 +106,15 @@ def m005_consensus(db: Database) -> None:
                                  unique=True)
 
 
+def m006_removed_reviewers(db: Database) -> None:
+    # A researcher may remove a reviewer: the row stays (their answers point at it and are
+    # kept), marked by when it was removed; its code's credentials are cleared.
+    db["reviewers"].add_column("removed_at", str)
+
+
 # Our migrations in the order they apply (the schema version counts them): registered from
 # this tuple because sqlite-utils has no public way to list the migrations of a set.
-STEPS = (m001_initial, m002_review_rounds, m003_code_lookup, m004_sessions, m005_consensus)
+STEPS = (m001_initial, m002_review_rounds, m003_code_lookup, m004_sessions, m005_consensus,
+         m006_removed_reviewers)
 for _step in STEPS:
     MIGRATIONS()(_step)

@@ -19,9 +19,10 @@ def rater_progress(study_status: dict) -> pd.DataFrame:
     """One row per rater (assigned, complete, fraction) from ``answers.status``'s result,
     which the caller has already computed."""
     rows = [{"rater": name, "assigned": p["assigned"], "complete": p["complete"],
-             "fraction": p["complete"] / p["assigned"] if p["assigned"] else 0.0}
+             "fraction": p["complete"] / p["assigned"] if p["assigned"] else 0.0,
+             "removed": (p.get("removed_at") or "")[:10]}
             for name, p in study_status["per_rater"].items()]
-    return pd.DataFrame(rows, columns=["rater", "assigned", "complete", "fraction"])
+    return pd.DataFrame(rows, columns=["rater", "assigned", "complete", "fraction", "removed"])
 
 
 def class_progress(store: ReviewStore, study: Study) -> pd.DataFrame:
@@ -105,3 +106,28 @@ def rater_pace(store: ReviewStore, study: Study) -> pd.DataFrame:
                      "minutes rating": round(float(working.sum()) / 60, 1)})
     return pd.DataFrame(rows, columns=["rater", "cards saved", "median s per card",
                                        "minutes rating"])
+
+
+CHANGE_COLUMNS = ("changed at", "rater", "prototype", "question", "before", "after",
+                  "revision", "how", "before given at")
+
+
+def answer_changes(store: ReviewStore, study: Study) -> pd.DataFrame:
+    """Every answer a rater (or an import) replaced, newest first, with the value before and
+    after: the revision history as the researcher reads it. Flags read set / not set, an
+    emptied comment reads "(empty)"."""
+    def shown(kind: str, value) -> str:
+        if kind == "flag":
+            return "set" if value else "not set"
+        if kind == "comment":
+            return value if value else "(empty)"
+        return str(value)
+
+    rows = [{"changed at": c["changed_at"][:19].replace("T", " "), "rater": c["reviewer"],
+             "prototype": c["prototype_id"], "question": c["question"],
+             "before": shown(c["kind"], c["before"]), "after": shown(c["kind"], c["after"]),
+             "revision": c["revision"],
+             "how": {"app": "in the app", "import": "imported"}.get(c["source"], c["source"]),
+             "before given at": c["before_at"][:19].replace("T", " ")}
+            for c in store.answer_changes(study)]
+    return pd.DataFrame(rows, columns=list(CHANGE_COLUMNS))

@@ -37,6 +37,7 @@ def render() -> None:
             per_rater = tables.rater_progress(summary)
             per_class = tables.class_progress(store, study)
             pace = tables.rater_pace(store, study)
+            changes = tables.answer_changes(store, study)
     except ProtoECGError as exc:
         common.show_error(exc)
         return
@@ -59,15 +60,28 @@ def render() -> None:
     st.subheader("Per rater")
     per_rater = per_rater.merge(pace, on="rater", how="left")
     per_rater["fraction"] = (per_rater["fraction"] * 100).round(1)
-    st.dataframe(per_rater.rename(columns={"fraction": "% complete"}), hide_index=True,
-                 key="per_rater")
+    st.dataframe(per_rater.rename(columns={"fraction": "% complete", "removed": "removed on"}),
+                 hide_index=True, key="per_rater")
+    if summary["removed_raters"]:
+        st.caption("A removed rater can no longer sign in; the answers they gave are kept and "
+                   "counted in the statistics.")
     st.subheader("Per class")
     chart = alt.Chart(per_class).mark_bar().encode(
         x=alt.X("fraction:Q", title="complete", scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("class_code:N", sort="x", title=None),
         tooltip=["class_code", "prototypes", "assignments", "complete"])
     st.altair_chart(chart, width="stretch")
-    st.dataframe(per_class, hide_index=True, key="per_class")
+    shown = per_class.assign(fraction=(per_class["fraction"] * 100).round(1))
+    st.dataframe(shown.rename(columns={"class_code": "code", "fraction": "% complete"}),
+                 hide_index=True, key="per_class")
+    st.subheader("Changed answers")
+    if changes.empty:
+        st.caption("No rater has changed an answer yet.")
+    else:
+        st.caption(f"{len(changes)} answers replaced an earlier answer (by the rater in the "
+                   "app, or by an import), newest first. Every earlier answer stays in the "
+                   "history; the statistics use the latest.")
+        st.dataframe(changes, hide_index=True, key="answer_changes")
 
 
 render()

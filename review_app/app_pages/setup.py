@@ -52,6 +52,40 @@ def _reissue() -> None:
                                                    "works; their answers are kept.")
 
 
+def _remove() -> None:
+    name = st.session_state.get("remove_name")
+    user = common.current_user()
+    try:
+        with common.open_store() as store:
+            study = common.current_study(store)
+            reviewer = store.reviewer(study, name)
+            dropped = store.remove_reviewer(reviewer, actor=f"reviewer:{user['id']}")
+            # their open cards go to the other raters at once (K each, answers kept)
+            spread = (assign(store, study, int(st.session_state.get(
+                "raters_per_prototype", study.protocol.raters_per_prototype)))
+                if reviewer.role == "rater" and dropped
+                and store.reviewers(study, removed=False) else None)
+    except ProtoECGError as exc:
+        st.session_state["setup_notice"] = ("error", str(exc))
+        return
+    moved = (f" Their {dropped} open prototypes went to the other raters "
+             f"({spread['added']} assignments added)." if spread else
+             f" Their {dropped} open prototypes wait for another rater." if dropped else "")
+    st.session_state["setup_notice"] = (
+        "success", f"{reviewer.name} was removed: their code no longer works; the answers "
+                   f"they gave are kept and counted.{moved}")
+
+
+def _remove_confirmed() -> None:
+    if not st.session_state.get("remove_name"):
+        st.session_state["setup_notice"] = ("warning", "Choose the reviewer to remove.")
+    elif not st.session_state.get("remove_confirm"):
+        st.session_state["setup_notice"] = ("warning", "Tick the box to confirm the removal.")
+    else:
+        _remove()
+    st.session_state["remove_confirm"] = False
+
+
 def _assign() -> None:
     k = int(st.session_state.get("raters_per_prototype", 1))
     try:
@@ -110,16 +144,25 @@ def render() -> None:
                    "in person or by a secure channel; it is not shown again.")
         st.code(shown[2], language=None)
     st.subheader(f"Reviewers of study {study.name}", anchor=False)
-    st.dataframe([{"name": r.name, "role": r.role} for r in reviewers], hide_index=True,
-                 key="reviewers_table")
+    st.dataframe([{"name": r.name, "role": r.role,
+                   "taking part": f"removed on {r.removed_at[:10]}" if r.removed_at else "yes"}
+                  for r in reviewers], hide_index=True, key="reviewers_table")
+    active = [r.name for r in reviewers if not r.removed_at]
     with st.form("add_reviewer", clear_on_submit=False):
         st.text_input("Name", key="new_reviewer_name", max_chars=100)
         st.radio("Role", ["rater", "researcher"], horizontal=True, key="new_reviewer_role")
         st.form_submit_button("Add reviewer", on_click=_add_reviewer)
     with st.form("reissue_code"):
         st.selectbox("Reviewer who needs a new access code (a lost or shared one)",
-                     [r.name for r in reviewers], key="reissue_name")
+                     active, key="reissue_name")
         st.form_submit_button("New access code", on_click=_reissue)
+    with st.form("remove_reviewer"):
+        st.selectbox("Reviewer to remove from the study (their answers are kept)",
+                     [name for name in active if name != common.current_user()["name"]],
+                     key="remove_name", index=None, placeholder="Choose a reviewer")
+        st.checkbox("Yes, remove them: their code stops working and their open cards go to "
+                    "the other raters", key="remove_confirm")
+        st.form_submit_button("Remove reviewer", on_click=_remove_confirmed)
     st.subheader("Assignment", anchor=False)
     st.caption("Each prototype goes to K raters, loads balanced; assignments that already have "
                "answers are kept.")

@@ -93,6 +93,26 @@ class RatingStatements(ReviewerStatements):
             out.extend(StoredAnswer(kind, *row) for row in rows)
         return out
 
+    def answer_changes(self, study: Study) -> list[dict]:
+        """Every answer that replaced an earlier one (revision 2 and later), newest first:
+        who, which prototype and question, the value before and after, where the new one came
+        from (``app``, ``import``) and when (the researcher's view of overwrites)."""
+        out = []
+        for kind, table in ANSWER_TABLES.items():
+            rows = self.db.execute(
+                f"SELECT r.name, p.prototype_id, t.question, o.value, t.value, t.revision,"
+                f" t.source, t.created_at, o.created_at FROM {table} t"
+                f" JOIN {table} o ON o.reviewer_id = t.reviewer_id AND"
+                f" o.prototype_pk = t.prototype_pk AND o.question = t.question AND"
+                f" o.revision = t.revision - 1"
+                f" JOIN reviewers r ON r.id = t.reviewer_id"
+                f" JOIN prototypes p ON p.id = t.prototype_pk"
+                f" WHERE t.study_id = ? AND t.revision > 1", [study.id]).fetchall()
+            out.extend(dict(zip(("reviewer", "prototype_id", "question", "before", "after",
+                                 "revision", "source", "changed_at", "before_at"),
+                                row, strict=True), kind=kind) for row in rows)
+        return sorted(out, key=lambda change: change["changed_at"], reverse=True)
+
     def write_answers(self, study: Study, reviewer: Reviewer, prototype_pk: int,
                       answers: Iterable[Answer], source: str, detail: dict,
                       based_on: dict[str, int] | None = None) -> int:
@@ -102,6 +122,7 @@ class RatingStatements(ReviewerStatements):
         would replace a newer revision than that is a conflict, and nothing is written."""
         answers = list(answers)
         with self._write(f"reviewer:{reviewer.id}", "save_answers", study.id, detail):
+            self._refuse_removed(reviewer)  # a tab left open after the removal
             if based_on is not None:
                 self._refuse_conflicts(reviewer.id, prototype_pk, answers, based_on)
             return self._write_revisions(study.id, reviewer.id, prototype_pk, answers, source)

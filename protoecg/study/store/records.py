@@ -56,6 +56,8 @@ class Reviewer:
     study_id: int
     name: str
     role: str
+    # when a researcher removed them from the study (None: taking part); their answers stay
+    removed_at: str | None = None
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,11 @@ class ReviewerStatements(StudyStatements):
         if role not in ROLES:
             raise StoreError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
         name = valid_name("reviewer", name)
-        if self.db["reviewers"].count_where("study_id = ? AND name = ?", [study.id, name]):
-            raise StoreError(f"study {study.name!r} already has a reviewer named {name!r}")
+        for row in self.db["reviewers"].rows_where("study_id = ? AND name = ?", [study.id, name]):
+            removed = (f" (removed on {row['removed_at'][:10]}; their answers are kept under "
+                       "this name)" if row.get("removed_at") else "")
+            raise StoreError(f"study {study.name!r} already has a reviewer named {name!r}"
+                             f"{removed}")
         code = code or new_code()
         if len(code.replace("-", "").strip()) < 8:
             raise StoreError("an access code needs at least 8 characters")
@@ -46,10 +49,13 @@ class ReviewerStatements(StudyStatements):
         }).last_pk
         return Reviewer(reviewer_id, study_id, name, role)
 
-    def reviewers(self, study: Study) -> list[Reviewer]:
-        return [Reviewer(r["id"], r["study_id"], r["name"], r["role"])
+    def reviewers(self, study: Study, removed: bool = True) -> list[Reviewer]:
+        """The study's reviewers in the order they were added (``removed=False``: only those
+        still taking part)."""
+        return [Reviewer(r["id"], r["study_id"], r["name"], r["role"], r.get("removed_at"))
                 for r in self.db["reviewers"].rows_where("study_id = ?", [study.id],
-                                                         order_by="id")]
+                                                         order_by="id")
+                if removed or not r.get("removed_at")]
 
     def reviewer(self, study: Study, name: str) -> Reviewer:
         for reviewer in self.reviewers(study):
@@ -61,12 +67,46 @@ class ReviewerStatements(StudyStatements):
         """A new access code for ``reviewer`` (a lost or shared one): the old code stops
         working and the reviewer's open sessions end; their answers are untouched. Returns the
         new code (shown once, stored hashed)."""
+        self._refuse_removed(reviewer)
         code = new_code()
         with self._write(actor, "reissue_code", reviewer.study_id, {"name": reviewer.name}):
             self.db["reviewers"].update(reviewer.id, {**credentials(code, self._lookup_key),
                                                       "code_prefix": None})
             self.db.execute("DELETE FROM sessions WHERE reviewer_id = ?", [reviewer.id])
         return code
+
+    def remove_reviewer(self, reviewer: Reviewer, actor: str = "cli") -> int:
+        """Remove a reviewer from the study: their code stops working, their open sessions end
+        and their unanswered assignments are dropped (``assign`` gives those prototypes to the
+        other raters). Every answer they gave is kept, under their name, marked by the
+        removal. A study keeps at least one researcher. Returns how many assignments were
+        dropped."""
+        self._refuse_removed(reviewer)
+        if reviewer.role == "researcher" and not any(
+                r.role == "researcher" and r.id != reviewer.id
+                for r in self.reviewers(self.study_by_id(reviewer.study_id), removed=False)):
+            raise StoreError(f"{reviewer.name!r} is the study's only researcher; add another "
+                             "researcher before removing them")
+        with self._write(actor, "remove_reviewer", reviewer.study_id, {"name": reviewer.name}):
+            self.db["reviewers"].update(reviewer.id, {
+                "removed_at": now(), "code_lookup": None, "code_prefix": None,
+                "code_salt": None, "code_hash": None})
+            self.db.execute("DELETE FROM sessions WHERE reviewer_id = ?", [reviewer.id])
+            dropped = self.db.execute(
+                "DELETE FROM assignments WHERE reviewer_id = :r AND prototype_pk NOT IN ("
+                " SELECT prototype_pk FROM ratings WHERE reviewer_id = :r UNION"
+                " SELECT prototype_pk FROM flags WHERE reviewer_id = :r UNION"
+                " SELECT prototype_pk FROM comments WHERE reviewer_id = :r)",
+                {"r": reviewer.id}).rowcount
+        return dropped
+
+    def _refuse_removed(self, reviewer: Reviewer) -> None:
+        """StoreError when ``reviewer`` has been removed from their study (read afresh: the
+        record in hand may predate the removal)."""
+        row = self.db["reviewers"].get(reviewer.id)
+        if row.get("removed_at"):
+            raise StoreError(f"{reviewer.name!r} was removed from the study on "
+                             f"{row['removed_at'][:10]}; their answers are kept")
 
     # ---------------------------------------------------------------- codes
     @property
