@@ -686,3 +686,32 @@ def test_a_rater_removed_while_signed_in_is_signed_out_and_cannot_save(db):
     assert at.text_input(key="access_code") is not None  # back at sign-in
     shown = " ".join(e.value for e in [*at.warning, *at.error, *at.info])
     assert "session has ended" in shown, shown
+
+
+CLI_WORDS = ("protoecg ", " --", "`")
+
+
+def _page_words(at: AppTest) -> str:
+    """Everything a page says in prose (not the one code box a page may hand on)."""
+    kinds = ("markdown", "caption", "info", "warning", "error", "success", "title",
+             "subheader")
+    return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
+
+
+def test_no_page_speaks_command_line(db):
+    """Issue 31: the app is for clinicians and researchers; a command line shows only in the
+    prune page's box for whoever trains the models (a code block, collapsed)."""
+    with ReviewStore(db) as store:
+        _two_raters_flag_bad(store, store.study("pilot"))
+    at = signed_in("rhea")
+    for page in ("progress", "setup", "agreement", "disagreements", "pruning", "downloads"):
+        at.switch_page(f"app_pages/{page}.py").run()
+        if page == "pruning":
+            at.button(key="FormSubmitter:rule-Preview").click().run()
+            assert "protoecg round --run" in at.code[-1].value  # the hand-off, exact
+        assert not at.exception, (page, at.exception)
+        words = _page_words(at)
+        assert not [w for w in CLI_WORDS if w in words], (page, words)
+    rater = signed_in("ana")
+    words = _page_words(rater)
+    assert not [w for w in CLI_WORDS if w in words], words

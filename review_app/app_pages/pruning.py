@@ -1,7 +1,11 @@
 """Page (researchers): preview what a prune rule selects in this study, and the runs pruned
-from it. Applying a rule stays a command (`protoecg prune`): it trains."""
+from it. Applying a rule retrains the model, which whoever trains the models does: the page
+hands them the exact step in a collapsed box, out of the researcher's way."""
 
 from __future__ import annotations
+
+import shlex
+from pathlib import Path
 
 import common
 import pandas as pd
@@ -57,7 +61,8 @@ def _audit_text(row: dict | None) -> str:
 
 def _audit_summary(audit: dict | None) -> None:
     if audit is None:
-        st.caption("No explanation audit of this run yet: `protoecg audit --run RUN` adds the "
+        st.caption("No explanation audit of this run yet. Once the model's explanations are "
+                   "audited, this page adds the "
                    "sanity checks, the ECG segment each prototype looks at and how often it "
                    "drives predictions, and the rule values audit.segment, audit.no_wave, "
                    "audit.agrees, audit.used, audit.drivers.")
@@ -120,9 +125,25 @@ def _preview(store, study, rule: str, action: str, allow_empty: bool,
                 st.vega_lite_chart(_thumbnail(store, study, row), width="content")
             else:
                 st.caption("picture left out (only the first 24 are drawn)")
-    st.caption(f"Apply it with `protoecg prune --run RUN --db DB --study {study.name} "
-               f"--rule \"{rule}\" --action {action} --out RUN2`, then `protoecg retrain` and "
-               "`protoecg compare RUN RUN2 --save`.")
+    # applying a rule retrains the model (hours, a GPU at paper size): the person who runs the
+    # training does it; the page hands them the exact step, out of the researcher's way
+    done = {"disable": "switched off", "replace": "replaced by other windows",
+            "forbid": "kept off these windows"}.get(action, action)
+    st.caption(f"Applying the rule makes a new model: the prototypes it selects are {done}, "
+               "and the model is retrained and compared with this one. Whoever trains the "
+               "models does this step; hand them the line below.")
+    with st.expander("The step for whoever trains the models"):
+        st.code(_round_step(study, rule, action, allow_empty), language=None)
+
+
+def _round_step(study, rule: str, action: str, allow_empty: bool) -> str:
+    """The one line that applies the rule: this study's run, database and names filled in."""
+    run = Path(study.catalog_path).parent
+    words = ["protoecg", "round", "--run", str(run), "--db", str(common.database_path()),
+             "--study", study.name, "--rule", rule, "--action", action,
+             "--out", str(run.with_name(f"{run.name}-{action}")),
+             "--next-study", f"{study.name}-next"]
+    return shlex.join(words + (["--allow-empty-class"] if allow_empty else []))
 
 
 def _runs(study) -> None:
@@ -153,7 +174,8 @@ def render() -> None:
                "(correct decisions it drives), duplicate / edge / on_wave (1 when its window "
                "overlaps another of its class, lies within 1 s of the record's edge, is centred "
                "on its class's wave), audit.segment / audit.no_wave / audit.agrees / audit.used "
-               "/ audit.drivers (from `protoecg audit`); comparisons, and / or / not, "
+               "/ audit.drivers (from the model's explanation audit); comparisons, and / or / "
+               "not, "
                "parentheses.")
     try:
         with common.open_store() as store:
