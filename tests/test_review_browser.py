@@ -29,7 +29,8 @@ ARTIFACTS = Path(os.environ.get("PROTOECG_TEST_ARTIFACTS", REPO / "test-artifact
 # one rater per test, so that the tests share one server without sharing a queue
 CODES = {"ana": "ANA1-RATE-0001", "ben": "BEN2-RATE-0002", "cai": "CAI3-RATE-0003",
          "dov": "DOV4-RATE-0004", "eve": "EVE5-RATE-0005", "fay": "FAY6-RATE-0006",
-         "gus": "GUS7-RATE-0007", "hal": "HAL8-RATE-0008"}
+         "gus": "GUS7-RATE-0007", "hal": "HAL8-RATE-0008", "ida": "IDA9-RATE-0010",
+         "jon": "JON0-RATE-0011"}
 WHOLE = ("rhythm/", "global/")
 RESEARCHER = "RHEA-RSCH-0009"
 
@@ -567,3 +568,63 @@ def test_a_reload_with_unsaved_answers_asks_first(server):
         page.reload()
         page.wait_for_selector(".protoecg-card", state="attached", timeout=30_000)
         assert asked == ["beforeunload"]
+
+
+def test_the_agreement_page_equals_its_summary_json_and_the_methods_equal_the_tables(
+        server, tmp_path):
+    """Issue 31: the page computed with other resamples than the report it offered, and the
+    report's Methods paragraph counted other raters and prototypes than its tables. In the
+    browser: the figures the page offers are summarize_study's for the same resamples, and the
+    report.html it offers states in its Methods the counts its agreement table rests on."""
+    import json
+    import re
+
+    from protoecg.agreement.summary import summarize_study
+    from protoecg.study.answers import queue, save_answers
+
+    url, db = server
+    with ReviewStore(db) as store:
+        study = store.study("pilot")
+        for k, name in enumerate(("ida", "jon")):  # two raters on the first 12 cards
+            rater = store.reviewer(study, name)
+            for i, item in enumerate(queue(store, rater)[:12]):
+                save_answers(store, rater, item.prototype_id,
+                             {"representativeness": 2 + (i + k) % 4, "clarity": 1 + i % 5})
+    with browser_page(1440, 900) as page:
+        sign_in_with(page, url, RESEARCHER)
+        page.get_by_role("link", name="Agreement", exact=True).click()
+        idle(page)
+        page.get_by_role("button", name="Compute").click()
+        page.wait_for_selector('[data-testid="stDataFrame"]', timeout=120_000)
+        idle(page)
+        stated = page.get_by_text("resamples, seed").first.inner_text()
+        resamples = int(re.search(r"([\d,]+) resamples", stated).group(1).replace(",", ""))
+        with page.expect_download() as download:
+            page.get_by_role("button", name="summary.json").click()
+        offered = json.loads(Path(download.value.path()).read_text())
+        with page.expect_download() as download:
+            page.get_by_role("button", name="report.html").click()
+        report = tmp_path / "report.html"
+        report.write_text(Path(download.value.path()).read_text())
+        page.goto(report.as_uri())
+        methods = page.locator("h2:text('Methods') + p").inner_text()
+        data_row = page.evaluate(
+            "() => { const h = [...document.querySelectorAll('h2')].find(e => e.innerText"
+            " === 'Agreement'); let t = h.nextElementSibling; while (t.tagName !== 'TABLE')"
+            " t = t.nextElementSibling; const head = [...t.rows[0].cells].map(c => c.innerText);"
+            " const data = [...t.rows[1].cells].map(c => c.innerText);"
+            " return Object.fromEntries(head.slice(1).map((q, i) => [q, data[i + 1]])); }")
+    with ReviewStore(db, "read") as store:
+        expected = summarize_study(store, store.study("pilot"), n_resamples=resamples)
+    assert resamples == offered["bootstrap"]["resamples"] == 1000
+    assert offered["questions"] == expected["questions"]
+    for question, entry in offered["questions"].items():
+        # the table's "data" row and the Methods sentence: the same three counts
+        prototypes, raters, answers_ = (int(n) for n in re.findall(r"\d+", data_row[question]))
+        assert (prototypes, raters, answers_) == (entry["n_prototypes"], entry["n_raters"],
+                                                  entry["n_answers"])
+        said = re.search(rf"{question}: (\d+) answers? by (\d+) raters? on (\d+) prototypes?",
+                         methods)
+        assert said, methods
+        assert (int(said.group(3)), int(said.group(2)), int(said.group(1))) == (
+            prototypes, raters, answers_)
