@@ -120,6 +120,27 @@ def test_verdict_fails_when_explanations_do_not_change():
     assert sanity.verdict(same, "model").startswith("fails")
 
 
+def test_a_small_map_is_compared_across_ecgs_not_by_a_class_order_shared_by_every_ecg():
+    """The global branch's map has 3 entries per ECG (3 classes, one window). A randomised
+    model whose evidence no longer follows the ECG but whose class order is a constant (class
+    0 > 1 > 2) that matches the trained model's usual order gives a per-ECG rank correlation
+    of 1: "unchanged", a false failure. Ranked across ECGs per class, it is ~0 (depends), and
+    a model whose evidence truly did not change still fails."""
+    rng = np.random.default_rng(0)
+    prior = np.array([2.0, 1.0, 0.0])[None, :, None]
+    trained = prior + 0.3 * rng.random((200, 3, 1))  # the ECG moves each class a little
+    randomised = prior + 0.3 * rng.random((200, 3, 1))  # the same order, evidence unrelated
+    contributions = rng.random((200, 3, 6))
+    per_ecg = sanity.rank_correlations(trained, randomised)
+    assert np.median(per_ecg) == pytest.approx(1.0)  # what the per-ECG figure would say
+    figures = sanity.compare((trained, contributions), (randomised, contributions.copy()))
+    assert figures["pooled_over_ecgs"] and abs(figures["rank_correlation_median"]) < 0.2
+    unchanged = sanity.compare((trained, contributions),
+                               (trained * 2 + 1, contributions.copy()))  # monotone: same ranks
+    assert unchanged["rank_correlation_median"] == pytest.approx(1.0)
+    assert sanity.verdict(unchanged, "model").startswith("fails")
+
+
 @pytest.fixture(scope="module")
 def tiny_model(ludb_catalog):
     from protoecg.train.run import load_model, open_run_data

@@ -6,9 +6,14 @@ randomised explains the input, not the model. For every test ECG and branch we c
 * the **similarity map** ``E[c, t]``: for each class c of the branch, the highest similarity
   of its (active) prototypes at latent window t (for one-window branches: each class's best
   similarity). Figure: Spearman rank correlation between the trained and the randomised map,
-  median over ECGs (for a map of fewer than ``MIN_MAP_SIZE`` entries, e.g. a one-label
-  whole-record branch, one correlation over all ECGs' values: does the ranking of ECGs by the
-  branch's evidence survive?).
+  median over ECGs. A map of fewer than ``MIN_MAP_SIZE`` entries (the global branch: 3 classes,
+  one window) is compared across ECGs instead: per entry, the correlation of the ECGs' ranking
+  by that class's evidence, median over entries (does the ranking of ECGs by the branch's
+  evidence survive?). A rank correlation over 3 values per ECG takes only the values
+  {-1, -0.5, 0.5, 1} and is 1 whenever both models order the classes the same way for every
+  ECG: a randomised model whose class order is a constant that happens to match the trained
+  model's usual order passes as "unchanged" though its evidence no longer follows the ECG
+  (``tests/test_audit.py`` shows both cases).
 * the **top prototypes** (model randomisation only): the k prototypes contributing most
   (similarity x classifier weight) to the class the trained branch scores highest. Figure:
   share of the trained model's top k still in the randomised model's top k, mean over ECGs,
@@ -39,8 +44,9 @@ from protoecg.model.protoecgnet import ProtoECGNet
 MAX_RANK_CORRELATION = 0.5
 MAX_TOP_OVERLAP = 0.5
 TOP_K = 3
-# a map with fewer entries per ECG (one class, one window) is ranked across ECGs instead
-MIN_MAP_SIZE = 3
+# a map with fewer entries per ECG (the global branch's 3 classes x 1 window) is ranked across
+# ECGs instead: a per-ECG rank correlation over a handful of values is a coarse lattice
+MIN_MAP_SIZE = 8
 
 # explain(model, signals) -> per branch (maps (N, C, W), contributions (N, C, P))
 Explainer = Callable[[ProtoECGNet, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]
@@ -106,8 +112,9 @@ def compare(reference: tuple[np.ndarray, np.ndarray], other: tuple[np.ndarray, n
     """The figures of one comparison (see the module text); without ``slots_correspond``
     (two separately trained models) the top-k overlap is not computed."""
     pooled = reference[0][0].size < MIN_MAP_SIZE
-    if pooled:  # e.g. a one-label whole-record branch: rank the ECGs instead
-        rho = rank_correlations(reference[0].reshape(1, -1), other[0].reshape(1, -1))
+    if pooled:  # e.g. the global branch: rank the ECGs per map entry instead
+        n = len(reference[0])
+        rho = rank_correlations(reference[0].reshape(n, -1).T, other[0].reshape(n, -1).T)
     else:
         rho = rank_correlations(reference[0], other[0])
     n_prototypes = reference[1].shape[2]
