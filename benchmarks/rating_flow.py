@@ -53,6 +53,13 @@ READY = """(old) => {
 }"""
 
 
+# px per mm of paper each drawing of the card is shown at (keyboard.js writes data-px-per-mm)
+SCALED = ("() => [...document.querySelectorAll('.protoecg-chart svg')]"
+          ".every(s => s.dataset.pxPerMm)")
+SCALES = ("() => Object.fromEntries([...document.querySelectorAll('.protoecg-chart svg')]"
+          ".map(s => [s.parentElement.classList[1], parseFloat(s.dataset.pxPerMm)]))")
+
+
 CHECKED = ("() => [...document.querySelectorAll('div[role=radiogroup]')].map(g => "
            "[...g.querySelectorAll('input')].findIndex(i => i.checked))")
 
@@ -140,7 +147,7 @@ def main() -> None:
                 page.get_by_role("button", name="Sign in").click()
                 page.wait_for_function(READY, arg="", timeout=60_000, polling="raf")
                 first_card_ms = page.evaluate("window.__ready") - start
-                changes, sizes, kinds, inputs = [], [], [], []
+                changes, sizes, kinds, inputs, scales = [], [], [], [], []
                 for k in range(args.cards):
                     old = page.locator(".protoecg-card").get_attribute("data-card")
                     groups = page.locator('div[role="radiogroup"]')
@@ -177,6 +184,10 @@ def main() -> None:
                     sizes.append(sum(n for t, n in received if mark <= t <= done))
                     inputs.append("keyboard" if keyboard else "mouse")
                     new = page.locator(".protoecg-card").get_attribute("data-card")
+                    # the scale the drawings are shown at (set by the page's script; read
+                    # after the timing, so the reading does not count in it)
+                    page.wait_for_function(SCALED, timeout=10_000)
+                    scales.append(page.evaluate(SCALES))
                     kinds.append("whole-record" if new.split("/")[0] in ("rhythm", "global")
                                  else "window")
                 browser.close()
@@ -194,6 +205,12 @@ def main() -> None:
             how: figures([c for c, i in zip(changes, inputs, strict=True) if i == how])
             for how in ("keyboard", "mouse")},
         "first_card_ms": round(first_card_ms, 1),
+        # per drawing (protoecg-window, -record, -whole): the smallest and median scale over
+        # the cards timed, in CSS px per mm of paper (3.78 = paper size)
+        "drawing_px_per_mm": {
+            name: {"min": min(values), "median": round(statistics.median(values), 2)}
+            for name in sorted({n for s in scales for n in s})
+            for values in [[s[name] for s in scales if name in s]]},
         "bytes_per_card": {"p50": int(statistics.median(sizes)), "max": int(max(sizes))},
         "method": "in-page performance.now() from sending Enter/the click to the new card's "
                   "marker, title and drawings in the page with Streamlit idle; alternating "
