@@ -30,7 +30,7 @@ ARTIFACTS = Path(os.environ.get("PROTOECG_TEST_ARTIFACTS", REPO / "test-artifact
 CODES = {"ana": "ANA1-RATE-0001", "ben": "BEN2-RATE-0002", "cai": "CAI3-RATE-0003",
          "dov": "DOV4-RATE-0004", "eve": "EVE5-RATE-0005", "fay": "FAY6-RATE-0006",
          "gus": "GUS7-RATE-0007", "hal": "HAL8-RATE-0008", "ida": "IDA9-RATE-0010",
-         "jon": "JON0-RATE-0011"}
+         "jon": "JON0-RATE-0011", "kim": "KIM1-RATE-0012"}
 WHOLE = ("rhythm/", "global/")
 RESEARCHER = "RHEA-RSCH-0009"
 
@@ -628,3 +628,33 @@ def test_the_agreement_page_equals_its_summary_json_and_the_methods_equal_the_ta
         assert said, methods
         assert (int(said.group(3)), int(said.group(2)), int(said.group(1))) == (
             prototypes, raters, answers_)
+
+
+def test_save_and_next_skips_the_cards_already_answered(server):
+    """Issue 31: Save & next walked into answered (or imported) cards and the number keys then
+    overwrote them. Cards 2 and 3 of the queue answered elsewhere: saving card 1 goes to
+    card 4, and cards 2 and 3 keep their answers."""
+    from protoecg.study.answers import queue, save_answers
+
+    url, db = server
+    with ReviewStore(db) as store:
+        kim = store.reviewer(store.study("pilot"), "kim")
+        ids = [item.prototype_id for item in queue(store, kim)]
+        for pid in ids[1:3]:
+            save_answers(store, kim, pid, {"representativeness": 2, "clarity": 2},
+                         source="import")
+    with browser_page() as page:
+        first = sign_in(page, url, "kim")
+        assert first == ids[0]
+        page.locator("h3").first.click()
+        for key in ("5", "5"):
+            page.keyboard.press(key)
+            idle(page)
+        page.keyboard.press("Enter")
+        assert wait_for_card_change(page, first) == ids[3]
+        for key in ("1", "1"):  # typed on card 4, not on an answered one
+            page.keyboard.press(key)
+            idle(page)
+    answers = answers_of(db, "kim")
+    assert answers[ids[0]] == {"representativeness": 5, "clarity": 5}
+    assert answers[ids[1]] == answers[ids[2]] == {"representativeness": 2, "clarity": 2}
