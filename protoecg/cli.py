@@ -90,6 +90,9 @@ COMMANDS: tuple[Command, ...] = (
     Command(("study", "import-ratings"), "study_import_ratings",
             "import long-form answers (reviewer,prototype_id,question,answer[,answered_at]) "
             "from a CSV in one transaction: all rows or none"),
+    Command(("study", "import-comparison"), "study_import_comparison",
+            "import a blind A/B comparison study run elsewhere (key case_id,label,A,B and "
+            "long-form answers) in one transaction: all rows or none"),
     Command(("study", "export-ratings"), "study_export_ratings",
             "export a study's current answers as long-form CSV (reviewer,prototype_id,question,"
             "answer,answered_at); flags as questions best/bad with answer 1, comments as "

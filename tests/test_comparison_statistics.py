@@ -8,12 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from protoecg.agreement.comparison import (
-    ComparisonError,
-    decode,
-    good_matrix,
-    summarize_comparison,
-)
+from protoecg.agreement.comparison import good_matrix, summarize_comparison
+from protoecg.study.comparison import ComparisonError, decode
 
 MODELS = ("round1", "round2")
 

@@ -362,7 +362,7 @@ def test_not_a_database(tmp_path):
 
 
 def test_schema_version_and_wal(store):
-    assert store.schema_version == current_version() == 6
+    assert store.schema_version == current_version() == 7
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -382,7 +382,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_studies(tmp_path, catalo
                      "catalog_json) VALUES ('old', 'p', ?, 'c', '{}')",
                      [json.dumps(load_protocol(PAPER_PROTOCOL).to_dict())])
     with ReviewStore(path) as store:
-        assert store.schema_version == current_version() == 6
+        assert store.schema_version == current_version() == 7
         old = store.study("old")
         assert old.previous_id is None
         new = store.create_study("new", load_protocol(PAPER_PROTOCOL), catalog,

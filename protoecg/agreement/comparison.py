@@ -1,12 +1,8 @@
-"""Blind A/B comparison of two models' explanations (issue 32): the key and the answers checked
-together, and the statistics ``summary.json``'s ``comparison`` holds.
+"""Blind A/B comparison of two models' explanations (issue 32): the statistics
+``summary.json``'s ``comparison`` holds.
 
-A comparison study shows each case (an ECG and a label) with the two models' prototypes as A
-and B in an order drawn per case; the **key** (``case_id, label, A, B``) says which model each
-letter was. Raters answer, per task (e.g. ``prototype``, ``explanation``), ``<task>:A`` and
-``<task>:B`` (1 = good, 0 = not) and ``<task>:preference`` (``A``, ``B``, ``both``,
-``neither``). Everything here works on the answers decoded through the key: a letter never
-reaches a statistic.
+The key and the answers are checked and decoded to model names by ``study/comparison.py``;
+everything here works on the decoded answers: a letter never reaches a statistic.
 
 The statistics follow the published study this protocol is modelled on (ProtoSSL's blinded
 clinician study, 2026):
@@ -34,105 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from protoecg.agreement import bootstrap, irrcac
-from protoecg.errors import ProtoECGError
-
-KEY_COLUMNS = ("case_id", "label", "A", "B")
-ANSWER_COLUMNS = ("reviewer", "case_id", "question", "answer")
-LETTERS = ("A", "B")
-PREFERENCES = ("A", "B", "both", "neither")
-
-
-class ComparisonError(ProtoECGError):
-    """A comparison key or answers that do not fit together (one line naming the file, the
-    row and what was expected)."""
-
-
-# ---------------------------------------------------------------- checking the files
-def check_key(key: pd.DataFrame, where: str = "key") -> tuple[str, str]:
-    """The two model names of a key (sorted), after checking its columns and rows."""
-    missing = [c for c in KEY_COLUMNS if c not in key.columns]
-    if missing:
-        raise ComparisonError(f"{where}: missing column(s) {', '.join(missing)} (expected "
-                              f"{','.join(KEY_COLUMNS)})")
-    for line, row in _lines(key):
-        for column in KEY_COLUMNS:
-            if not str(row[column]).strip():
-                raise ComparisonError(f"{where} line {line}: empty {column}")
-        if row["A"] == row["B"]:
-            raise ComparisonError(f"{where} line {line}: case {row['case_id']!r} shows model "
-                                  f"{row['A']!r} as both A and B")
-    duplicated = key["case_id"][key["case_id"].duplicated()]
-    if len(duplicated):
-        line = int(duplicated.index[0]) + 2
-        raise ComparisonError(f"{where} line {line}: case {duplicated.iloc[0]!r} appears twice")
-    models = sorted(set(key["A"]) | set(key["B"]))
-    if len(models) != 2:
-        raise ComparisonError(f"{where}: names {len(models)} models ({', '.join(models)}); a "
-                              "comparison has exactly two, each shown as A or B per case")
-    return models[0], models[1]
-
-
-def decode(key: pd.DataFrame, answers: pd.DataFrame, where: str = "answers") -> pd.DataFrame:
-    """The answers decoded through the key, one row per answer: ``reviewer, case_id, label,
-    task, kind`` (``good`` or ``preference``), ``model`` (the model a yes/no answer is about;
-    for a preference the model preferred, or ``both`` / ``neither``) and ``value`` (1 / 0 for
-    good, else None). Every bad row is refused with its line: an unknown case, a question that
-    is not ``<task>:A|B|preference``, an answer out of range, a reviewer answering a question
-    twice, a task some answers' cases lack."""
-    check_key(key)
-    missing = [c for c in ANSWER_COLUMNS if c not in answers.columns]
-    if missing:
-        raise ComparisonError(f"{where}: missing column(s) {', '.join(missing)} (expected "
-                              f"{','.join(ANSWER_COLUMNS)})")
-    cases = {str(r["case_id"]): r for _, r in key.iterrows()}
-    rows, seen = [], {}
-    for line, row in _lines(answers):
-        case = str(row["case_id"])
-        if case not in cases:
-            raise ComparisonError(f"{where} line {line}: case {case!r} is not in the key")
-        reviewer = str(row["reviewer"]).strip()
-        if not reviewer:
-            raise ComparisonError(f"{where} line {line}: empty reviewer")
-        task, _, part = str(row["question"]).partition(":")
-        if not task or part not in (*LETTERS, "preference"):
-            raise ComparisonError(f"{where} line {line}: question {row['question']!r}: expected "
-                                  "<task>:A, <task>:B or <task>:preference")
-        pair = (reviewer, case, str(row["question"]))
-        if pair in seen:
-            raise ComparisonError(f"{where} line {line}: {reviewer!r} answered {pair[2]!r} on "
-                                  f"case {case!r} twice (first on line {seen[pair]})")
-        seen[pair] = line
-        answer = str(row["answer"]).strip()
-        shown = cases[case]
-        if part in LETTERS:
-            if answer not in ("0", "1"):
-                raise ComparisonError(f"{where} line {line}: answer {answer!r} to "
-                                      f"{pair[2]!r}: expected 1 (good) or 0 (not)")
-            rows.append((reviewer, case, shown["label"], task, "good", shown[part],
-                         int(answer)))
-        else:
-            if answer not in PREFERENCES:
-                raise ComparisonError(f"{where} line {line}: answer {answer!r} to "
-                                      f"{pair[2]!r}: expected A, B, both or neither")
-            rows.append((reviewer, case, shown["label"], task, "preference",
-                         shown[answer] if answer in LETTERS else answer, None))
-    decoded = pd.DataFrame(rows, columns=["reviewer", "case_id", "label", "task", "kind",
-                                          "model", "value"])
-    tasks = sorted(set(decoded["task"]))
-    for task in tasks:  # every case answered at all is answered on every task
-        lacking = sorted(set(decoded["case_id"]) - set(decoded[decoded["task"] == task]
-                                                        ["case_id"]))
-        if lacking:
-            raise ComparisonError(f"{where}: task {task!r} has no answer for case "
-                                  f"{lacking[0]!r}, which other tasks' answers cover "
-                                  f"({len(lacking)} such cases)")
-    return decoded
-
-
-def _lines(frame: pd.DataFrame):
-    """(CSV line number, row): the header is line 1."""
-    for position, (_, row) in enumerate(frame.iterrows()):
-        yield position + 2, row
+from protoecg.study.comparison import check_key, decode
 
 
 # ---------------------------------------------------------------- statistics

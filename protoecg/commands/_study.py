@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from protoecg.study.store import ReviewStore
+from protoecg.study.store import ReviewStore, StoreError
 
 
 def add_db(parser: argparse.ArgumentParser, study: bool = True) -> None:
@@ -14,5 +14,12 @@ def add_db(parser: argparse.ArgumentParser, study: bool = True) -> None:
 
 
 def open_study(args: argparse.Namespace, mode: str = "write"):
+    """The store and the rating study ``--study`` (a comparison study is refused: these
+    commands rate prototypes)."""
     store = ReviewStore(args.db, mode)
-    return store, store.study(args.study)
+    study = store.study(args.study)
+    if study.kind != "rating":
+        store.close()
+        raise StoreError(f"study {study.name!r} is a blind A/B comparison study; this command "
+                         "works on prototype rating studies (protoecg report reports both)")
+    return store, study

@@ -33,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
         return 0
+    if study.kind == "comparison":
+        _print_comparison(study, summary, args.out)
+        return 0
     print(f"report of study {study.name!r} -> {args.out} (ratings.csv, summary.json, "
           "report.html)")
     for question, stats in summary["questions"].items():
@@ -41,3 +44,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {question}: {stats['n_answers']} answers on {stats['n_prototypes']} "
               f"prototypes; Krippendorff's alpha (ordinal) {shown}")
     return 0
+
+
+def _print_comparison(study, summary: dict, out: str) -> None:
+    c = summary["comparison"]
+    print(f"report of comparison study {study.name!r} -> {out} (answers.csv, key.csv, "
+          "summary.json, report.html)")
+    for task, entry in c["tasks"].items():
+        shares = ", ".join(f"{m} {p['n_yes']}/{p['n_total']}" for m, p in entry["models"].items())
+        level = entry["participant_level"]
+        p, mean = level.get("wilcoxon_p"), level.get("mean_difference")
+        print(f"  {task}: good {shares}; {c['difference']} over {level['n_raters']} raters "
+              f"{'undefined' if mean is None else format(mean, '+.3f')}, Wilcoxon p "
+              f"{'undefined' if p is None else format(p, '.3g')}")

@@ -104,6 +104,11 @@ _TOP_KEYS = {"format", "id", "title", "version", "instructions", "raters_per_pro
 
 def load_protocol(path: str | Path) -> Protocol:
     """Read and validate a protocol TOML file."""
+    return parse_protocol(read_protocol_toml(path), str(path))
+
+
+def read_protocol_toml(path: str | Path) -> dict:
+    """A protocol file's TOML table, read with a size cap (rating and comparison protocols)."""
     path = Path(path)
     if path.exists() and not path.is_file():
         raise ProtocolError(f"{path}: not a file (expected a protocol TOML file)")
@@ -113,7 +118,7 @@ def load_protocol(path: str | Path) -> Protocol:
         if len(data) > MAX_PROTOCOL_BYTES:
             raise ProtocolError(f"{path}: larger than {MAX_PROTOCOL_BYTES // 1024} KiB; a "
                                 "protocol is a short TOML file")
-        raw = tomllib.loads(data.decode("utf-8"))
+        return tomllib.loads(data.decode("utf-8"))
     except OSError as exc:
         raise ProtocolError(f"{path}: cannot read protocol ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
@@ -121,7 +126,6 @@ def load_protocol(path: str | Path) -> Protocol:
                             "as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProtocolError(f"{path}: not valid TOML ({exc})") from None
-    return parse_protocol(raw, str(path))
 
 
 def parse_protocol(raw: dict, source: str = "protocol") -> Protocol:

@@ -112,9 +112,29 @@ def m006_removed_reviewers(db: Database) -> None:
     db["reviewers"].add_column("removed_at", str)
 
 
+def m007_comparisons(db: Database) -> None:
+    # Blind A/B comparison studies (issue 32): a study's kind; its cases (an ECG and a label);
+    # the key, apart (which model each case showed as A and as B: read by the report, never by
+    # a rater's page); the answers, append-only revisions like the ratings.
+    db["studies"].add_column("kind", str)
+    db["comparison_cases"].create({
+        "id": int, "study_id": int, "case_id": str, "label": str, "position": int,
+    }, pk="id", foreign_keys=[("study_id", "studies", "id")])
+    db["comparison_cases"].create_index(["study_id", "case_id"], unique=True)
+    db["comparison_key"].create({"case_pk": int, "model_a": str, "model_b": str},
+                                pk="case_pk", foreign_keys=[("case_pk", "comparison_cases", "id")])
+    db["comparison_answers"].create({
+        "id": int, "study_id": int, "reviewer_id": int, "case_pk": int, "question": str,
+        "value": str, "revision": int, "source": str, "created_at": str,
+    }, pk="id", foreign_keys=[("study_id", "studies", "id"), ("reviewer_id", "reviewers", "id"),
+                              ("case_pk", "comparison_cases", "id")])
+    db["comparison_answers"].create_index(["reviewer_id", "case_pk", "question", "revision"],
+                                          unique=True)
+
+
 # Our migrations in the order they apply (the schema version counts them): registered from
 # this tuple because sqlite-utils has no public way to list the migrations of a set.
 STEPS = (m001_initial, m002_review_rounds, m003_code_lookup, m004_sessions, m005_consensus,
-         m006_removed_reviewers)
+         m006_removed_reviewers, m007_comparisons)
 for _step in STEPS:
     MIGRATIONS()(_step)

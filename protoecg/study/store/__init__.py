@@ -9,8 +9,9 @@ codes are made, hashed and proven by ``study/codes.py``; the schema is ``study/s
 ``ReviewStore`` is built in layers, one module each, each on the one before: ``base.py``
 (opening, migrating, the transaction), ``studies.py`` (studies, their frozen prototypes and
 signals, copies, the audit log), ``reviewers.py`` (reviewers, code credentials, the sign-in
-statements), ``ratings.py`` (assignments, answers, imports, consensus). ``records.py`` holds
-what they hand out and the errors they raise.
+statements), ``ratings.py`` (assignments, answers, imports, consensus),
+``comparisons.py`` (blind A/B comparison studies: cases, the key kept apart, answers).
+``records.py`` holds what they hand out and the errors they raise.
 
 Every write is one ``BEGIN IMMEDIATE`` transaction (the write lock is taken up front, so
 concurrent writers queue on the busy timeout instead of failing), records itself in the audit
@@ -20,7 +21,7 @@ read while a writer writes.
 
 from __future__ import annotations
 
-from protoecg.study.store.ratings import RatingStatements
+from protoecg.study.store.comparisons import ComparisonStatements
 from protoecg.study.store.records import (
     MODEL_SCORE_COLUMNS,
     NAME_MAX_CHARS,
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 
-class ReviewStore(RatingStatements):
+class ReviewStore(ComparisonStatements):
     """Open a review database.
 
     ``mode``: ``create`` may create the file (only ``study create`` and set-up code use it);

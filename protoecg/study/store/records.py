@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 
 from protoecg.errors import ProtoECGError
+from protoecg.study.comparison_protocol import ComparisonProtocol
 from protoecg.study.protocol import Protocol
 
 ROLES = ("rater", "researcher")
@@ -37,17 +38,20 @@ class AnswerConflict(StoreError):
 class Study:
     id: int
     name: str
-    protocol: Protocol
+    protocol: Protocol | ComparisonProtocol  # the latter for a comparison study
     catalog_path: str
     catalog_meta: dict
     previous_id: int | None = None  # the study this one is the next round of
+    kind: str = "rating"  # or "comparison": a blind A/B comparison of two models (issue 32)
 
     @classmethod
     def from_row(cls, row: dict) -> Study:
         """A ``studies`` row as the store reads it."""
-        return cls(row["id"], row["name"], Protocol.from_dict(json.loads(row["protocol_json"])),
+        kind = row.get("kind") or "rating"
+        parse = ComparisonProtocol.from_dict if kind == "comparison" else Protocol.from_dict
+        return cls(row["id"], row["name"], parse(json.loads(row["protocol_json"])),
                    row["catalog_path"], json.loads(row["catalog_json"] or "{}"),
-                   row.get("previous_study_id"))
+                   row.get("previous_study_id"), kind)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,76 @@
+"""The store's comparison layer (issue 32): blind A/B comparison studies, their cases, the key
+kept apart from them, and the raters' answers as revisions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from protoecg.study.codes import new_code
+from protoecg.study.comparison_protocol import ComparisonProtocol
+from protoecg.study.store.base import now
+from protoecg.study.store.ratings import RatingStatements
+from protoecg.study.store.records import StoreError, Study, valid_name
+
+
+class ComparisonStatements(RatingStatements):
+    def import_comparison(self, name: str, protocol: ComparisonProtocol,
+                          key: Iterable[tuple[str, str, str, str]],
+                          answers: Iterable[tuple[str, str, str, str]], detail: dict) -> Study:
+        """One all-or-nothing import of a comparison study run elsewhere: the study, its cases
+        and key (``case_id, label, A model, B model``), a rater per reviewer named in the
+        answers (an access code nobody is shown; a new one can be issued), and the answers
+        (``reviewer, case_id, question, answer``, checked by the caller) as revision 1."""
+        name = valid_name("study", name)
+        if self.db["studies"].count_where("name = ?", [name]):
+            raise StoreError(f"study {name!r} already exists in {self.path}")
+        with self._write("cli", "import_comparison", None, {"name": name, **detail}):
+            study_id = self.db["studies"].insert({
+                "name": name, "protocol_id": protocol.id,
+                "protocol_json": json.dumps(protocol.to_dict()), "catalog_path": "",
+                "catalog_json": "{}", "created_at": now(), "kind": "comparison",
+            }).last_pk
+            cases = {}
+            for position, (case_id, label, model_a, model_b) in enumerate(key):
+                cases[case_id] = self.db["comparison_cases"].insert({
+                    "study_id": study_id, "case_id": case_id, "label": label,
+                    "position": position}).last_pk
+                self.db["comparison_key"].insert({"case_pk": cases[case_id],
+                                                  "model_a": model_a, "model_b": model_b})
+            raters = {}
+            for reviewer, case_id, question, answer in answers:
+                if reviewer not in raters:
+                    raters[reviewer] = self._insert_reviewer(study_id, reviewer, "rater",
+                                                             new_code()).id
+                self.db["comparison_answers"].insert({
+                    "study_id": study_id, "reviewer_id": raters[reviewer],
+                    "case_pk": cases[case_id], "question": question, "value": answer,
+                    "revision": 1, "source": "import", "created_at": now()})
+        return self.study(name)
+
+    def comparison_key(self, study: Study) -> list[tuple[str, str, str, str]]:
+        """The key of a comparison study: (case_id, label, A model, B model) in case order.
+        For reports only: a rater's page never calls it."""
+        self._require_comparison(study)
+        return [tuple(row) for row in self.db.execute(
+            "SELECT c.case_id, c.label, k.model_a, k.model_b FROM comparison_cases c"
+            " JOIN comparison_key k ON k.case_pk = c.id WHERE c.study_id = ?"
+            " ORDER BY c.position", [study.id]).fetchall()]
+
+    def comparison_answers(self, study: Study) -> list[tuple[str, str, str, str]]:
+        """The current answers of a comparison study: (reviewer, case_id, question, answer)."""
+        self._require_comparison(study)
+        return [tuple(row) for row in self.db.execute(
+            "SELECT r.name, c.case_id, a.question, a.value FROM comparison_answers a"
+            " JOIN (SELECT reviewer_id, case_pk, question, MAX(revision) AS revision"
+            " FROM comparison_answers WHERE study_id = :s GROUP BY reviewer_id, case_pk,"
+            " question) m USING (reviewer_id, case_pk, question, revision)"
+            " JOIN reviewers r ON r.id = a.reviewer_id"
+            " JOIN comparison_cases c ON c.id = a.case_pk"
+            " ORDER BY r.name, c.position, a.question", {"s": study.id}).fetchall()]
+
+    @staticmethod
+    def _require_comparison(study: Study) -> None:
+        if study.kind != "comparison":
+            raise StoreError(f"study {study.name!r} rates prototypes; it is not a comparison "
+                             "study")
