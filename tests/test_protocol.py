@@ -1,3 +1,4 @@
+import re
 import tomllib
 
 import pytest
@@ -30,8 +31,43 @@ def test_the_papers_protocol():
 
 
 def test_every_shipped_protocol_is_valid():
+    from protoecg.study.comparison_protocol import load_comparison_protocol
+
+    kinds = {}
     for path in (REPO / "study_protocols").glob("*.toml"):
-        load_protocol(path)
+        if "comparison" in path.read_text():
+            kinds[path.name] = load_comparison_protocol(path).kind
+        else:
+            kinds[path.name] = type(load_protocol(path)).__name__
+    assert kinds == {"protoecgnet_clinician_review.toml": "Protocol",
+                     "protoecgnet_ab_comparison.toml": "comparison"}
+
+
+def test_a_comparison_protocol_is_refused_where_a_rating_protocol_is_needed_and_back(tmp_path):
+    from protoecg.study.comparison_protocol import load_comparison_protocol
+
+    with pytest.raises(ProtocolError, match="is a comparison protocol"):
+        load_protocol(REPO / "study_protocols" / "protoecgnet_ab_comparison.toml")
+    with pytest.raises(ProtocolError, match="field 'kind' must be \"comparison\""):
+        load_comparison_protocol(REPO / "study_protocols" / "protoecgnet_clinician_review.toml")
+
+
+@pytest.mark.parametrize("text, message", [
+    ('tasks = []', "at least one [[tasks]]"),
+    ('[[tasks]]\nid = "prototype"\nprompt = "a"\n[[tasks]]\nid = "prototype"\nprompt = "b"',
+     "must be a unique lower-case word"),
+    ('[[tasks]]\nid = "x"', "exactly the fields 'id' and 'prompt'"),
+    ('seed = "7"\n[[tasks]]\nid = "x"\nprompt = "p"', "field 'seed' must be an integer"),
+])
+def test_a_bad_comparison_protocol_names_its_field(tmp_path, text, message):
+    from protoecg.study.comparison_protocol import load_comparison_protocol
+
+    head = ('format = 1\nkind = "comparison"\nid = "ab"\ntitle = "t"\n'
+            'instructions = "i"\n')
+    path = tmp_path / "p.toml"
+    path.write_text(head + text + "\n")
+    with pytest.raises(ProtocolError, match=re.escape(message)):
+        load_comparison_protocol(path)
 
 
 @pytest.mark.parametrize("mutate, message", [

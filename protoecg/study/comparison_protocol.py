@@ -58,11 +58,11 @@ def parse_comparison_protocol(raw: dict, source: str = "protocol") -> Comparison
     def fail(message: str):
         raise ProtocolError(f"{source}: {message}")
 
+    if raw.get("kind") != "comparison":
+        fail("field 'kind' must be \"comparison\" (a rating protocol has no 'kind')")
     unknown = set(raw) - _TOP_KEYS
     if unknown:
         fail(f"unknown field {sorted(unknown)[0]!r} (expected {', '.join(sorted(_TOP_KEYS))})")
-    if raw.get("kind") != "comparison":
-        fail("field 'kind' must be \"comparison\" (a rating protocol has no 'kind')")
     if raw.get("format") != PROTOCOL_FORMAT:
         fail(f"field 'format' must be {PROTOCOL_FORMAT}")
     for name in ("id", "title", "instructions"):

@@ -132,6 +132,9 @@ def parse_protocol(raw: dict, source: str = "protocol") -> Protocol:
     """Validate a protocol's TOML table (``load_protocol`` reads the file); every problem is a
     ``ProtocolError`` naming ``source`` and the field."""
     fields = _Fields(source)
+    if raw.get("kind") == "comparison":
+        fields.fail("is a comparison protocol (kind = \"comparison\"); a prototype rating "
+                    "study needs a rating protocol")
     unknown = set(raw) - _TOP_KEYS
     if unknown:
         fields.fail(f"unknown field {sorted(unknown)[0]!r} (expected "
