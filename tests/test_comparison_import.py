@@ -56,8 +56,11 @@ def test_rating_commands_refuse_a_comparison_study(files, tmp_path, capsys):
     assert exit_code(["study", "import-comparison", "--db", db, "--study", "ab", "--key",
                       str(key_csv), "--answers", str(answers_csv)]) == 0
     capsys.readouterr()
-    code = exit_code(["study", "status", "--db", db, "--study", "ab"])
-    assert_one_line_error(code, capsys.readouterr().err, "comparison study")
+    for command in (["study", "status"], ["study", "assign"],
+                    ["study", "export-ratings", "--csv", str(tmp_path / "out.csv")]):
+        code = exit_code([*command, "--db", db, "--study", "ab"])
+        assert_one_line_error(code, capsys.readouterr().err, "study 'ab' is a blind A/B "
+                              "comparison study; a prototype rating study is needed here")
     code = exit_code(["study", "import-comparison", "--db", db, "--study", "ab", "--key",
                       str(key_csv), "--answers", str(answers_csv)])
     assert_one_line_error(code, capsys.readouterr().err, "study 'ab' already exists")

@@ -17,9 +17,8 @@ def open_study(args: argparse.Namespace, mode: str = "write"):
     """The store and the rating study ``--study`` (a comparison study is refused: these
     commands rate prototypes)."""
     store = ReviewStore(args.db, mode)
-    study = store.study(args.study)
-    if study.kind != "rating":
+    try:
+        return store, store.study(args.study, kind="rating")
+    except StoreError:
         store.close()
-        raise StoreError(f"study {study.name!r} is a blind A/B comparison study; this command "
-                         "works on prototype rating studies (protoecg report reports both)")
-    return store, study
+        raise

@@ -82,7 +82,7 @@ def _open_study(db: Path, name: str) -> tuple[ReviewStore, Study]:
         raise RunError(f"{db}: no such review database")
     store = ReviewStore(db, "read")
     try:
-        return store, store.study(name)
+        return store, store.study(name, kind="rating")
     except BaseException:
         store.close()
         raise

@@ -67,7 +67,8 @@ def next_round(run: str | Path, db: str | Path, study: str, rule: str, action: s
     if dead:
         catalog.meta["degenerate_branches_allowed"] = dead
     with ReviewStore(db, "write") as store:
-        _, n_rated = create_study_from_files(store, next_study, store.study(study).protocol,
+        protocol = store.study(study, kind="rating").protocol
+        _, n_rated = create_study_from_files(store, next_study, protocol,
                                              catalog, previous=study,
                                              all_prototypes=action == "disable")
     return Round(record, comparison, catalog, next_study.strip(), n_rated)

@@ -73,7 +73,7 @@ def create_study_from_files(store: ReviewStore, name: str, protocol: Protocol,
     name = (name or "").strip()
     if not name:
         raise StoreError("study name is empty")
-    before = store.study(previous) if previous else None
+    before = store.study(previous, kind="rating") if previous else None
     chosen = (next_round_prototypes(store, before, catalog, all_prototypes)
               if before else active_prototypes(catalog))
     study = store.create_study(name, protocol, catalog, before, chosen)

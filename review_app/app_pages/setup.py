@@ -131,7 +131,7 @@ def render() -> None:
         with common.open_store() as store:
             study = common.current_study(store)
             reviewers = store.reviewers(study)
-            others = [s.name for s in store.studies()]
+            others = [s.name for s in store.studies() if s.kind == "rating"]
     except ProtoECGError as exc:
         common.show_error(exc)
         return

@@ -48,13 +48,21 @@ class StudyStatements(StoreBase):
                 for i in signals)
         return self.study(name)
 
-    def study(self, name: str) -> Study:
+    def study(self, name: str, kind: str | None = None) -> Study:
+        """The study ``name``; with ``kind`` ("rating" or "comparison") a study of another
+        kind is refused in the words of what was asked for."""
         rows = list(self.db["studies"].rows_where("name = ?", [name]))
         if not rows:
             names = [r["name"] for r in self.db["studies"].rows]
             raise StoreError(f"no study {name!r} in {self.path}"
                              + (f" (studies: {', '.join(names)})" if names else " (no studies)"))
-        return Study.from_row(rows[0])
+        study = Study.from_row(rows[0])
+        if kind is not None and study.kind != kind:
+            what = {"rating": "a prototype rating study",
+                    "comparison": "a blind A/B comparison study"}
+            raise StoreError(f"study {name!r} is {what.get(study.kind, study.kind)}; "
+                             f"{what.get(kind, kind)} is needed here")
+        return study
 
     def study_of(self, reviewer: Reviewer) -> Study:
         """The study a reviewer belongs to (studies never change after creation, so each is
