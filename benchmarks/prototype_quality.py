@@ -194,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [run_one(args, name, path, seed) for name, path, seed in pairs]
     summary = summarise(rows)
     out = Path(args.results) / f"prototype_quality_{args.preset}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"dataset": args.dataset, "preset": args.preset,
                                "command": ["benchmarks/prototype_quality.py", *sys.argv[1:]],
                                "per_run": rows, "summary": summary}, indent=2) + "\n")
