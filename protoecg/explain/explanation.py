@@ -51,7 +51,7 @@ def explain_record(run_dir: str | Path, record_id: str, threshold: float = 0.5,
         branches += [name] * branch.n_prototypes
     similarity = np.concatenate(similarity)
     weights = model.fusion.weight.detach().cpu().numpy()  # (L, P)
-    sources = _catalog_sources(run_dir)
+    sources = catalog_sources(run_dir)
     order = np.argsort(-scores, kind="stable")
     chosen = [j for j in order if probabilities[j] >= threshold] or list(order[:3])
     predictions = []
@@ -86,7 +86,7 @@ def explain_record(run_dir: str | Path, record_id: str, threshold: float = 0.5,
     return explanation, shown
 
 
-def _catalog_sources(run_dir: Path) -> dict[str, dict]:
+def catalog_sources(run_dir: Path) -> dict[str, dict]:
     """Where each prototype comes from, when the run has a catalog."""
     if not has_catalog(run_dir):
         return {}

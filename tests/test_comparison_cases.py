@@ -1,0 +1,69 @@
+"""Issue 32: the cases of a blind comparison of two runs, on a real (tiny) LUDB run and its
+copy under another name (so both models are the same network: what is checked is the selection,
+not which model is better)."""
+
+import shutil
+
+import pytest
+
+from protoecg.explain.comparison import comparison_cases
+from protoecg.train.run import RunError
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def two_runs(ludb_catalog, tmp_path_factory):
+    first = ludb_catalog.parent
+    second = tmp_path_factory.mktemp("copy") / "round2"
+    shutil.copytree(first, second)
+    return first, second
+
+
+def test_cases_are_seeded_stratified_and_blind(two_runs):
+    first, second = two_runs
+    # threshold 0: every test ECG counts as called positive by both (a 1-epoch model calls
+    # hardly anything positive at 0.5; the selection is what this checks)
+    cases, signals = comparison_cases(first, second, per_label=2, threshold=0.0, seed=3)
+    assert cases["models"] == [first.name, "round2"]
+    per_label = {}
+    for case in cases["cases"]:
+        per_label[case["label"]] = per_label.get(case["label"], 0) + 1
+        assert {case["A"], case["B"]} == set(cases["models"])
+        for letter in "AB":
+            shown = case["shown"][letter]
+            assert shown["model"] == case[letter]
+            length = signals[case["case_id"]].shape[1]
+            assert 0 <= shown["match_start"] < shown["match_end"] <= length
+        # the same network under two names: the same prototype on both sides
+        assert case["shown"]["A"]["prototype_id"] == case["shown"]["B"]["prototype_id"]
+        assert signals[case["case_id"]].shape[0] == 12
+    assert per_label == {code: min(2, n) for code, n in cases["eligible"].items() if n}
+    assert {c["A"] for c in cases["cases"]} == set(cases["models"])  # both orders drawn
+    again, _ = comparison_cases(first, second, per_label=2, threshold=0.0, seed=3)
+    assert again == cases
+    other, _ = comparison_cases(first, second, per_label=2, threshold=0.0, seed=4)
+    assert other["cases"] != cases["cases"]
+
+
+def test_a_case_shows_a_prototype_of_its_label_where_the_model_has_one(two_runs):
+    first, second = two_runs
+    cases, _ = comparison_cases(first, second, per_label=1, threshold=0.0)
+    from protoecg.train.run import load_model
+
+    model = load_model(first)[0]
+    active = {b.class_codes[c] for b in model.branches.values()
+              for c, on in zip(b.prototype_class.tolist(), b.active.tolist(), strict=True) if on}
+    for case in cases["cases"]:
+        if case["label"] in active:  # the label has a prototype in use: one of its own
+            assert f"/{case['label']}/" in case["shown"]["A"]["prototype_id"], case
+
+
+def test_runs_that_cannot_be_compared_are_refused(two_runs, tmp_path):
+    first, _ = two_runs
+    same_name = tmp_path / first.name
+    shutil.copytree(first, same_name)
+    with pytest.raises(RunError, match="both runs are named"):
+        comparison_cases(first, same_name)
+    with pytest.raises(RunError, match="is not predicted by both runs"):
+        comparison_cases(first, two_runs[1], labels=["NOT_A_LABEL"])
