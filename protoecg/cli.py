@@ -90,6 +90,9 @@ COMMANDS: tuple[Command, ...] = (
     Command(("study", "import-ratings"), "study_import_ratings",
             "import long-form answers (reviewer,prototype_id,question,answer[,answered_at]) "
             "from a CSV in one transaction: all rows or none"),
+    Command(("study", "create-comparison"), "study_create_comparison",
+            "create a blind A/B comparison study of two runs: seeded, label-stratified test "
+            "ECGs both call positive, each model's top prototype for the label, A/B per case"),
     Command(("study", "import-comparison"), "study_import_comparison",
             "import a blind A/B comparison study run elsewhere (key case_id,label,A,B and "
             "long-form answers) in one transaction: all rows or none"),

@@ -67,3 +67,29 @@ def test_runs_that_cannot_be_compared_are_refused(two_runs, tmp_path):
         comparison_cases(first, same_name)
     with pytest.raises(RunError, match="is not predicted by both runs"):
         comparison_cases(first, two_runs[1], labels=["NOT_A_LABEL"])
+
+
+def test_create_comparison_stores_cards_by_letter_and_the_key_apart(two_runs, tmp_path, capsys):
+    import json
+
+    from protoecg.cli import main
+    from protoecg.study.store import ReviewStore
+
+    first, second = two_runs
+    db = tmp_path / "review.db"
+    assert main(["study", "create-comparison", "--db", str(db), "--name", "ab", "--runs",
+                 str(first), str(second), "--per-label", "2", "--threshold", "0"]) == 0
+    assert "created comparison study 'ab'" in capsys.readouterr().out
+    with ReviewStore(db, "read") as store:
+        study = store.study("ab", kind="comparison")
+        cards = store.comparison_cards(study)
+        key = store.comparison_key(study)
+        assert [c["case_id"] for c in cards] == [k[0] for k in key]
+        names = {first.name, "round2"}
+        for card, (_, _, a, b) in zip(cards, key, strict=True):
+            assert {a, b} == names
+            assert not names & set(json.dumps(card).split('"'))  # no model name on a card
+            case = store.signal(study, card["signal_index"])
+            source = store.signal(study, card["A"]["source_signal_index"])
+            assert case.shape[0] == source.shape[0] == 12
+            assert 0 <= card["A"]["source_start"] < card["A"]["source_end"] <= source.shape[1]

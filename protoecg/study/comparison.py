@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from protoecg.catalog.reader import catalog_dir, read_catalog
 from protoecg.errors import ProtoECGError
 
 KEY_COLUMNS = ("case_id", "label", "A", "B")
@@ -168,3 +170,44 @@ def import_comparison(store, name: str, checked: dict):
         [(str(r.case_id), str(r.label), str(r.A), str(r.B)) for r in key.itertuples()],
         [(str(r.reviewer).strip(), str(r.case_id), str(r.question), str(r.answer).strip())
          for r in answers.itertuples()], checked["sources"])
+
+
+# ---------------------------------------------------------------- a study from two runs
+def comparison_rows(cases: dict, case_signals: dict[str, np.ndarray]
+                    ) -> tuple[list[dict], list[np.ndarray]]:
+    """The study rows of ``explain.comparison.comparison_cases``' result: per case its key (A,
+    B) and its card (by letter only: the case's signal, where each prototype matched in it, the
+    prototype's source window and record), and the signals the cards draw (the cases', then
+    the prototypes' sources from each run's catalog, each once)."""
+    catalogs = {name: read_catalog(catalog_dir(run))
+                for name, run in zip(cases["models"], cases["runs"], strict=True)}
+    tables = {name: c.prototypes.set_index("prototype_id") for name, c in catalogs.items()}
+    signals, index = [], {}
+
+    def signal_of(key, load) -> int:
+        if key not in index:
+            index[key] = len(signals)
+            signals.append(load())
+        return index[key]
+
+    rows = []
+    for case in cases["cases"]:
+        card = {"signal_index": signal_of(("case", case["case_id"]),
+                                          lambda c=case: case_signals[c["case_id"]]),
+                "record_id": case["record_id"], "fs": cases["fs"], "units": cases["units"]}
+        for letter in ("A", "B"):
+            shown = case["shown"][letter]
+            model = shown["model"]
+            source = tables[model].loc[shown["prototype_id"]]
+            card[letter] = {
+                "prototype_id": shown["prototype_id"],
+                "match_start": shown["match_start"], "match_end": shown["match_end"],
+                "source_signal_index": signal_of(
+                    (model, int(source["signal_index"])),
+                    lambda m=model, i=int(source["signal_index"]): catalogs[m].signal(i)),
+                "source_record_id": str(source["source_record_id"]),
+                "source_start": int(source["window_start"]),
+                "source_end": int(source["window_end"])}
+        rows.append({"case_id": case["case_id"], "label": case["label"], "A": case["A"],
+                     "B": case["B"], "card": card})
+    return rows, signals

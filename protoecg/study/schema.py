@@ -117,8 +117,10 @@ def m007_comparisons(db: Database) -> None:
     # the key, apart (which model each case showed as A and as B: read by the report, never by
     # a rater's page); the answers, append-only revisions like the ratings.
     db["studies"].add_column("kind", str)
+    # row_json: what the case's card shows, by letter (A, B), never by model name
     db["comparison_cases"].create({
         "id": int, "study_id": int, "case_id": str, "label": str, "position": int,
+        "row_json": str,
     }, pk="id", foreign_keys=[("study_id", "studies", "id")])
     db["comparison_cases"].create_index(["study_id", "case_id"], unique=True)
     db["comparison_key"].create({"case_pk": int, "model_a": str, "model_b": str},

@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+import numpy as np
+
 from protoecg.study.codes import new_code
 from protoecg.study.comparison_protocol import ComparisonProtocol
 from protoecg.study.store.base import now
 from protoecg.study.store.ratings import RatingStatements
 from protoecg.study.store.records import StoreError, Study, valid_name
+from protoecg.study.store.studies import npy_bytes
 
 
 class ComparisonStatements(RatingStatements):
@@ -47,6 +50,40 @@ class ComparisonStatements(RatingStatements):
                     "case_pk": cases[case_id], "question": question, "value": answer,
                     "revision": 1, "source": "import", "created_at": now()})
         return self.study(name)
+
+    def create_comparison(self, name: str, protocol: ComparisonProtocol, cases: list[dict],
+                          signals: list[np.ndarray], detail: dict) -> Study:
+        """A new comparison study made here (``study/comparison.py`` builds its rows): per case
+        ``case_id``, ``label``, ``A`` and ``B`` (the models, kept in the key) and ``card`` (what
+        the card shows, by letter); ``signals`` the ECGs the cards draw, by index."""
+        name = valid_name("study", name)
+        if self.db["studies"].count_where("name = ?", [name]):
+            raise StoreError(f"study {name!r} already exists in {self.path}")
+        with self._write("cli", "create_comparison", None, {"name": name, **detail}):
+            study_id = self.db["studies"].insert({
+                "name": name, "protocol_id": protocol.id,
+                "protocol_json": json.dumps(protocol.to_dict()), "catalog_path": "",
+                "catalog_json": json.dumps(detail), "created_at": now(),
+                "kind": "comparison"}).last_pk
+            for position, case in enumerate(cases):
+                pk = self.db["comparison_cases"].insert({
+                    "study_id": study_id, "case_id": case["case_id"], "label": case["label"],
+                    "position": position, "row_json": json.dumps(case["card"])}).last_pk
+                self.db["comparison_key"].insert({"case_pk": pk, "model_a": case["A"],
+                                                  "model_b": case["B"]})
+            self.db["signals"].insert_all(
+                {"study_id": study_id, "signal_index": i, "npy": npy_bytes(signal)}
+                for i, signal in enumerate(signals))
+        return self.study(name)
+
+    def comparison_cards(self, study: Study) -> list[dict]:
+        """What each case's card shows (no model names): case_id, label and the card's rows,
+        in case order."""
+        self._require_comparison(study)
+        return [{"case_id": case_id, "label": label, **json.loads(row or "{}")}
+                for case_id, label, row in self.db.execute(
+                    "SELECT case_id, label, row_json FROM comparison_cases WHERE study_id = ?"
+                    " ORDER BY position", [study.id]).fetchall()]
 
     def comparison_key(self, study: Study) -> list[tuple[str, str, str, str]]:
         """The key of a comparison study: (case_id, label, A model, B model) in case order.

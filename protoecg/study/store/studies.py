@@ -44,7 +44,7 @@ class StudyStatements(StoreBase):
             }).last_pk
             self.db["prototypes"].insert_all({"study_id": study_id, **row} for row in rows)
             self.db["signals"].insert_all(
-                {"study_id": study_id, "signal_index": i, "npy": _npy_bytes(catalog.signal(i))}
+                {"study_id": study_id, "signal_index": i, "npy": npy_bytes(catalog.signal(i))}
                 for i in signals)
         return self.study(name)
 
@@ -161,7 +161,7 @@ def _prototype_rows(catalog: Catalog, prototype_ids: list[str] | None,
     return rows, sorted(int(i) for i in used)
 
 
-def _npy_bytes(array: np.ndarray) -> bytes:
+def npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(array, dtype=np.float32))
     return buffer.getvalue()
