@@ -23,8 +23,12 @@ user = common.checked_user()
 # folder the old way (without this gate) on a server's first script run.
 if user is None:
     pages = [st.Page("app_pages/signin.py", title="Sign in", default=True)]
+elif user["role"] == "rater" and user.get("kind") == "comparison":
+    pages = [st.Page("app_pages/compare.py", title="Compare", default=True)]
 elif user["role"] == "rater":
     pages = [st.Page("app_pages/rate.py", title="Rate prototypes", default=True)]
+elif user.get("kind") == "comparison":
+    pages = [st.Page("app_pages/comparison_results.py", title="Comparison", default=True)]
 else:
     pages = [st.Page("app_pages/progress.py", title="Progress", default=True),
              st.Page("app_pages/setup.py", title="Set up"),

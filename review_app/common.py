@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from pathlib import Path
 
 import streamlit as st
 
@@ -61,6 +62,13 @@ def study_report(db_path: str, study_name: str, resamples: int, last_change: int
                                    use_consensus=use_consensus)
 
 
+def keyboard_script() -> str:
+    """The rating cards' key and caliper handler (``app_pages/keyboard.js``, package data) as
+    the script the card pages plant once in the app's page."""
+    path = Path(__file__).resolve().parent / "app_pages" / "keyboard.js"
+    return f"<script>\n{path.read_text(encoding='utf-8')}</script>\n"
+
+
 def database_path() -> str | None:
     return os.environ.get("PROTOECG_REVIEW_DB") or None
 
@@ -79,12 +87,12 @@ def current_user() -> dict | None:
     return st.session_state.get("user")
 
 
-def sign_in(study_name: str, reviewer: Reviewer, token: str) -> None:
+def sign_in(study_name: str, reviewer: Reviewer, token: str, kind: str = "rating") -> None:
     """Remember the reviewer for this browser tab; the session token in the address bar
     brings them back after a reload or in a new tab."""
     st.session_state["user"] = {"id": reviewer.id, "study_id": reviewer.study_id,
                                 "name": reviewer.name, "role": reviewer.role,
-                                "study": study_name, "token": token}
+                                "study": study_name, "token": token, "kind": kind}
     st.query_params["session"] = token
 
 
@@ -119,7 +127,7 @@ def resume_session() -> dict | None:
             st.query_params.clear()
             st.session_state["signin_notice"] = str(exc)
             return None
-    sign_in(study.name, reviewer, token)
+    sign_in(study.name, reviewer, token, study.kind)
     return current_user()
 
 

@@ -110,3 +110,43 @@ def test_a_missing_or_unreadable_sheet_is_named(tmp_path, capsys):
     code = exit_code(["study", "import-comparison", "--db", str(tmp_path / "r.db"), "--study",
                       "ab", "--key", key, "--answers", str(tmp_path / "bin.csv")])
     assert_one_line_error(code, capsys.readouterr().err, "bin.csv")
+
+
+def test_a_raters_comparison_answers_are_checked_and_never_replaced_unseen(tmp_path):
+    """The comparison card's saves, without a browser: every question answered, values in
+    range, revisions, and a save over answers changed since refused with theirs."""
+    import numpy as np
+
+    from protoecg.study import comparison
+    from protoecg.study.comparison_protocol import load_comparison_protocol
+    from protoecg.study.store import AnswerConflict, StoreError
+    from tests.conftest import REPO
+
+    protocol = load_comparison_protocol(REPO / "study_protocols" /
+                                        "protoecgnet_ab_comparison.toml")
+    card = {"signal_index": 0, "record_id": "1", "fs": 100, "units": "mV",
+            **{x: {"prototype_id": f"morphology/AMI/0{i}", "match_start": 10, "match_end": 40,
+                   "source_signal_index": 0, "source_record_id": "2", "source_start": 5,
+                   "source_end": 30} for i, x in enumerate("AB")}}
+    rows = [{"case_id": f"c{i}", "label": "AMI", "A": "m1", "B": "m2", "card": card}
+            for i in range(2)]
+    with ReviewStore(tmp_path / "r.db") as store:
+        study = store.create_comparison("ab", protocol, rows, [np.zeros((12, 100))], {})
+        ann, _ = store.add_reviewer(study, "ann", "rater")
+        full = {q: ("A" if q.endswith("preference") else "1")
+                for q in comparison.questions_of(protocol)}
+        with pytest.raises(StoreError, match="please answer prototype:B, prototype:pref"):
+            comparison.save_comparison(store, ann, "c0", {"prototype:A": "1"}, {})
+        with pytest.raises(StoreError, match="expected 1 \\(good\\) or 0"):
+            comparison.save_comparison(store, ann, "c0", {**full, "prototype:B": "2"}, {})
+        assert comparison.save_comparison(store, ann, "c0", full, {}) == 6
+        seen = {q: r for q, (_, r) in store.rater_comparison_answers(ann)["c0"].items()}
+        # another tab changes prototype:A; this tab, based on what it saw, is refused
+        comparison.save_comparison(store, ann, "c0", {**full, "prototype:A": "0"}, seen)
+        with pytest.raises(AnswerConflict) as caught:
+            comparison.save_comparison(store, ann, "c0", {**full, "prototype:B": "0"}, seen)
+        assert caught.value.theirs == {"prototype:A": "0"}
+        assert [c["complete"] for c in comparison.comparison_queue(store, ann)] == [True, False]
+        current = {(r, c, q): a for r, c, q, a in store.comparison_answers(study)}
+        assert current[("ann", "c0", "prototype:A")] == "0"
+        assert current[("ann", "c0", "prototype:B")] == "1"

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    store, study = open_study(args)
+    store, study = open_study(args, kind=None)
     with store:
         reviewer, code = store.add_reviewer(study, args.name, args.role, args.code)
     print(f"added {reviewer.role} {reviewer.name!r} to study {study.name!r}")

@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    store, study = open_study(args)
+    store, study = open_study(args, kind=None)
     with store:
         reviewer = store.reviewer(study, args.name)
         dropped = store.remove_reviewer(reviewer)

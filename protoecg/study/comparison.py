@@ -211,3 +211,52 @@ def comparison_rows(cases: dict, case_signals: dict[str, np.ndarray]
         rows.append({"case_id": case["case_id"], "label": case["label"], "A": case["A"],
                      "B": case["B"], "card": card})
     return rows, signals
+
+
+# ---------------------------------------------------------------- a rater's cases
+COMMENT_MAX_CHARS = 5000
+PREFERENCE_SHOWN = {"A": "A", "B": "B", "both": "Both equally", "neither": "Neither"}
+
+
+def questions_of(protocol) -> list[str]:
+    """Every question a case asks, in the card's order: per task A, B and the preference."""
+    return [f"{task}:{part}" for task in protocol.task_ids() for part in (*LETTERS,
+                                                                         "preference")]
+
+
+def comparison_queue(store, reviewer) -> list[dict]:
+    """A rater's cases in the study's order (every rater sees every case), each with its
+    label and whether every question is answered."""
+    study = store.study_of(reviewer)
+    given = store.rater_comparison_answers(reviewer)
+    needed = set(questions_of(study.protocol))
+    return [{"case_id": card["case_id"], "label": card["label"],
+             "complete": needed <= set(given.get(card["case_id"], {}))}
+            for card in store.comparison_cards(study)]
+
+
+def save_comparison(store, reviewer, case_id: str, answers: dict[str, str],
+                    based_on: dict[str, int]) -> int:
+    """Check and save a rater's answers to one case (every question answered; 1 / 0 for A
+    and B, A / B / both / neither for the preference; a comment within its limit)."""
+    from protoecg.study.store import AuthError, StoreError
+
+    if reviewer.role != "rater":
+        raise AuthError(f"{reviewer.name!r} is a {reviewer.role}; only raters answer")
+    study = store.study_of(reviewer)
+    missing = [q for q in questions_of(study.protocol) if answers.get(q) in (None, "")]
+    if missing:
+        raise StoreError("please answer " + ", ".join(missing))
+    for question, value in answers.items():
+        part = question.partition(":")[2]
+        if question == "comment":
+            if len(value) > COMMENT_MAX_CHARS:
+                raise StoreError(f"the comment has {len(value):,} characters; at most "
+                                 f"{COMMENT_MAX_CHARS:,} (shorten it, it is kept in the box)")
+        elif part in LETTERS and value not in ("0", "1"):
+            raise StoreError(f"{question}: expected 1 (good) or 0 (not), got {value!r}")
+        elif part == "preference" and value not in PREFERENCES:
+            raise StoreError(f"{question}: expected A, B, both or neither, got {value!r}")
+        elif part not in (*LETTERS, "preference") and question != "comment":
+            raise StoreError(f"unknown question {question!r}")
+    return store.write_comparison_answers(study, reviewer, case_id, answers, based_on)

@@ -9,7 +9,6 @@ a panel on the right that stays in view. The drawings are SVG made on the server
 from __future__ import annotations
 
 import html
-from pathlib import Path
 
 import common
 import streamlit as st
@@ -24,8 +23,7 @@ from protoecg.study.store import AnswerConflict
 # next), Up/Down change which question is active, Enter saves and moves on, Left goes back.
 # Keys typed while the next card loads are kept and applied to the new card once it is drawn;
 # a new card opens at the top of the page. Two clicks on a drawing measure it (caliper).
-KEYBOARD_JS = Path(__file__).resolve().parent / "keyboard.js"
-KEYBOARD = f"<script>\n{KEYBOARD_JS.read_text(encoding='utf-8')}</script>\n"
+KEYBOARD = common.keyboard_script()
 
 
 KEYS_HELP = ("**Keys:** 1–5 answer the outlined question · ↑ ↓ choose it · Enter saves and "

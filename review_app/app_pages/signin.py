@@ -45,7 +45,7 @@ def render() -> None:
                 st.error(str(exc))
                 return
             token = signin.start_session(store, reviewer)
-        common.sign_in(study.name, reviewer, token)
+        common.sign_in(study.name, reviewer, token, study.kind)
         st.rerun()
     elif "signin_notice" in st.session_state:
         st.info(st.session_state.pop("signin_notice"))

@@ -12,7 +12,13 @@ from protoecg.study.codes import new_code
 from protoecg.study.comparison_protocol import ComparisonProtocol
 from protoecg.study.store.base import now
 from protoecg.study.store.ratings import RatingStatements
-from protoecg.study.store.records import StoreError, Study, valid_name
+from protoecg.study.store.records import (
+    AnswerConflict,
+    Reviewer,
+    StoreError,
+    Study,
+    valid_name,
+)
 from protoecg.study.store.studies import npy_bytes
 
 
@@ -95,7 +101,8 @@ class ComparisonStatements(RatingStatements):
             " ORDER BY c.position", [study.id]).fetchall()]
 
     def comparison_answers(self, study: Study) -> list[tuple[str, str, str, str]]:
-        """The current answers of a comparison study: (reviewer, case_id, question, answer)."""
+        """The current answers of a comparison study: (reviewer, case_id, question, answer);
+        comments left out (they are no statistic's)."""
         self._require_comparison(study)
         return [tuple(row) for row in self.db.execute(
             "SELECT r.name, c.case_id, a.question, a.value FROM comparison_answers a"
@@ -103,8 +110,56 @@ class ComparisonStatements(RatingStatements):
             " FROM comparison_answers WHERE study_id = :s GROUP BY reviewer_id, case_pk,"
             " question) m USING (reviewer_id, case_pk, question, revision)"
             " JOIN reviewers r ON r.id = a.reviewer_id"
-            " JOIN comparison_cases c ON c.id = a.case_pk"
+            " JOIN comparison_cases c ON c.id = a.case_pk WHERE a.question != 'comment'"
             " ORDER BY r.name, c.position, a.question", {"s": study.id}).fetchall()]
+
+    def rater_comparison_answers(self, reviewer: Reviewer) -> dict[str, dict[str, tuple]]:
+        """A rater's current answers: case_id -> question -> (value, revision)."""
+        out: dict[str, dict[str, tuple]] = {}
+        for case_id, question, value, revision in self.db.execute(
+                "SELECT c.case_id, a.question, a.value, a.revision FROM comparison_answers a"
+                " JOIN (SELECT case_pk, question, MAX(revision) AS revision"
+                " FROM comparison_answers WHERE reviewer_id = :r GROUP BY case_pk, question) m"
+                " USING (case_pk, question, revision) JOIN comparison_cases c"
+                " ON c.id = a.case_pk WHERE a.reviewer_id = :r", {"r": reviewer.id}):
+            out.setdefault(case_id, {})[question] = (value, revision)
+        return out
+
+    def write_comparison_answers(self, study: Study, reviewer: Reviewer, case_id: str,
+                                 answers: dict[str, str], based_on: dict[str, int]) -> int:
+        """One rater's checked answers to one case, as new revisions where they differ, in one
+        transaction. ``based_on`` (question -> the revision the card showed, 0 for none): an
+        answer changed since (another tab, another device) is a conflict, nothing written."""
+        row = self.db.execute("SELECT id FROM comparison_cases WHERE study_id = ? AND "
+                              "case_id = ?", [study.id, case_id]).fetchone()
+        if row is None:
+            raise StoreError(f"study {study.name!r} has no case {case_id!r}")
+        pk, written, theirs = row[0], 0, {}
+        with self._write(f"reviewer:{reviewer.id}", "save_comparison", study.id,
+                         {"case_id": case_id, "questions": sorted(answers)}):
+            self._refuse_removed(reviewer)
+            current = {q: (v, r) for q, v, r in self.db.execute(
+                "SELECT question, value, revision FROM comparison_answers WHERE"
+                " reviewer_id = ? AND case_pk = ? ORDER BY revision", [reviewer.id, pk])}
+            for question in answers:
+                value, revision = current.get(question, (None, 0))
+                if revision > based_on.get(question, 0):
+                    theirs[question] = value
+            if theirs:
+                raise AnswerConflict(
+                    "these answers were changed elsewhere since this case was opened (another "
+                    "tab or another device): " + ", ".join(f"{q} now {v!r}"
+                                                          for q, v in theirs.items()), theirs)
+            for question, value in answers.items():
+                old, revision = current.get(question, (None, 0))
+                if old == value or (old is None and value == ""):
+                    continue
+                self.db["comparison_answers"].insert({
+                    "study_id": study.id, "reviewer_id": reviewer.id, "case_pk": pk,
+                    "question": question, "value": value, "revision": revision + 1,
+                    "source": "app", "created_at": now()})
+                written += 1
+        return written
 
     @staticmethod
     def _require_comparison(study: Study) -> None:

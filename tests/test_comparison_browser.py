@@ -1,0 +1,107 @@
+"""Issue 32: a blind A/B comparison study of a real (tiny) LUDB run against its copy, rated in
+Chromium by two raters by keyboard, and its report; the card never names a model."""
+
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from protoecg.study.comparison import comparison_rows
+from protoecg.study.comparison_protocol import load_comparison_protocol
+from protoecg.study.store import ReviewStore
+from tests.conftest import REPO
+from tests.test_review_browser import CHROMIUM, browser_page, free_port, idle
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+CODES = {"cleo": "CLEO-COMP-0001", "dara": "DARA-COMP-0002"}
+PROTOCOL = REPO / "study_protocols" / "protoecgnet_ab_comparison.toml"
+
+
+@pytest.fixture(scope="module")
+def comparison_server(ludb_catalog, tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium; .ci/run does)")
+    pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+    from protoecg.explain.comparison import comparison_cases
+
+    folder = tmp_path_factory.mktemp("comparison")
+    first = ludb_catalog.parent
+    second = shutil.copytree(first, folder / "round2")
+    cases, signals = comparison_cases(first, second, per_label=1, threshold=0.0, seed=5)
+    rows, drawn = comparison_rows(cases, signals)
+    db = folder / "review.db"
+    with ReviewStore(db) as store:
+        study = store.create_comparison("ab", load_comparison_protocol(PROTOCOL), rows[:3],
+                                        drawn, {"runs": cases["runs"]})
+        for name, code in CODES.items():
+            store.add_reviewer(study, name, "rater", code=code)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "protoecg", "review", "serve", "--db", str(db), "--port",
+         str(port)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail("the review app did not start within 60 s")
+    yield url, db, cases
+    process.terminate()
+    process.wait(10)
+
+
+def case_of(page) -> str:
+    return page.locator(".protoecg-card").get_attribute("data-card")
+
+
+def test_two_raters_compare_by_keyboard_blind_and_the_report_counts_them(comparison_server):
+    from protoecg.agreement.comparison import summarize_comparison
+
+    url, db, cases = comparison_server
+    models = cases["models"]
+    keys = {"cleo": ["1", "2", "1", "1", "1", "3"], "dara": ["2", "1", "2", "2", "2", "4"]}
+    for name, presses in keys.items():
+        with browser_page(1440, 900) as page:
+            page.goto(url)
+            page.get_by_label("Access code").fill(CODES[name])
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_selector(".protoecg-card", state="attached", timeout=30_000)
+            idle(page)
+            text = page.locator("body").inner_text()
+            assert not any(m in text for m in models), "a model's name on the rater's page"
+            for _ in range(2):  # two cases by keyboard
+                first = case_of(page)
+                page.locator("h3").first.click()
+                for key in presses:
+                    page.keyboard.press(key)
+                    idle(page)
+                page.keyboard.press("Enter")
+                page.wait_for_function(
+                    "(old) => { const m = document.querySelector('.protoecg-card');"
+                    " return m && m.dataset.card !== old; }", arg=first, timeout=30_000)
+                idle(page)
+    with ReviewStore(db, "read") as store:
+        study = store.study("ab", kind="comparison")
+        key = pd.DataFrame(store.comparison_key(study), columns=["case_id", "label", "A", "B"])
+        answers = pd.DataFrame(store.comparison_answers(study),
+                               columns=["reviewer", "case_id", "question", "answer"])
+    assert len(answers) == 2 * 2 * 6  # raters x cases x questions
+    mine = answers[(answers["reviewer"] == "cleo")].set_index(["case_id", "question"])["answer"]
+    first_case = key["case_id"][0]
+    assert mine[(first_case, "prototype:A")] == "1" and mine[(first_case, "prototype:B")] == "0"
+    assert mine[(first_case, "prototype:preference")] == "A"
+    assert mine[(first_case, "explanation:preference")] == "both"
+    summary = summarize_comparison(key, answers, n_resamples=50)
+    assert summary["n_raters"] == 2 and summary["n_cases_answered"] == 2
+    for task in ("prototype", "explanation"):
+        assert sum(p["n_total"] for p in summary["tasks"][task]["models"].values()) == 8
