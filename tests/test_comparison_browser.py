@@ -18,7 +18,7 @@ from tests.conftest import REPO
 from tests.test_review_browser import CHROMIUM, browser_page, free_port, idle
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-CODES = {"cleo": "CLEO-COMP-0001", "dara": "DARA-COMP-0002"}
+CODES = {"cleo": "CLEO-COMP-0001", "dara": "DARA-COMP-0002", "eli": "ELI3-COMP-0003"}
 PROTOCOL = REPO / "study_protocols" / "protoecgnet_ab_comparison.toml"
 
 
@@ -92,6 +92,10 @@ def test_two_raters_compare_by_keyboard_blind_and_the_report_counts_them(compari
                 idle(page)
     with ReviewStore(db, "read") as store:
         study = store.study("ab", kind="comparison")
+        cleo = store.reviewer(study, "cleo")
+        from protoecg.study.comparison import comparison_queue
+
+        assert [c["complete"] for c in comparison_queue(store, cleo)] == [True, True, False]
         key = pd.DataFrame(store.comparison_key(study), columns=["case_id", "label", "A", "B"])
         answers = pd.DataFrame(store.comparison_answers(study),
                                columns=["reviewer", "case_id", "question", "answer"])
@@ -105,3 +109,37 @@ def test_two_raters_compare_by_keyboard_blind_and_the_report_counts_them(compari
     assert summary["n_raters"] == 2 and summary["n_cases_answered"] == 2
     for task in ("prototype", "explanation"):
         assert sum(p["n_total"] for p in summary["tasks"][task]["models"].values()) == 8
+
+
+def test_save_and_next_skips_a_case_answered_elsewhere(comparison_server):
+    from protoecg.study.comparison import comparison_queue, questions_of, save_comparison
+
+    url, db, _ = comparison_server
+    with ReviewStore(db) as store:
+        study = store.study("ab", kind="comparison")
+        eli = store.reviewer(study, "eli")
+        cases = [c["case_id"] for c in comparison_queue(store, eli)]
+        answered = {q: ("neither" if q.endswith("preference") else "0")
+                    for q in questions_of(study.protocol)}
+        save_comparison(store, eli, cases[1], answered, {})
+    with browser_page(1440, 900) as page:
+        page.goto(url)
+        page.get_by_label("Access code").fill(CODES["eli"])
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_selector(".protoecg-card", state="attached", timeout=30_000)
+        idle(page)
+        assert case_of(page) == cases[0]
+        page.locator("h3").first.click()
+        for key in ("1", "1", "1", "1", "1", "1"):
+            page.keyboard.press(key)
+            idle(page)
+        page.keyboard.press("Enter")
+        page.wait_for_function("(old) => { const m = document.querySelector('.protoecg-card');"
+                               " return m && m.dataset.card !== old; }", arg=cases[0],
+                               timeout=30_000)
+        idle(page)
+        assert case_of(page) == cases[2]  # case 2 was answered: skipped
+    with ReviewStore(db, "read") as store:
+        eli = store.reviewer(store.study("ab"), "eli")
+        kept = store.rater_comparison_answers(eli)[cases[1]]
+        assert {q: v for q, (v, _) in kept.items()} == answered

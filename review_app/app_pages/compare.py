@@ -54,7 +54,7 @@ def _move(delta: int, total: int) -> None:
     st.session_state.pop("cmp_notice", None)
 
 
-def _save(case_id: str, total: int, over_theirs: bool = False) -> None:
+def _save(case_id: str, over_theirs: bool = False) -> None:
     user = common.current_user()
     with common.open_store() as store:
         study = common.current_study(store)
@@ -73,7 +73,17 @@ def _save(case_id: str, total: int, over_theirs: bool = False) -> None:
     st.session_state.pop("cmp_conflict", None)
     st.session_state.pop("cmp_case", None)
     st.session_state["cmp_notice"] = ("success", "Saved.")
-    _move(1, total)
+    # the case shown next is the next one not yet answered; render() picks it from its queue
+    st.session_state["cmp_saved"] = case_id
+
+
+def _after_save(queue: list[dict], saved: str) -> int:
+    """Where "Save & next" goes: the next case not yet answered (wrapping round), else the
+    one after; never into a case the rater answered already."""
+    position = next(i for i, c in enumerate(queue) if c["case_id"] == saved)
+    order = [*range(position + 1, len(queue)), *range(0, position)]
+    following = next((i for i in order if not queue[i]["complete"]), None)
+    return following if following is not None else min(position + 1, len(queue) - 1)
 
 
 def _keep_theirs() -> None:
@@ -94,6 +104,9 @@ def render() -> None:
             if "cmp_cursor" not in st.session_state:
                 st.session_state["cmp_cursor"] = next(
                     (i for i, c in enumerate(queue) if not c["complete"]), 0)
+            saved = st.session_state.pop("cmp_saved", None)
+            if saved is not None:
+                st.session_state["cmp_cursor"] = _after_save(queue, saved)
             cursor = min(st.session_state["cmp_cursor"], len(queue) - 1)
             case_id = queue[cursor]["case_id"]
             card = next(c for c in store.comparison_cards(study) if c["case_id"] == case_id)
@@ -167,19 +180,19 @@ def _panel(protocol, queue: list, cursor: int, card: dict) -> None:
     notice = st.session_state.get("cmp_notice")
     if notice:
         getattr(st, notice[0])(notice[1])
-    _conflict(card["case_id"], len(queue))
+    _conflict(card["case_id"])
     with st.container(horizontal=True, wrap=False):
         st.button("Back", on_click=_move, args=(-1, len(queue)), disabled=cursor == 0,
                   key="back", width="stretch")
         st.button("Skip", on_click=_move, args=(1, len(queue)), key="skip",
                   disabled=cursor == len(queue) - 1, width="stretch")
         st.button("Save & next", type="primary", on_click=_save,
-                  args=(card["case_id"], len(queue)), key="save", width="stretch")
+                  args=(card["case_id"],), key="save", width="stretch")
     with st.expander("Instructions", expanded=done == 0):
         st.markdown(protocol.instructions)
 
 
-def _conflict(case_id: str, total: int) -> None:
+def _conflict(case_id: str) -> None:
     conflict = st.session_state.get("cmp_conflict")
     if not conflict or conflict["case"] != case_id:
         return
@@ -191,7 +204,7 @@ def _conflict(case_id: str, total: int) -> None:
     with st.container(horizontal=True, wrap=False):
         st.button("Keep the saved answers", on_click=_keep_theirs, key="keep-theirs",
                   width="stretch")
-        st.button("Save mine instead", on_click=_save, args=(case_id, total, True),
+        st.button("Save mine instead", on_click=_save, args=(case_id, True),
                   key="save-mine", width="stretch")
 
 
