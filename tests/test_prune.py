@@ -418,9 +418,18 @@ def test_round_chains_prune_retrain_project_compare_and_the_next_study(projected
             "--action", "disable", "--out", str(out), "--quiet", "--allow-degenerate"]
     assert main([*base, "--next-study", "round1"]) == 2  # a taken name: refused up front
     assert "already exists" in capsys.readouterr().err and not out.exists()
-    assert main([*base, "--next-study", "round2"]) == 0
+    assert main([*base, "--next-study", "round2", "--comparison-study", "round1"]) == 2
+    assert "study 'round1' already exists" in capsys.readouterr().err and not out.exists()
+    assert main([*base, "--next-study", "round2", "--comparison-study", "r1-vs-r2",
+                 "--per-label", "2"]) == 0
     printed = capsys.readouterr().out
     assert "difference" in printed and "rates" in printed
+    assert "comparison study 'r1-vs-r2'" in printed and "blind" in printed
+    with ReviewStore(work, "read") as store:  # round 1 against round 2, blind
+        versus = store.study("r1-vs-r2", kind="comparison")
+        assert {m for _, _, a, b in store.comparison_key(versus) for m in (a, b)} <= {
+            run.name, out.name}
+        assert versus.catalog_meta["runs"] == [str(run), str(out)]
     compare = json.loads((out / "compare.json").read_text())
     assert compare["delta"] == pytest.approx(compare["after"] - compare["before"])
     assert (out / "catalog" / "catalog.json").is_file()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from protoecg.commands._options import add_rule_options
+from protoecg.commands._options import add_rule_options, at_least
 from protoecg.prune.round import next_round
 
 
@@ -15,6 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="the new run folder to write")
     parser.add_argument("--next-study", required=True,
                         help="name of the next round's study (rates the new revisions)")
+    parser.add_argument("--comparison-study", metavar="NAME",
+                        help="also create a blind A/B comparison study of the two runs on the "
+                             "same test ECGs (raters judge both models' prototypes, blind)")
+    parser.add_argument("--per-label", type=at_least(1), default=5,
+                        help="with --comparison-study: cases per label (default 5)")
     parser.add_argument("--quiet", action="store_true", help="no training progress output")
     parser.add_argument("--allow-degenerate", action="store_true",
                         help="for research only: create the next study even if the retrained "
@@ -26,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
                       args.next_study, device=args.device,
                       allow_empty_class=args.allow_empty_class, audit=args.audit,
                       allow_degenerate=args.allow_degenerate, progress=not args.quiet,
+                      comparison_study=args.comparison_study, per_label=args.per_label,
                       log=print)
     result = done.comparison
     low, high = result["delta_ci"]

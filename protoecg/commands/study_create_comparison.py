@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 
 from protoecg.commands._options import at_least
-from protoecg.commands.study_import_comparison import DEFAULT
 from protoecg.resources import protocol_path
+from protoecg.study.comparison_protocol import (
+    DEFAULT_COMPARISON_PROTOCOL as DEFAULT,
+)
 from protoecg.study.comparison_protocol import load_comparison_protocol
 from protoecg.study.store import ReviewStore
 

@@ -7,10 +7,11 @@ import argparse
 
 from protoecg.resources import protocol_path
 from protoecg.study.comparison import import_comparison, read_comparison
+from protoecg.study.comparison_protocol import (
+    DEFAULT_COMPARISON_PROTOCOL as DEFAULT,
+)
 from protoecg.study.comparison_protocol import load_comparison_protocol
 from protoecg.study.store import ReviewStore
-
-DEFAULT = "protoecgnet_ab_comparison.toml"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,8 +16,15 @@ from pathlib import Path
 
 from protoecg.catalog.reader import Catalog, read_catalog
 from protoecg.catalog.writer import write_catalog
+from protoecg.explain.comparison import comparison_cases
 from protoecg.prune.lineage import changed_classes
 from protoecg.prune.pruning import apply_pruning, plan_pruning, retrain
+from protoecg.resources import protocol_path
+from protoecg.study.comparison import comparison_rows
+from protoecg.study.comparison_protocol import (
+    DEFAULT_COMPARISON_PROTOCOL,
+    load_comparison_protocol,
+)
 from protoecg.study.setup import (
     DegenerateCatalogError,
     create_study_from_files,
@@ -43,15 +50,22 @@ def next_round(run: str | Path, db: str | Path, study: str, rule: str, action: s
                out: str | Path, next_study: str, *, device: str = "cpu",
                allow_empty_class: bool = False, audit: str | Path | None = None,
                allow_degenerate: bool = False, progress: bool = True,
+               comparison_study: str | None = None, per_label: int = 5,
                log: Callable[[str], None] = lambda _: None) -> Round:
     """Prune ``run`` by ``rule`` over ``study``'s ratings into ``out``, retrain, project,
-    compare, and create ``next_study`` (the next round of ``study``) in ``db``."""
+    compare, and create ``next_study`` (the next round of ``study``) in ``db``; with
+    ``comparison_study`` also a blind A/B comparison of the two runs on the same test ECGs
+    (``per_label`` cases per label)."""
     plan = plan_pruning(run, db, study, rule, action, allow_empty_class=allow_empty_class,
                         audit=audit)
     with ReviewStore(db, "read") as store:  # refuse a taken name before anything trains
         taken = {s.name for s in store.studies()}
-    if next_study.strip() in taken:
-        raise StoreError(f"study {next_study.strip()!r} already exists in {db}")
+    for name in filter(None, (next_study, comparison_study)):
+        if name.strip() in taken:
+            raise StoreError(f"study {name.strip()!r} already exists in {db}")
+    if comparison_study and Path(run).name == Path(out).name:
+        raise StoreError(f"{out}: a comparison names its two models by their run folders; "
+                         f"choose another name than {Path(run).name!r}")
     record = apply_pruning(plan, out, device)
     log(f"{action}: {len(record['selected'])} of {record['n_prototypes']} prototypes -> {out}")
     retrain(out, device, progress=progress)
@@ -71,4 +85,19 @@ def next_round(run: str | Path, db: str | Path, study: str, rule: str, action: s
         _, n_rated = create_study_from_files(store, next_study, protocol,
                                              catalog, previous=study,
                                              all_prototypes=action == "disable")
+    if comparison_study:
+        _comparison_study(run, out, db, comparison_study, per_label, log)
     return Round(record, comparison, catalog, next_study.strip(), n_rated)
+
+
+def _comparison_study(run, out, db, name: str, per_label: int, log) -> None:
+    """The blind A/B comparison of the source run and the new one (the shipped protocol)."""
+    cases, signals = comparison_cases(run, out, per_label)
+    rows, drawn = comparison_rows(cases, signals)
+    protocol = load_comparison_protocol(protocol_path(DEFAULT_COMPARISON_PROTOCOL))
+    with ReviewStore(db, "write") as store:
+        store.create_comparison(name, protocol, rows, drawn,
+                                {key: cases[key] for key in ("runs", "seed", "threshold",
+                                                             "per_label", "eligible")})
+    log(f"comparison study {name!r}: {len(rows)} cases, {Path(run).name} against "
+        f"{Path(out).name}, blind")

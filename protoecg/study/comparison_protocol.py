@@ -10,6 +10,7 @@ from pathlib import Path
 
 from protoecg.study.protocol import PROTOCOL_FORMAT, ProtocolError, read_protocol_toml
 
+DEFAULT_COMPARISON_PROTOCOL = "protoecgnet_ab_comparison.toml"  # shipped in study_protocols/
 _TOP_KEYS = {"format", "kind", "id", "title", "version", "instructions", "tasks", "comment",
              "seed"}
 
