@@ -147,6 +147,15 @@ def test_a_raters_comparison_answers_are_checked_and_never_replaced_unseen(tmp_p
             comparison.save_comparison(store, ann, "c0", {**full, "prototype:B": "0"}, seen)
         assert caught.value.theirs == {"prototype:A": "0"}
         assert [c["complete"] for c in comparison.comparison_queue(store, ann)] == [True, False]
+        comparison.save_comparison(store, ann, "c1", {**full, "comment": "<b>noisy</b> V1"},
+                                   {})
+        assert store.comparison_comments(study) == [("ann", "c1", "<b>noisy</b> V1")]
+        from protoecg.agreement.report import build_report
+
+        summary, page = build_report(store, study, n_resamples=20)
+        assert summary["comments"] == [{"rater": "ann", "case_id": "c1",
+                                        "comment": "<b>noisy</b> V1"}]
+        assert "&lt;b&gt;noisy&lt;/b&gt; V1" in page and "<b>noisy" not in page
         current = {(r, c, q): a for r, c, q, a in store.comparison_answers(study)}
         assert current[("ann", "c0", "prototype:A")] == "0"
         assert current[("ann", "c0", "prototype:B")] == "1"

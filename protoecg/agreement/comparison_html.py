@@ -113,6 +113,12 @@ def render_comparison_html(summary: dict) -> str:
     parts += [_task_html(task, entry, c["models"], c["difference"])
               for task, entry in c["tasks"].items()]
     parts.append(_agreement_html(c["fleiss_kappa"]))
+    comments = summary.get("comments") or []
+    if comments:
+        rows = "".join(f"<tr><td>{html.escape(x['case_id'])}</td><td>{html.escape(x['rater'])}"
+                       f"</td><td>{html.escape(x['comment'])}</td></tr>" for x in comments)
+        parts.append("<h2>Comments</h2><table><tr><th>case</th><th>rater</th><th>comment</th>"
+                     f"</tr>{rows}</table>")
     return (f"<!doctype html><html><head><meta charset=utf-8><title>Comparison "
             f"{html.escape(summary['study'])}</title><style>{STYLE}</style></head><body>"
             + "\n".join(parts) + "</body></html>")

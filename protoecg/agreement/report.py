@@ -53,7 +53,9 @@ def summarize_comparison_study(store: ReviewStore, study: Study, n_resamples: in
     return {"study": study.name, "kind": "comparison", "protoecg_version": __version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "protocol": study.protocol.to_dict(),
-            "comparison": summarize_comparison(key, answers, n_resamples, seed)}
+            "comparison": summarize_comparison(key, answers, n_resamples, seed),
+            "comments": [{"rater": r, "case_id": c, "comment": text}
+                         for r, c, text in store.comparison_comments(study)]}
 
 
 def _write_comparison(store: ReviewStore, study: Study, out: Path, n_resamples: int,

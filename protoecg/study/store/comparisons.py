@@ -113,6 +113,20 @@ class ComparisonStatements(RatingStatements):
             " JOIN comparison_cases c ON c.id = a.case_pk WHERE a.question != 'comment'"
             " ORDER BY r.name, c.position, a.question", {"s": study.id}).fetchall()]
 
+    def comparison_comments(self, study: Study) -> list[tuple[str, str, str]]:
+        """The current non-empty comments of a comparison study: (reviewer, case_id, text),
+        in case order."""
+        self._require_comparison(study)
+        return [tuple(row) for row in self.db.execute(
+            "SELECT r.name, c.case_id, a.value FROM comparison_answers a"
+            " JOIN (SELECT reviewer_id, case_pk, MAX(revision) AS revision"
+            " FROM comparison_answers WHERE study_id = :s AND question = 'comment'"
+            " GROUP BY reviewer_id, case_pk) m USING (reviewer_id, case_pk, revision)"
+            " JOIN reviewers r ON r.id = a.reviewer_id"
+            " JOIN comparison_cases c ON c.id = a.case_pk"
+            " WHERE a.question = 'comment' AND a.value != ''"
+            " ORDER BY c.position, r.name", {"s": study.id}).fetchall()]
+
     def rater_comparison_answers(self, reviewer: Reviewer) -> dict[str, dict[str, tuple]]:
         """A rater's current answers: case_id -> question -> (value, revision)."""
         out: dict[str, dict[str, tuple]] = {}
