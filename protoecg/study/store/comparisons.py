@@ -17,7 +17,6 @@ from protoecg.study.store.records import (
     Reviewer,
     StoreError,
     Study,
-    valid_name,
 )
 from protoecg.study.store.studies import npy_bytes
 
@@ -30,22 +29,11 @@ class ComparisonStatements(RatingStatements):
         and key (``case_id, label, A model, B model``), a rater per reviewer named in the
         answers (an access code nobody is shown; a new one can be issued), and the answers
         (``reviewer, case_id, question, answer``, checked by the caller) as revision 1."""
-        name = valid_name("study", name)
-        if self.db["studies"].count_where("name = ?", [name]):
-            raise StoreError(f"study {name!r} already exists in {self.path}")
+        name = self._new_study_name(name)
         with self._write("cli", "import_comparison", None, {"name": name, **detail}):
-            study_id = self.db["studies"].insert({
-                "name": name, "protocol_id": protocol.id,
-                "protocol_json": json.dumps(protocol.to_dict()), "catalog_path": "",
-                "catalog_json": "{}", "created_at": now(), "kind": "comparison",
-            }).last_pk
-            cases = {}
-            for position, (case_id, label, model_a, model_b) in enumerate(key):
-                cases[case_id] = self.db["comparison_cases"].insert({
-                    "study_id": study_id, "case_id": case_id, "label": label,
-                    "position": position}).last_pk
-                self.db["comparison_key"].insert({"case_pk": cases[case_id],
-                                                  "model_a": model_a, "model_b": model_b})
+            study_id, cases = self._insert_comparison(
+                name, protocol, ((case_id, label, a, b, None) for case_id, label, a, b in key),
+                {})
             raters = {}
             for reviewer, case_id, question, answer in answers:
                 if reviewer not in raters:
@@ -62,25 +50,34 @@ class ComparisonStatements(RatingStatements):
         """A new comparison study made here (``study/comparison.py`` builds its rows): per case
         ``case_id``, ``label``, ``A`` and ``B`` (the models, kept in the key) and ``card`` (what
         the card shows, by letter); ``signals`` the ECGs the cards draw, by index."""
-        name = valid_name("study", name)
-        if self.db["studies"].count_where("name = ?", [name]):
-            raise StoreError(f"study {name!r} already exists in {self.path}")
+        name = self._new_study_name(name)
         with self._write("cli", "create_comparison", None, {"name": name, **detail}):
-            study_id = self.db["studies"].insert({
-                "name": name, "protocol_id": protocol.id,
-                "protocol_json": json.dumps(protocol.to_dict()), "catalog_path": "",
-                "catalog_json": json.dumps(detail), "created_at": now(),
-                "kind": "comparison"}).last_pk
-            for position, case in enumerate(cases):
-                pk = self.db["comparison_cases"].insert({
-                    "study_id": study_id, "case_id": case["case_id"], "label": case["label"],
-                    "position": position, "row_json": json.dumps(case["card"])}).last_pk
-                self.db["comparison_key"].insert({"case_pk": pk, "model_a": case["A"],
-                                                  "model_b": case["B"]})
+            study_id, _ = self._insert_comparison(
+                name, protocol, ((c["case_id"], c["label"], c["A"], c["B"], c["card"])
+                                 for c in cases), detail)
             self.db["signals"].insert_all(
                 {"study_id": study_id, "signal_index": i, "npy": npy_bytes(signal)}
                 for i, signal in enumerate(signals))
         return self.study(name)
+
+    def _insert_comparison(self, name: str, protocol: ComparisonProtocol,
+                           cases: Iterable[tuple], detail: dict) -> tuple[int, dict[str, int]]:
+        """The study row, its cases (``case_id, label, A model, B model, card or None``) and
+        the key apart, inside the caller's transaction; (study id, case_id -> case pk)."""
+        study_id = self.db["studies"].insert({
+            "name": name, "protocol_id": protocol.id,
+            "protocol_json": json.dumps(protocol.to_dict()), "catalog_path": "",
+            "catalog_json": json.dumps(detail), "created_at": now(),
+            "kind": "comparison"}).last_pk
+        pks = {}
+        for position, (case_id, label, model_a, model_b, card) in enumerate(cases):
+            pks[case_id] = self.db["comparison_cases"].insert({
+                "study_id": study_id, "case_id": case_id, "label": label,
+                "position": position,
+                "row_json": None if card is None else json.dumps(card)}).last_pk
+            self.db["comparison_key"].insert({"case_pk": pks[case_id], "model_a": model_a,
+                                              "model_b": model_b})
+        return study_id, pks
 
     def comparison_cards(self, study: Study) -> list[dict]:
         """What each case's card shows (no model names): case_id, label and the card's rows,
@@ -160,10 +157,7 @@ class ComparisonStatements(RatingStatements):
                 if revision > based_on.get(question, 0):
                     theirs[question] = value
             if theirs:
-                raise AnswerConflict(
-                    "these answers were changed elsewhere since this case was opened (another "
-                    "tab or another device): " + ", ".join(f"{q} now {v!r}"
-                                                          for q, v in theirs.items()), theirs)
+                raise AnswerConflict.changed(theirs, "case")
             for question, value in answers.items():
                 old, revision = current.get(question, (None, 0))
                 if old == value or (old is None and value == ""):

@@ -136,10 +136,7 @@ class RatingStatements(ReviewerStatements):
                     and current[0] != answer.value:
                 theirs[answer.question] = current[0]
         if theirs:
-            raise AnswerConflict(
-                "these answers were changed elsewhere since this card was opened (another "
-                "tab, another device or an import): " + ", ".join(
-                    f"{q} now {v!r}" for q, v in theirs.items()), theirs)
+            raise AnswerConflict.changed(theirs, "card")
 
     def import_batch(self, study: Study, new_raters: dict[str, str],
                      new_assignments: dict[str, list[int]],

@@ -33,6 +33,14 @@ class AnswerConflict(StoreError):
         super().__init__(message)
         self.theirs = theirs
 
+    @classmethod
+    def changed(cls, theirs: dict, opened: str) -> AnswerConflict:
+        """The refusal of a save over ``theirs`` (question -> the answer saved since the
+        ``opened`` thing, a card or a case, was opened)."""
+        return cls(f"these answers were changed elsewhere since this {opened} was opened "
+                   "(another tab, another device or an import): "
+                   + ", ".join(f"{q} now {v!r}" for q, v in theirs.items()), theirs)
+
 
 @dataclass(frozen=True)
 class Study:

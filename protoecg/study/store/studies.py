@@ -28,9 +28,7 @@ class StudyStatements(StoreBase):
                      prototype_ids: list[str] | None = None) -> Study:
         """A new study rating the prototypes of ``catalog`` (all, or ``prototype_ids``) under
         ``protocol``; ``previous``: the study this one is the next round of."""
-        name = valid_name("study", name)
-        if self.db["studies"].count_where("name = ?", [name]):
-            raise StoreError(f"study {name!r} already exists in {self.path}")
+        name = self._new_study_name(name)
         rows, signals = _prototype_rows(catalog, prototype_ids, name)
         with self._write("cli", "create_study", None, {
                 "name": name, "catalog": str(catalog.path), "prototypes": len(rows),
@@ -47,6 +45,13 @@ class StudyStatements(StoreBase):
                 {"study_id": study_id, "signal_index": i, "npy": npy_bytes(catalog.signal(i))}
                 for i in signals)
         return self.study(name)
+
+    def _new_study_name(self, name: str) -> str:
+        """``name`` checked for a new study: valid and not taken."""
+        name = valid_name("study", name)
+        if self.db["studies"].count_where("name = ?", [name]):
+            raise StoreError(f"study {name!r} already exists in {self.path}")
+        return name
 
     def study(self, name: str, kind: str | None = None) -> Study:
         """The study ``name``; with ``kind`` ("rating" or "comparison") a study of another
