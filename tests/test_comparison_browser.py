@@ -103,7 +103,7 @@ def test_two_raters_compare_by_keyboard_blind_and_the_report_counts_them(compari
         cleo = store.reviewer(study, "cleo")
         from protoecg.study.comparison import comparison_queue
 
-        complete = [c["complete"] for c in comparison_queue(store, cleo)]
+        complete = [c.complete for c in comparison_queue(store, cleo)]
         assert len(complete) >= 3 and complete[:2] == [True, True] and not any(complete[2:])
         key = pd.DataFrame(store.comparison_key(study), columns=["case_id", "label", "A", "B"])
         answers = pd.DataFrame(store.comparison_answers(study),
@@ -127,7 +127,7 @@ def test_save_and_next_skips_a_case_answered_elsewhere(comparison_server):
     with ReviewStore(db) as store:
         study = store.study("ab", kind="comparison")
         eli = store.reviewer(study, "eli")
-        cases = [c["case_id"] for c in comparison_queue(store, eli)]
+        cases = [c.case_id for c in comparison_queue(store, eli)]
         answered = {q: ("neither" if q.endswith("preference") else "0")
                     for q in questions_of(study.protocol)}
         save_comparison(store, eli, cases[1], answered, {})

@@ -146,7 +146,7 @@ def test_a_raters_comparison_answers_are_checked_and_never_replaced_unseen(tmp_p
         with pytest.raises(AnswerConflict) as caught:
             comparison.save_comparison(store, ann, "c0", {**full, "prototype:B": "0"}, seen)
         assert caught.value.theirs == {"prototype:A": "0"}
-        assert [c["complete"] for c in comparison.comparison_queue(store, ann)] == [True, False]
+        assert [c.complete for c in comparison.comparison_queue(store, ann)] == [True, False]
         comparison.save_comparison(store, ann, "c1", {**full, "comment": "<b>noisy</b> V1"},
                                    {})
         assert store.comparison_comments(study) == [("ann", "c1", "<b>noisy</b> V1")]

@@ -79,6 +79,13 @@ def next_unanswered(items: list[QueueItem], after: int) -> int | None:
     return next((i for i in order if not items[i].complete), None)
 
 
+def after_save(items: list, position: int) -> int:
+    """Where "Save & next" goes from ``position`` in a queue (rating cards or comparison
+    cases, anything with ``complete``): the next item not yet answered, else the one after."""
+    following = next_unanswered(items, position)
+    return following if following is not None else min(position + 1, len(items) - 1)
+
+
 def progress(store: ReviewStore, reviewer: Reviewer) -> tuple[int, int]:
     items = queue(store, reviewer)
     return sum(item.complete for item in items), len(items)

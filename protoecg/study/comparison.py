@@ -11,6 +11,7 @@ statistic (``agreement/comparison.py``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import pandas as pd
 
 from protoecg.catalog.reader import catalog_dir, read_catalog
 from protoecg.errors import ProtoECGError
+from protoecg.study.store import AuthError, StoreError
 
 KEY_COLUMNS = ("case_id", "label", "A", "B")
 ANSWER_COLUMNS = ("reviewer", "case_id", "question", "answer")
@@ -224,14 +226,27 @@ def questions_of(protocol) -> list[str]:
                                                                          "preference")]
 
 
-def comparison_queue(store, reviewer) -> list[dict]:
-    """A rater's cases in the study's order (every rater sees every case), each with its
-    label and whether every question is answered."""
+@dataclass(frozen=True)
+class CaseItem:
+    """One case of a rater's queue: what its card shows, the rater's current answers to it
+    (question -> (value, revision)) and whether every question is answered."""
+
+    case_id: str
+    label: str
+    complete: bool
+    card: dict
+    answers: dict
+
+
+def comparison_queue(store, reviewer) -> list[CaseItem]:
+    """A rater's cases in the study's order (every rater sees every case), each with its card,
+    the rater's answers and whether every question is answered (one read of each)."""
     study = store.study_of(reviewer)
     given = store.rater_comparison_answers(reviewer)
     needed = set(questions_of(study.protocol))
-    return [{"case_id": card["case_id"], "label": card["label"],
-             "complete": needed <= set(given.get(card["case_id"], {}))}
+    return [CaseItem(card["case_id"], card["label"],
+                     needed <= set(given.get(card["case_id"], {})), card,
+                     given.get(card["case_id"], {}))
             for card in store.comparison_cards(study)]
 
 
@@ -239,8 +254,6 @@ def save_comparison(store, reviewer, case_id: str, answers: dict[str, str],
                     based_on: dict[str, int]) -> int:
     """Check and save a rater's answers to one case (every question answered; 1 / 0 for A
     and B, A / B / both / neither for the preference; a comment within its limit)."""
-    from protoecg.study.store import AuthError, StoreError
-
     if reviewer.role != "rater":
         raise AuthError(f"{reviewer.name!r} is a {reviewer.role}; only raters answer")
     study = store.study_of(reviewer)

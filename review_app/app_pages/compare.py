@@ -13,6 +13,7 @@ import streamlit as st
 from protoecg.ecgsvg import Shade, twelve_lead_svg, window_svg
 from protoecg.errors import ProtoECGError
 from protoecg.study import comparison
+from protoecg.study.answers import after_save
 from protoecg.study.cards import class_info
 from protoecg.study.store import AnswerConflict
 
@@ -77,15 +78,6 @@ def _save(case_id: str, over_theirs: bool = False) -> None:
     st.session_state["cmp_saved"] = case_id
 
 
-def _after_save(queue: list[dict], saved: str) -> int:
-    """Where "Save & next" goes: the next case not yet answered (wrapping round), else the
-    one after; never into a case the rater answered already."""
-    position = next(i for i, c in enumerate(queue) if c["case_id"] == saved)
-    order = [*range(position + 1, len(queue)), *range(0, position)]
-    following = next((i for i in order if not queue[i]["complete"]), None)
-    return following if following is not None else min(position + 1, len(queue) - 1)
-
-
 def _keep_theirs() -> None:
     st.session_state.pop("cmp_conflict", None)
     st.session_state.pop("cmp_case", None)
@@ -103,14 +95,14 @@ def render() -> None:
                 return
             if "cmp_cursor" not in st.session_state:
                 st.session_state["cmp_cursor"] = next(
-                    (i for i, c in enumerate(queue) if not c["complete"]), 0)
+                    (i for i, c in enumerate(queue) if not c.complete), 0)
             saved = st.session_state.pop("cmp_saved", None)
             if saved is not None:
-                st.session_state["cmp_cursor"] = _after_save(queue, saved)
+                st.session_state["cmp_cursor"] = after_save(
+                    queue, next(i for i, c in enumerate(queue) if c.case_id == saved))
             cursor = min(st.session_state["cmp_cursor"], len(queue) - 1)
-            case_id = queue[cursor]["case_id"]
-            card = next(c for c in store.comparison_cards(study) if c["case_id"] == case_id)
-            given = store.rater_comparison_answers(reviewer).get(case_id, {})
+            item = queue[cursor]
+            case_id, card, given = item.case_id, item.card, item.answers
             case = store.signal(study, card["signal_index"])
             sources = {x: store.signal(study, card[x]["source_signal_index"]) for x in "AB"}
     except ProtoECGError as exc:
@@ -160,7 +152,7 @@ def _drawings(case_id: str, card: dict, case, sources: dict) -> None:
 
 
 def _panel(protocol, queue: list, cursor: int, card: dict) -> None:
-    done = sum(c["complete"] for c in queue)
+    done = sum(c.complete for c in queue)
     st.progress(done / len(queue), text=f"{done} of {len(queue)} complete · case "
                                          f"{cursor + 1} of {len(queue)}")
     keys = _keys(protocol)

@@ -22,7 +22,7 @@ def render() -> None:
             for rater in raters:
                 queue = comparison.comparison_queue(store, rater)
                 rows.append({"rater": rater.name, "cases": len(queue),
-                             "complete": sum(c["complete"] for c in queue)})
+                             "complete": sum(c.complete for c in queue)})
             last_change = store.last_change()
     except ProtoECGError as exc:
         common.show_error(exc)

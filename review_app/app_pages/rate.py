@@ -140,13 +140,6 @@ def _unsaved(study, saved: dict) -> bool:
     return False
 
 
-def _after_save(items: list, saved: str) -> int:
-    """Where "Save & next" goes: the next card not yet answered, else the one after."""
-    position = next(i for i, item in enumerate(items) if item.prototype_id == saved)
-    following = study_answers.next_unanswered(items, position)
-    return following if following is not None else min(position + 1, len(items) - 1)
-
-
 def _keep_theirs() -> None:
     """The rater keeps the answers saved elsewhere: the card shows them again."""
     st.session_state.pop("conflict", None)
@@ -211,7 +204,8 @@ def render() -> None:
                     (i for i, item in enumerate(items) if not item.complete), 0)
             saved = st.session_state.pop("saved_card", None)
             if saved is not None:
-                st.session_state["cursor"] = _after_save(items, saved)
+                st.session_state["cursor"] = study_answers.after_save(
+                    items, next(i for i, x in enumerate(items) if x.prototype_id == saved))
             cursor = min(st.session_state["cursor"], len(items) - 1)
             item = items[cursor]
             card = study_answers.card(store, reviewer, item.prototype_id)
