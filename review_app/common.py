@@ -3,6 +3,7 @@ the app's folder on ``sys.path``)."""
 
 from __future__ import annotations
 
+import html
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -173,3 +174,24 @@ def quality_section(study: Study) -> None:
         st.warning(f"This study rates a degenerate branch ({', '.join(allowed)}): its "
                    "prototypes cannot tell one window from another.")
     st.dataframe(rows, hide_index=True, key="prototype_quality")
+
+
+def conflict_choice(conflict: dict, message: str, keep, save, save_args: tuple) -> None:
+    """A save refused over answers changed elsewhere (rating cards and comparison cases): each
+    answer saved since beside the rater's, and the rater chooses which to keep."""
+    lines = "\n".join(f"- {html.escape(str(q))}: saved elsewhere **{_shown(v)}**, yours "
+                      f"**{_shown(conflict['mine'].get(q))}**"
+                      for q, v in conflict["theirs"].items())
+    st.warning(f"{message} Nothing was saved.\n\n" + lines)
+    with st.container(horizontal=True, wrap=False):
+        st.button("Keep the saved answers", on_click=keep, key="keep-theirs", width="stretch")
+        st.button("Save mine instead", on_click=save, args=save_args, key="save-mine",
+                  width="stretch")
+
+
+def _shown(value) -> str:
+    if value is None or value == "":
+        return "none"
+    if isinstance(value, bool):
+        return "set" if value else "not set"
+    return str(value)

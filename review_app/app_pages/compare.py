@@ -186,18 +186,10 @@ def _panel(protocol, queue: list, cursor: int, card: dict) -> None:
 
 def _conflict(case_id: str) -> None:
     conflict = st.session_state.get("cmp_conflict")
-    if not conflict or conflict["case"] != case_id:
-        return
-    lines = "\n".join(f"- {html.escape(q)}: saved elsewhere **{v or 'none'}**, yours "
-                      f"**{conflict['mine'].get(q) or 'none'}**"
-                      for q, v in conflict["theirs"].items())
-    st.warning("These answers were changed in another tab or on another device since you "
-               "opened this case. Nothing was saved.\n\n" + lines)
-    with st.container(horizontal=True, wrap=False):
-        st.button("Keep the saved answers", on_click=_keep_theirs, key="keep-theirs",
-                  width="stretch")
-        st.button("Save mine instead", on_click=_save, args=(case_id, True),
-                  key="save-mine", width="stretch")
+    if conflict and conflict["case"] == case_id:
+        common.conflict_choice(
+            conflict, "These answers were changed in another tab or on another device since "
+            "you opened this case.", _keep_theirs, _save, (case_id, True))
 
 
 render()

@@ -148,26 +148,10 @@ def _keep_theirs() -> None:
 
 def _conflict_box(prototype_id: str) -> None:
     conflict = st.session_state.get("conflict")
-    if not conflict or conflict["card"] != prototype_id:
-        return
-    lines = "\n".join(f"- {html.escape(str(q))}: saved elsewhere **{_shown(v)}**, yours "
-                      f"**{_shown(conflict['mine'].get(q))}**"
-                      for q, v in conflict["theirs"].items())
-    st.warning("These answers were changed in another tab, on another device or by an "
-               "import since you opened this card. Nothing was saved.\n\n" + lines)
-    with st.container(horizontal=True, wrap=False):
-        st.button("Keep the saved answers", on_click=_keep_theirs, key="keep-theirs",
-                  width="stretch")
-        st.button("Save mine instead", on_click=_save, args=(prototype_id, True),
-                  key="save-mine", width="stretch")
-
-
-def _shown(value) -> str:
-    if value is None or value == "":
-        return "none"
-    if isinstance(value, bool):
-        return "set" if value else "not set"
-    return str(value)
+    if conflict and conflict["card"] == prototype_id:
+        common.conflict_choice(
+            conflict, "These answers were changed in another tab, on another device or by an "
+            "import since you opened this card.", _keep_theirs, _save, (prototype_id, True))
 
 
 def _drawing(svg: str, css_class: str) -> None:
