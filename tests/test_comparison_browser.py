@@ -3,19 +3,14 @@ round 2, rated in Chromium by two raters by keyboard, and its report; the card n
 model."""
 
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from protoecg.study.store import ReviewStore
-from tests.conftest import REPO
 from tests.test_prune import projected  # noqa: F401  (round 1: a rated tiny run)
-from tests.test_review_browser import CHROMIUM, browser_page, free_port, idle
+from tests.test_review_browser import CHROMIUM, browser_page, idle, served
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CODES = {"cleo": "CLEO-COMP-0001", "dara": "DARA-COMP-0002", "eli": "ELI3-COMP-0003"}
@@ -48,24 +43,8 @@ def comparison_server(projected, tmp_path_factory):  # noqa: F811
         assert main(["study", "add-reviewer", "--db", str(db), "--study", "ab", "--name", name,
                      "--role", "rater", "--code", code]) == 0
     cases = {"models": ["round1-model", "round2-model"]}
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "protoecg", "review", "serve", "--db", str(db), "--port",
-         str(port)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("the review app did not start within 60 s")
-    yield url, db, cases
-    process.terminate()
-    process.wait(10)
+    with served(db) as url:
+        yield url, db, cases
 
 
 def case_of(page) -> str:

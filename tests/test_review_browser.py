@@ -61,6 +61,13 @@ def server(ludb_catalog, tmp_path_factory):
             store.add_reviewer(study, name, "rater", code=code)
         store.add_reviewer(study, "rhea", "researcher", code=RESEARCHER)
         assign(store, study, len(CODES))  # every rater gets every prototype
+    with served(db) as url:
+        yield url, db
+
+
+@contextmanager
+def served(db: Path):
+    """`protoecg review serve` on ``db`` (a free port), until the block ends: its address."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "protoecg", "review", "serve", "--db", str(db), "--port",
@@ -76,9 +83,11 @@ def server(ludb_catalog, tmp_path_factory):
     else:
         process.kill()
         pytest.fail("the review app did not start within 60 s")
-    yield url, db
-    process.terminate()
-    process.wait(10)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 @contextmanager
