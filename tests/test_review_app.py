@@ -587,14 +587,19 @@ def test_an_over_long_comment_is_refused_visibly_and_kept_in_the_box(db):
     assert stored(db, "ana")[card]["comment"] == long[:4000]
 
 
+def _ana_answers_her_first_card(db) -> str:
+    """ana saves 4, 4 on the first card of her queue; its prototype id."""
+    with ReviewStore(db) as store:
+        ana = store.reviewer(store.study("pilot"), "ana")
+        pid = answers.queue(store, ana)[0].prototype_id
+        answers.save_answers(store, ana, pid, {"representativeness": 4, "clarity": 4})
+    return pid
+
+
 def test_a_researcher_reissues_a_lost_code(db):
     """Issue 31: a reviewer's code could not be replaced in the app. The old code stops
     working, the new one is shown once, the reviewer's answers stay."""
-    with ReviewStore(db) as store:
-        study = store.study("pilot")
-        ana = store.reviewer(study, "ana")
-        pid = answers.queue(store, ana)[0].prototype_id
-        answers.save_answers(store, ana, pid, {"representativeness": 4, "clarity": 4})
+    pid = _ana_answers_her_first_card(db)
     at = signed_in("rhea")
     at.switch_page("app_pages/setup.py").run()
     at.selectbox(key="reissue_name").set_value("ana")
@@ -613,11 +618,7 @@ def test_a_researcher_removes_a_rater_in_the_app_and_their_answers_stay(db):
     """Issue 31: a reviewer could not be removed. Removal needs a confirmation; the rater's
     answers stay (marked on the Progress page), their open cards go to the other raters and
     their code no longer signs in."""
-    with ReviewStore(db) as store:
-        study = store.study("pilot")
-        ana = store.reviewer(study, "ana")
-        pid = answers.queue(store, ana)[0].prototype_id
-        answers.save_answers(store, ana, pid, {"representativeness": 4, "clarity": 4})
+    pid = _ana_answers_her_first_card(db)
     at = signed_in("rhea")
     at.switch_page("app_pages/setup.py").run()
     assert "rhea" not in at.selectbox(key="remove_name").options  # not oneself
