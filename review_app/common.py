@@ -63,6 +63,15 @@ def study_report(db_path: str, study_name: str, resamples: int, last_change: int
                                    use_consensus=use_consensus)
 
 
+# A card page (rating card, comparison case): raters have no sidebar, so no header either;
+# the card starts at the top and runs nearly edge to edge, its answer panel in view.
+CARD_PAGE_STYLE = ('[data-testid="stHeader"] { display: none; } '
+                   'div[data-testid="stMainBlockContainer"] { padding: 0.75rem 1.25rem 0.5rem '
+                   '1.25rem !important; max-width: none; } '
+                   'div[data-testid="stColumn"]:has(.protoecg-panel) { top: 0.5rem; '
+                   'max-height: calc(100vh - 1rem); }')
+
+
 def keyboard_script() -> str:
     """The rating cards' key and caliper handler (``app_pages/keyboard.js``, package data) as
     the script the card pages plant once in the app's page."""

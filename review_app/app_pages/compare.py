@@ -18,13 +18,8 @@ from protoecg.study.cards import class_info
 from protoecg.study.store import AnswerConflict
 
 GOOD = {"1": "Good", "0": "Not good"}
-# as on the rating card: no header, nearly edge to edge, the panel in view
-PAGE_STYLE = ('[data-testid="stHeader"] { display: none; } '
-              'div[data-testid="stMainBlockContainer"] { padding: 0.75rem 1.25rem 0.5rem '
-              '1.25rem !important; max-width: none; } '
-              'div[data-testid="stColumn"]:has(.protoecg-panel) { top: 0.5rem; '
-              'max-height: calc(100vh - 1rem); } '
-              '.protoecg-record svg { max-height: 46vh; } '
+# the card page's style, with drawings sized for a case and two prototypes
+PAGE_STYLE = (common.CARD_PAGE_STYLE + ' .protoecg-record svg { max-height: 46vh; } '
               '.protoecg-neighbour svg { max-height: 40vh; }')
 KEYBOARD = common.keyboard_script()
 

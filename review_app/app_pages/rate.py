@@ -28,23 +28,18 @@ KEYBOARD = common.keyboard_script()
 
 KEYS_HELP = ("**Keys:** 1–5 answer the outlined question · ↑ ↓ choose it · Enter saves and "
              "moves on · ← goes back · Esc closes the zoom")
-# Raters have no sidebar, so no header either: the card starts at the top of the window and
-# runs nearly edge to edge. The window and the print share the height left under the card's
-# header lines (HEAD_PX) in proportion to their heights in mm, so that both are drawn at one
+# The page as every card page (common.CARD_PAGE_STYLE). The window and the print share the
+# height left under the card's header lines (HEAD_PX) in proportion to their heights in mm,
+# so that both are drawn at one
 # scale: at 1440x900 about 3.6 px/mm (95% of paper size), where the print also fills the
 # column's width; a smaller browser window scales them down together instead of scrolling.
 HEAD_PX = 92
-PAGE_STYLE = ('[data-testid="stHeader"] { display: none; } '
-              'div[data-testid="stMainBlockContainer"] { padding: 0.75rem 1.25rem 0.5rem '
-              '1.25rem !important; max-width: none; } '
-              'div[data-testid="stColumn"]:has(.protoecg-panel) { top: 0.5rem; '
-              'max-height: calc(100vh - 1rem); }')
 
 
 def _card_style(heights_mm: tuple[float, float]) -> str:
     window, record = heights_mm
     both = window + record
-    return (f'<style>{PAGE_STYLE} '
+    return (f'<style>{common.CARD_PAGE_STYLE} '
             f'.protoecg-window svg {{ max-height: calc((100vh - {HEAD_PX}px) * '
             f'{window / both:.4f}); }} '
             f'.protoecg-record svg {{ max-height: calc((100vh - {HEAD_PX}px) * '
