@@ -30,9 +30,9 @@ KEYS_HELP = ("**Keys:** 1–5 answer the outlined question · ↑ ↓ choose it 
              "moves on · ← goes back · Esc closes the zoom")
 # The page as every card page (common.CARD_PAGE_STYLE). The window and the print share the
 # height left under the card's header lines (HEAD_PX) in proportion to their heights in mm,
-# so that both are drawn at one
-# scale: at 1440x900 about 3.6 px/mm (95% of paper size), where the print also fills the
-# column's width; a smaller browser window scales them down together instead of scrolling.
+# so that both are drawn at one scale: at 1440x900 about 3.6 px/mm (95% of paper size), where
+# the print also fills the column's width; a smaller browser window scales them down together
+# instead of scrolling.
 HEAD_PX = 92
 
 
