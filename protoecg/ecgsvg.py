@@ -174,16 +174,17 @@ def window_layout(span_mm: float, max_width_mm: float = PRINT_WIDTH_MM) -> tuple
 
 
 def window_svg(signal: np.ndarray, fs: int, start: int, end: int, units: str = "mV",
-               margin_s: float = 0.0, label: str = "prototype window") -> str:
+               margin_s: float = 0.0, label: str = "prototype window",
+               max_width_mm: float = PRINT_WIDTH_MM) -> str:
     """All 12 leads of samples [start, end) enlarged (``window_layout``: 6 x 2, 4 x 3 or 2 x 6
-    leads), ``margin_s`` of context either side with the window itself shaded, and a 1 mV
-    calibration pulse at the start of each row."""
+    leads, the widest that fits ``max_width_mm``), ``margin_s`` of context either side with the
+    window itself shaded, and a 1 mV calibration pulse at the start of each row."""
     signal = np.asarray(signal, dtype=np.float64)
     lo = max(0, int(start - margin_s * fs))
     hi = min(signal.shape[1], int(end + margin_s * fs))
     span_mm = (hi - lo) / fs * MM_PER_S
     gap, row = WINDOW_GAP_MM, WINDOW_ROW_MM
-    layout = window_layout(span_mm)
+    layout = window_layout(span_mm, max_width_mm)
     n_rows, n_columns = len(layout), len(layout[0])
     height = n_rows * row
     t_mm = np.arange(hi - lo) / fs * MM_PER_S

@@ -1,48 +1,74 @@
-"""Issue 32: a blind A/B comparison of a rated model (round 1) against its pruned, retrained
-round 2, rated in Chromium by two raters by keyboard, and its report; the card never names a
-model."""
+"""Issue 32: a blind A/B comparison of the demo model (round 1, `protoecg demo`) against its
+pruned round 2 (`protoecg round`), rated in Chromium by two raters by keyboard, and its report;
+the card never names a model."""
 
-import shutil
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from protoecg.catalog.reader import read_catalog
 from protoecg.study.store import ReviewStore
-from tests.test_prune import projected  # noqa: F401  (round 1: a rated tiny run)
 from tests.test_review_browser import CHROMIUM, browser_page, idle, served
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
+HALF_WIDTH_MM = 125.0  # review_app/app_pages/compare.py: a prototype window's widest layout
 CODES = {"cleo": "CLEO-COMP-0001", "dara": "DARA-COMP-0002", "eli": "ELI3-COMP-0003"}
 
 
+def flag_most_used(catalog, n: int = 3) -> list[str]:
+    """The ``n`` morphology prototypes that drive the most correct decisions, in classes that
+    keep another: those whose replacement changes what the model shows."""
+    table = catalog.prototypes[catalog.prototypes["active"] == 1]
+    morphology = table[table["branch"] == "morphology"]
+    kept = morphology.groupby("class_code")["prototype_id"].transform("count") >= 2
+    ranked = morphology[kept].sort_values("usage_decisions", ascending=False, kind="stable")
+    return list(ranked["prototype_id"][:n])
+
+
 @pytest.fixture(scope="module")
-def comparison_server(projected, tmp_path_factory):  # noqa: F811
-    """Round 1 (a seeded tiny model, rated) against round 2 (its prune by the raters' flags,
-    retrained and projected by `protoecg round`), made a comparison study by
-    `protoecg study create-comparison`, two raters added."""
+def comparison_server(ludb_root, tmp_path_factory):
+    """`protoecg demo` (LUDB, the demo preset); two simulated raters flag its three most-used
+    morphology prototypes; `protoecg round` replaces them, retrains, projects and opens the
+    comparison study "ab" of round 1 against round 2; three raters added."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium; .ci/run does)")
     pytest.importorskip("playwright.sync_api", reason="playwright not installed")
     from protoecg.cli import main
 
-    _, run, rated_db, _ = projected
     folder = tmp_path_factory.mktemp("comparison")
-    first = shutil.copytree(run, folder / "round1-model")
-    db = folder / "review.db"
-    shutil.copy(rated_db, db)
-    second = folder / "round2-model"
-    # the 1-epoch tiny model's latent spaces are degenerate: accepted, the loop is what counts
-    assert main(["round", "--run", str(first), "--db", str(db), "--study", "round1", "--rule",
-                 "bad >= 2", "--action", "disable", "--out", str(second), "--next-study",
-                 "round2", "--quiet", "--allow-degenerate"]) == 0
-    # threshold 0: a 1-epoch model calls hardly anything positive at 0.5
-    assert main(["study", "create-comparison", "--db", str(db), "--name", "ab", "--runs",
-                 str(first), str(second), "--per-label", "1", "--threshold", "0"]) == 0
+    demo = folder / "demo"
+    assert main(["demo", "--ludb", str(ludb_root), "--out", str(demo)]) == 0
+    first, db = demo / "run-demo", demo / "review.db"
+    catalog = read_catalog(first / "catalog")
+    flagged = flag_most_used(catalog)
+    rows = []
+    for rater in ("Dr A", "Dr B"):
+        for pid in catalog.prototypes.loc[catalog.prototypes["active"] == 1, "prototype_id"]:
+            bad = pid in flagged
+            rows += [(rater, pid, "representativeness", 1 if bad else 4),
+                     (rater, pid, "clarity", 2 if bad else 4)] + ([(rater, pid, "bad", 1)]
+                                                                   if bad else [])
+    answers = folder / "round1-answers.csv"
+    pd.DataFrame(rows, columns=["reviewer", "prototype_id", "question", "answer"]).to_csv(
+        answers, index=False)
+    assert main(["study", "import-ratings", "--db", str(db), "--study", "demo", "--csv",
+                 str(answers), "--create-reviewers"]) == 0
+    second = demo / "run-round2"
+    assert main(["round", "--run", str(first), "--db", str(db), "--study", "demo", "--rule",
+                 "bad >= 2", "--action", "replace", "--out", str(second), "--next-study",
+                 "round2", "--comparison-study", "ab", "--per-label", "2", "--quiet"]) == 0
+    with ReviewStore(db, "read") as store:
+        made = {s.name for s in store.studies()}
+    if "ab" not in made:  # what training made left nothing to compare: every case kept
+        assert main(["study", "create-comparison", "--db", str(db), "--name", "ab", "--runs",
+                     str(first), str(second), "--per-label", "1", "--threshold", "0",
+                     "--include-identical"]) == 0
     for name, code in CODES.items():
         assert main(["study", "add-reviewer", "--db", str(db), "--study", "ab", "--name", name,
                      "--role", "rater", "--code", code]) == 0
-    cases = {"models": ["round1-model", "round2-model"]}
+    cases = {"models": [first.name, second.name], "folder": folder}
     with served(db) as url:
         yield url, db, cases
 
@@ -66,6 +92,17 @@ def test_two_raters_compare_by_keyboard_blind_and_the_report_counts_them(compari
             idle(page)
             text = page.locator("body").inner_text()
             assert not any(m in text for m in models), "a model's name on the rater's page"
+            if name == "cleo":  # A and B near paper size, side by side, above the fold
+                scales = page.evaluate(
+                    "() => [...document.querySelectorAll('.protoecg-neighbour svg')].map(e => {"
+                    " const r = e.getBoundingClientRect();"
+                    " return [r.width / e.viewBox.baseVal.width, r.left, r.bottom,"
+                    " e.viewBox.baseVal.width]; })")
+                assert len(scales) == 2 and scales[0][1] < scales[1][1]
+                for px_per_mm, _, bottom, width_mm in scales:
+                    if width_mm > HALF_WIDTH_MM:  # a whole-record prototype: the 10 s print
+                        continue
+                    assert px_per_mm >= 3.5 and bottom <= 900, scales
             for _ in range(2):  # two cases by keyboard
                 first = case_of(page)
                 page.locator("h3").first.click()
@@ -97,6 +134,17 @@ def test_two_raters_compare_by_keyboard_blind_and_the_report_counts_them(compari
     assert summary["n_raters"] == 2 and summary["n_cases_answered"] == 2
     for task in ("prototype", "explanation"):
         assert sum(p["n_total"] for p in summary["tasks"][task]["models"].values()) == 8
+    # its report, as a researcher makes it
+    from protoecg.cli import main
+
+    out = cases["folder"] / "report"
+    assert main(["report", "--db", str(db), "--study", "ab", "--out", str(out),
+                 "--resamples", "50"]) == 0
+    written = json.loads((out / "summary.json").read_text())["comparison"]
+    assert written["n_raters"] == 2 and set(written["tasks"]["prototype"]["models"]) == set(
+        models)
+    html = (out / "report.html").read_text()
+    assert all(m in html for m in models)  # the researcher's report names them
 
 
 def test_save_and_next_skips_a_case_answered_elsewhere(comparison_server):

@@ -420,8 +420,9 @@ def test_round_chains_prune_retrain_project_compare_and_the_next_study(projected
     assert "already exists" in capsys.readouterr().err and not out.exists()
     assert main([*base, "--next-study", "round2", "--comparison-study", "round1"]) == 2
     assert "study 'round1' already exists" in capsys.readouterr().err and not out.exists()
+    # threshold 0 and identical cases kept: a comparison study whatever the 1-epoch model learned
     assert main([*base, "--next-study", "round2", "--comparison-study", "r1-vs-r2",
-                 "--per-label", "2"]) == 0
+                 "--per-label", "2", "--comparison-threshold", "0", "--include-identical"]) == 0
     printed = capsys.readouterr().out
     assert "difference" in printed and "rates" in printed
     assert "comparison study 'r1-vs-r2'" in printed and "blind" in printed

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from protoecg.commands._study import add_db
+from protoecg.explain.thresholds import ThresholdError, check_threshold
 from protoecg.prune.selection import ACTIONS
 
 
@@ -31,6 +32,14 @@ def probability(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value:g}")
     return value
+
+
+def comparison_threshold(text: str) -> float | str:
+    """``f1`` or a probability in [0, 1): when a model calls a label positive."""
+    try:
+        return check_threshold(text)
+    except ThresholdError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from protoecg.commands._options import add_rule_options, at_least
+from protoecg.commands._options import add_rule_options, at_least, comparison_threshold
 from protoecg.prune.round import next_round
 
 
@@ -20,6 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "same test ECGs (raters judge both models' prototypes, blind)")
     parser.add_argument("--per-label", type=at_least(1), default=5,
                         help="with --comparison-study: cases per label (default 5)")
+    parser.add_argument("--comparison-threshold", type=comparison_threshold, default="f1",
+                        help="with --comparison-study: when a model calls a label positive: "
+                             "f1 (default: each model's F1-best threshold per label on its "
+                             "validation fold) or a probability, e.g. 0.5")
+    parser.add_argument("--include-identical", action="store_true",
+                        help="with --comparison-study: keep cases where both models show the "
+                             "same prototype window on the same part of the ECG")
     parser.add_argument("--quiet", action="store_true", help="no training progress output")
     parser.add_argument("--allow-degenerate", action="store_true",
                         help="for research only: create the next study even if the retrained "
@@ -32,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
                       allow_empty_class=args.allow_empty_class, audit=args.audit,
                       allow_degenerate=args.allow_degenerate, progress=not args.quiet,
                       comparison_study=args.comparison_study, per_label=args.per_label,
+                      comparison_threshold=args.comparison_threshold,
+                      include_identical=args.include_identical,
                       log=print)
     result = done.comparison
     low, high = result["delta_ci"]

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from protoecg.commands._options import at_least
+from protoecg.commands._options import at_least, comparison_threshold
 from protoecg.resources import protocol_path
 from protoecg.study.comparison_protocol import (
     DEFAULT_COMPARISON_PROTOCOL as DEFAULT,
 )
 from protoecg.study.comparison_protocol import load_comparison_protocol
-from protoecg.study.store import ReviewStore
+from protoecg.study.store import ReviewStore, StoreError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,8 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cases per label, test ECGs both models call positive (default 5)")
     parser.add_argument("--labels", nargs="+", metavar="CODE",
                         help="the labels to compare on (default: every label both predict)")
-    parser.add_argument("--threshold", type=float, default=0.5,
-                        help="probability at which a model calls a label positive (default 0.5)")
+    parser.add_argument("--threshold", type=comparison_threshold, default="f1",
+                        help="when a model calls a label positive: f1 (default: each model's "
+                             "F1-best threshold per label on its validation fold) or a "
+                             "probability, e.g. 0.5")
+    parser.add_argument("--include-identical", action="store_true",
+                        help="keep cases where both models show the same prototype window on "
+                             "the same part of the ECG (left out by default: nothing to "
+                             "compare)")
     parser.add_argument("--seed", type=int, default=42,
                         help="seed of the cases drawn and of A/B per case (default 42)")
     parser.add_argument("--protocol", default=None,
@@ -34,21 +40,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from protoecg.explain.comparison import comparison_cases  # torch: only for this command
+    from protoecg.explain.comparison import (  # torch: only for this command
+        comparison_cases,
+        no_cases_reason,
+        selection_detail,
+        selection_lines,
+    )
     from protoecg.study.comparison import comparison_rows
 
     protocol = load_comparison_protocol(args.protocol or protocol_path(DEFAULT))
     cases, signals = comparison_cases(args.runs[0], args.runs[1], args.per_label, args.labels,
-                                      args.seed, args.threshold)
+                                      args.seed, args.threshold, args.include_identical)
+    if not cases["cases"]:
+        extra = (" (--include-identical keeps them)"
+                 if sum(cases["identical"].values()) and not args.include_identical else "")
+        raise StoreError(f"{args.runs[1]}: no comparison study created: "
+                         f"{no_cases_reason(cases)}{extra}")
     rows, drawn = comparison_rows(cases, signals)
-    detail = {key: cases[key] for key in ("runs", "seed", "threshold", "per_label", "eligible")}
     with ReviewStore(args.db, "create") as store:
-        store.create_comparison(args.name, protocol, rows, drawn, detail)
-    used = {label: n for label, n in cases["eligible"].items() if n}
-    print(f"created comparison study {args.name!r}: {len(rows)} cases of {len(used)} labels "
-          f"({', '.join(f'{k} {min(n, args.per_label)}' for k, n in used.items())}), models "
-          f"{' and '.join(cases['models'])}; A and B drawn per case (seed {args.seed})")
-    skipped = [label for label, n in cases["eligible"].items() if not n]
-    if skipped:
-        print(f"no test ECG that both call positive: {', '.join(skipped)}")
+        store.create_comparison(args.name, protocol, rows, drawn, selection_detail(cases))
+    print(f"created comparison study {args.name!r}, models {' and '.join(cases['models'])}; "
+          f"A and B drawn per case (seed {args.seed})")
+    for line in selection_lines(cases):
+        print(f"  {line}")
     return 0

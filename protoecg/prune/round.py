@@ -16,7 +16,13 @@ from pathlib import Path
 
 from protoecg.catalog.reader import Catalog, read_catalog
 from protoecg.catalog.writer import write_catalog
-from protoecg.explain.comparison import comparison_cases
+from protoecg.explain.comparison import (
+    comparison_cases,
+    no_cases_reason,
+    selection_detail,
+    selection_lines,
+)
+from protoecg.explain.thresholds import F1, check_threshold
 from protoecg.prune.lineage import changed_classes
 from protoecg.prune.pruning import apply_pruning, plan_pruning, retrain
 from protoecg.resources import protocol_path
@@ -51,11 +57,13 @@ def next_round(run: str | Path, db: str | Path, study: str, rule: str, action: s
                allow_empty_class: bool = False, audit: str | Path | None = None,
                allow_degenerate: bool = False, progress: bool = True,
                comparison_study: str | None = None, per_label: int = 5,
+               comparison_threshold: float | str = F1, include_identical: bool = False,
                log: Callable[[str], None] = lambda _: None) -> Round:
     """Prune ``run`` by ``rule`` over ``study``'s ratings into ``out``, retrain, project,
     compare, and create ``next_study`` (the next round of ``study``) in ``db``; with
     ``comparison_study`` also a blind A/B comparison of the two runs on the same test ECGs
-    (``per_label`` cases per label)."""
+    (``per_label`` cases per label, positive by ``comparison_threshold``, cases where both
+    show the same left out unless ``include_identical``: ``explain.comparison``)."""
     plan = plan_pruning(run, db, study, rule, action, allow_empty_class=allow_empty_class,
                         audit=audit)
     with ReviewStore(db, "read") as store:  # refuse a taken name before anything trains
@@ -63,6 +71,7 @@ def next_round(run: str | Path, db: str | Path, study: str, rule: str, action: s
     for name in filter(None, (next_study, comparison_study)):
         if name.strip() in taken:
             raise StoreError(f"study {name.strip()!r} already exists in {db}")
+    comparison_threshold = check_threshold(comparison_threshold)
     if comparison_study and Path(run).name == Path(out).name:
         raise StoreError(f"{out}: a comparison names its two models by their run folders; "
                          f"choose another name than {Path(run).name!r}")
@@ -86,18 +95,23 @@ def next_round(run: str | Path, db: str | Path, study: str, rule: str, action: s
                                              catalog, previous=study,
                                              all_prototypes=action == "disable")
     if comparison_study:
-        _comparison_study(run, out, db, comparison_study, per_label, log)
+        _comparison_study(run, out, db, comparison_study, log, per_label=per_label,
+                          threshold=comparison_threshold, include_identical=include_identical)
     return Round(record, comparison, catalog, next_study.strip(), n_rated)
 
 
-def _comparison_study(run, out, db, name: str, per_label: int, log) -> None:
-    """The blind A/B comparison of the source run and the new one (the shipped protocol)."""
-    cases, signals = comparison_cases(run, out, per_label)
+def _comparison_study(run, out, db, name: str, log, **selection) -> None:
+    """The blind A/B comparison of the source run and the new one (the shipped protocol) on the
+    test ECGs where their explanations differ. None to compare is said, not an error: the
+    round itself is done by then."""
+    cases, signals = comparison_cases(run, out, **selection)
+    if not cases["cases"]:
+        log(f"no comparison study {name!r}: {no_cases_reason(cases)}")
+        return
     rows, drawn = comparison_rows(cases, signals)
     protocol = load_comparison_protocol(protocol_path(DEFAULT_COMPARISON_PROTOCOL))
     with ReviewStore(db, "write") as store:
-        store.create_comparison(name, protocol, rows, drawn,
-                                {key: cases[key] for key in ("runs", "seed", "threshold",
-                                                             "per_label", "eligible")})
-    log(f"comparison study {name!r}: {len(rows)} cases, {Path(run).name} against "
-        f"{Path(out).name}, blind")
+        store.create_comparison(name, protocol, rows, drawn, selection_detail(cases))
+    log(f"comparison study {name!r}: {Path(run).name} against {Path(out).name}, blind")
+    for line in selection_lines(cases):
+        log(f"  {line}")

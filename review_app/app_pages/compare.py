@@ -22,6 +22,9 @@ GOOD = {"1": "Good", "0": "Not good"}
 PAGE_STYLE = (common.CARD_PAGE_STYLE + ' .protoecg-record svg { max-height: 46vh; } '
               '.protoecg-neighbour svg { max-height: 40vh; }')
 KEYBOARD = common.keyboard_script()
+# A and B share the drawing column: a prototype window laid out no wider than this (4 x 3 leads
+# for a 1 s window) is drawn at about 3.8 px/mm in a 1440 px window, near paper size.
+HALF_WIDTH_MM = 125.0
 
 
 def _keys(protocol) -> dict[str, str]:
@@ -137,7 +140,8 @@ def _drawings(case_id: str, card: dict, case, sources: dict) -> None:
         whole = shown["source_end"] - shown["source_start"] >= source.shape[1]
         drawing = (twelve_lead_svg(source, fs, units, label=f"prototype {letter}") if whole
                    else window_svg(source, fs, shown["source_start"], shown["source_end"],
-                                   units, margin_s=0.25, label=f"prototype {letter}"))
+                                   units, label=f"prototype {letter}",
+                                   max_width_mm=HALF_WIDTH_MM))
         column.markdown(
             f"**{letter}** · prototype from a training ECG, "
             + ("the whole record" if whole else
