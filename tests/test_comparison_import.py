@@ -159,3 +159,26 @@ def test_a_raters_comparison_answers_are_checked_and_never_replaced_unseen(tmp_p
         current = {(r, c, q): a for r, c, q, a in store.comparison_answers(study)}
         assert current[("ann", "c0", "prototype:A")] == "0"
         assert current[("ann", "c0", "prototype:B")] == "1"
+
+
+def test_redcap_spellings_are_stored_as_the_protocols_answers(files, tmp_path):
+    """REDCap exports a preference as its label ("Both", "a") and a spreadsheet may write 1 as
+    1.0: imported, they are stored and reported as the canonical answers."""
+    key_csv, _, key, answers = files
+    spelled = answers.copy()
+    prefer = spelled["question"].str.endswith(":preference")
+    spelled.loc[prefer, "answer"] = spelled.loc[prefer, "answer"].map(
+        {"A": "a", "B": " B", "both": "Both", "neither": "NEITHER"})
+    spelled.loc[~prefer, "answer"] = spelled.loc[~prefer, "answer"] + ".0"
+    spelled.to_csv(tmp_path / "spelled.csv", index=False)
+    db = tmp_path / "review.db"
+    assert exit_code(["study", "import-comparison", "--db", str(db), "--study", "ab", "--key",
+                      str(key_csv), "--answers", str(tmp_path / "spelled.csv")]) == 0
+    with ReviewStore(db, "read") as store:
+        stored = pd.DataFrame(store.comparison_answers(store.study("ab")),
+                              columns=["reviewer", "case_id", "question", "answer"])
+    canonical = answers.astype(str).sort_values(["reviewer", "case_id", "question"])
+    assert stored.sort_values(["reviewer", "case_id", "question"]).to_numpy().tolist() == \
+        canonical[["reviewer", "case_id", "question", "answer"]].to_numpy().tolist()
+    assert summarize_comparison(key, spelled, n_resamples=20) == summarize_comparison(
+        key, answers, n_resamples=20)

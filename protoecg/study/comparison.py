@@ -27,6 +27,20 @@ LETTERS = ("A", "B")
 PREFERENCES = ("A", "B", "both", "neither")
 
 
+_SPELLINGS = {"1": "1", "1.0": "1", "0": "0", "0.0": "0", "a": "A", "b": "B", "both": "both",
+              "neither": "neither"}
+
+
+def normal_answer(part: str, answer: str) -> str | None:
+    """An imported answer as stored: ``1``/``0`` for A or B (a spreadsheet's ``1.0`` too), a
+    preference ``A``/``B``/``both``/``neither`` in any case (REDCap exports ``Both``); None when
+    it is none of these."""
+    value = _SPELLINGS.get(str(answer).strip().lower())
+    if part in LETTERS:
+        return value if value in ("0", "1") else None
+    return value if value in PREFERENCES else None
+
+
 class ComparisonError(ProtoECGError):
     """A comparison key or answers that do not fit together (one line naming the file, the
     row and what was expected)."""
@@ -88,17 +102,18 @@ def decode(key: pd.DataFrame, answers: pd.DataFrame, where: str = "answers",
             raise ComparisonError(f"{where} line {line}: {reviewer!r} answered {pair[2]!r} on "
                                   f"case {case!r} twice (first on line {seen[pair]})")
         seen[pair] = line
-        answer = str(row["answer"]).strip()
+        raw = str(row["answer"]).strip()
+        answer = normal_answer(part, raw)
         shown = cases[case]
         if part in LETTERS:
-            if answer not in ("0", "1"):
-                raise ComparisonError(f"{where} line {line}: answer {answer!r} to "
+            if answer is None:
+                raise ComparisonError(f"{where} line {line}: answer {raw!r} to "
                                       f"{pair[2]!r}: expected 1 (good) or 0 (not)")
             rows.append((reviewer, case, shown["label"], task, "good", shown[part],
                          int(answer)))
         else:
-            if answer not in PREFERENCES:
-                raise ComparisonError(f"{where} line {line}: answer {answer!r} to "
+            if answer is None:
+                raise ComparisonError(f"{where} line {line}: answer {raw!r} to "
                                       f"{pair[2]!r}: expected A, B, both or neither")
             rows.append((reviewer, case, shown["label"], task, "preference",
                          shown[answer] if answer in LETTERS else answer, None))
@@ -170,7 +185,8 @@ def import_comparison(store, name: str, checked: dict):
     return store.import_comparison(
         name, checked["protocol"],
         [(str(r.case_id), str(r.label), str(r.A), str(r.B)) for r in key.itertuples()],
-        [(str(r.reviewer).strip(), str(r.case_id), str(r.question), str(r.answer).strip())
+        [(str(r.reviewer).strip(), str(r.case_id), str(r.question),
+          normal_answer(str(r.question).partition(":")[2], r.answer))
          for r in answers.itertuples()], checked["sources"])
 
 
