@@ -72,6 +72,11 @@ COMMANDS: tuple[Command, ...] = (
             "audit a trained ProtoECGNet's explanations: sanity checks (model and label "
             "randomisation), the ECG segment each prototype window covers against expert "
             "rules, and which prototypes drive predictions per class and subgroup"),
+    Command(("clusters",), "clusters",
+            "time-localized clusters of a trained ProtoECGNet (Boubekki et al.): each branch's "
+            "activations clustered along time over the training ECGs, their alignment with "
+            "the P, QRS and T waves, and a random-forest surrogate on each ECG's cluster "
+            "proportions"),
     Command(("study", "create"), "study_create",
             "create a review study: a protocol (TOML) applied to every prototype of a catalog"),
     Command(("study", "add-reviewer"), "study_add_reviewer",

@@ -42,6 +42,53 @@ class Window:
     color: str = HIGHLIGHT
 
 
+@dataclass(frozen=True)
+class Band:
+    """Time-localized clusters drawn as a band under the ECG: the record cut into equal time
+    steps, each coloured by its cluster's name (e.g. "3 · QRS": the cluster and the wave it
+    mostly covers) and as opaque as the assignment is certain (1 - entropy / log K)."""
+
+    label: str  # whose clusters, e.g. "morphology"
+    names: tuple[str, ...]  # per step
+    certainty: tuple[float, ...]  # per step, in [0, 1]
+
+
+BAND_MV = 0.9  # height of one band, in the chart's millivolt units (9 mm)
+
+
+def _band_layers(bands: tuple[Band, ...], n: int, fs: int, lo: int, hi: int,
+                 offsets: list[float], x0: float, top: float, xd: list, yd: list
+                 ) -> list[dict]:
+    """The bands' rectangles (samples [lo, hi) of an n-sample record, drawn from each of
+    ``offsets`` on the time axis) stacked down from ``top``, and their names in the margin."""
+    rects, names = [], []
+    for k, band in enumerate(bands):
+        y2 = top - k * BAND_MV
+        y = y2 - BAND_MV * 0.8
+        steps = len(band.names)
+        for step, (name, certain) in enumerate(zip(band.names, band.certainty, strict=True)):
+            a, b = max(lo, step * n / steps), min(hi, (step + 1) * n / steps)
+            if a >= b:
+                continue
+            for offset in offsets:
+                rects.append({"x": round(offset + (a - lo) / fs, 4),
+                              "x2": round(offset + (b - lo) / fs, 4), "y": y, "y2": y2,
+                              "cluster": name, "certainty": round(float(certain), 3)})
+        names.append({"x": x0 + 0.1, "y": y + 0.1, "text": band.label[:1].upper()})
+    rect = {"data": {"values": rects}, "mark": {"type": "rect"},
+            "encoding": {"x": _q("x", xd), "x2": {"field": "x2"}, "y": _q("y", yd),
+                         "y2": {"field": "y2"},
+                         "color": {"field": "cluster", "type": "nominal",
+                                   "legend": {"title": "cluster · main wave",
+                                              "orient": "bottom", "columns": 6}},
+                         "opacity": {"field": "certainty", "type": "quantitative",
+                                     "scale": {"domain": [0, 1], "range": [0.12, 1]},
+                                     "legend": None}}}
+    label = _labels(names, xd, yd)
+    label["mark"].update(fontSize=10)
+    return [rect, label]
+
+
 def _q(field: str, domain: list[float] | None = None) -> dict:
     encoding = {"field": field, "type": "quantitative", "axis": None}
     if domain is not None:
@@ -108,9 +155,11 @@ def _spec(layers: list[dict], x0, x1, y0, y1, px_per_mm: float, title: str,
 
 def twelve_lead_chart(signal: np.ndarray, fs: int, units: str = "mV",
                       windows: tuple[Window, ...] = (), title: str = "",
-                      px_per_mm: float = 3.0, caption: tuple[str, ...] = ()) -> dict:
+                      px_per_mm: float = 3.0, caption: tuple[str, ...] = (),
+                      bands: tuple[Band, ...] = ()) -> dict:
     """The standard 3 x 4 print plus a 10 s lead II rhythm strip, windows shaded (their labels
-    stacked on the rhythm strip); ``caption`` lines go under the title."""
+    stacked on the rhythm strip), ``bands`` (time-localized clusters) under the rhythm strip on
+    its time axis; ``caption`` lines go under the title."""
     signal = np.asarray(signal, dtype=np.float64)
     n = signal.shape[1]
     duration = n / fs
@@ -118,7 +167,7 @@ def twelve_lead_chart(signal: np.ndarray, fs: int, units: str = "mV",
     t = np.arange(n) / fs
     n_rows = len(PRINT_ROWS) + 1
     baselines = [(n_rows - r - 0.5) * ROW_MV for r in range(n_rows)]
-    x0, x1, y0, y1 = -MARGIN_S, duration, 0.0, n_rows * ROW_MV
+    x0, x1, y0, y1 = -MARGIN_S, duration, -len(bands) * BAND_MV, n_rows * ROW_MV
     xd, yd = [x0, x1], [y0, y1]
     traces, labels, shades, names = [], [], [], []
     for r, leads in enumerate(PRINT_ROWS):
@@ -154,6 +203,8 @@ def twelve_lead_chart(signal: np.ndarray, fs: int, units: str = "mV",
                                               "scale": None}}})
     layers.append(_trace(traces, xd, yd))
     layers.append(_labels(labels, xd, yd))
+    if bands:
+        layers += _band_layers(bands, n, fs, 0, n, [0.0], x0, 0.0, xd, yd)
     if names:
         layer = _labels(names, xd, yd)
         layer["mark"].update(fontSize=11, dx=2)
@@ -164,10 +215,12 @@ def twelve_lead_chart(signal: np.ndarray, fs: int, units: str = "mV",
 
 
 def window_chart(signal: np.ndarray, fs: int, start: int, end: int, units: str = "mV",
-                 title: str = "", px_per_mm: float = 4.0, margin_s: float = 0.0) -> dict:
+                 title: str = "", px_per_mm: float = 4.0, margin_s: float = 0.0,
+                 bands: tuple[Band, ...] = ()) -> dict:
     """All 12 leads of one window (samples [start, end)) enlarged: limb leads in the left
     column, chest leads in the right, ``margin_s`` of context either side (window shaded), a
-    1 mV calibration pulse at the start of each row (millivolts only)."""
+    1 mV calibration pulse at the start of each row (millivolts only), ``bands``
+    (time-localized clusters of the whole record) under both columns."""
     signal = np.asarray(signal, dtype=np.float64)
     lo = max(0, int(start - margin_s * fs))
     hi = min(signal.shape[1], int(end + margin_s * fs))
@@ -190,7 +243,8 @@ def window_chart(signal: np.ndarray, fs: int, start: int, end: int, units: str =
             base = (6 - r - 0.5) * row_mv
             traces += [{"x": x, "y": base + y, "segment": f"cal{r}", "order": i}
                        for i, (x, y) in enumerate(path)]
-    x0, x1, y0, y1 = (-MARGIN_S if units == "mV" else 0.0), 2 * span + gap, 0.0, 6 * row_mv
+    x0, x1 = (-MARGIN_S if units == "mV" else 0.0), 2 * span + gap
+    y0, y1 = -len(bands) * BAND_MV, 6 * row_mv
     xd, yd = [x0, x1], [y0, y1]
     layers = _grid(x0, x1, y0, y1, xd, yd)
     if shades:
@@ -199,6 +253,9 @@ def window_chart(signal: np.ndarray, fs: int, start: int, end: int, units: str =
                        "encoding": {"x": _q("x", xd), "x2": {"field": "x2"}}})
     layers.append(_trace(traces, xd, yd))
     layers.append(_labels(labels, xd, yd))
+    if bands:
+        layers += _band_layers(bands, signal.shape[1], fs, lo, hi, [0.0, span + gap], x0, 0.0,
+                               xd, yd)
     return _spec(layers, x0, x1, y0, y1, px_per_mm,
                  title or f"{start / fs:.2f}-{end / fs:.2f} s", [paper_note(units)])
 

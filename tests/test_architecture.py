@@ -15,7 +15,7 @@ PACKAGE = REPO / "protoecg"
 # other. "common" (errors, resources, ecgplot, ecgsvg, the version) is below every stage.
 RANKS = {
     "common": 0, "data": 1, "model": 2, "train": 3, "catalog": 4, "pretrain": 2,
-    "explain": 5, "study": 5, "audit": 5, "agreement": 6, "prune": 7, "commands": 9,
+    "explain": 5, "study": 5, "audit": 5, "clusters": 5, "agreement": 6, "prune": 7, "commands": 9,
 }
 COMMON = {"__init__", "errors", "files", "resources", "ecgplot", "ecgsvg"}
 ENTRY = {"cli", "__main__"}
@@ -181,6 +181,7 @@ ARTIFACTS = {
                            "checkpoints"),
     "protoecg.prune.lineage": ("pruning.json",),
     "protoecg.audit.files": ("audit.json", "label-randomised"),
+    "protoecg.clusters.files": ("clusters.npz", "clusters.json", "prototype_clusters.csv"),
     "protoecg.catalog.reader": ("catalog.json", "prototypes.csv", "neighbours.csv",
                                 "signals.npy"),
 }

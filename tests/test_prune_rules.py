@@ -66,7 +66,7 @@ def test_evaluation(rule, evidence, expected):
     ("", 1, "the rule is empty"),
     ("bad", 4, "expected a comparison (<, <=, >, >=, ==, !=) after a value, found the end"),
     ("bad >=", 7, "expected a number, bad, best, purity, usage, duplicate, edge, on_wave, "
-                  "prevalence, audit.* or "
+                  "prevalence, audit.*, clusters.* or "
                   "mean/median/min/max/n(question), found the end of the rule"),
     ('audit.segment == "QRX"', 18, "unknown segment 'QRX'"),
     ('"QRX" == audit.segment', 1, "unknown segment 'QRX'"),

@@ -18,14 +18,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="prototypes per label (default 3)")
     parser.add_argument("--out", help="folder for <record>.json and <record>.png "
                         "(default RUN/explanations)")
+    parser.add_argument("--no-clusters", action="store_true",
+                        help="leave out the band of time-localized clusters under the picture "
+                             "(drawn where `protoecg clusters` has run)")
     add_device(parser)
     parser.add_argument("--json", action="store_true", help="print the explanation as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
+    from protoecg.clusters.bands import record_bands  # noqa: PLC0415
+
+    # the run's time-localized clusters of this record, where `protoecg clusters` made them
+    bands = () if args.no_clusters else record_bands(args.run, args.record)
     explanation, json_path, png_path = write_explanation(
-        args.run, args.record, args.out, threshold=args.threshold, top_prototypes=args.top,
-        device=args.device)
+        args.run, args.record, args.out, bands=bands, threshold=args.threshold,
+        top_prototypes=args.top, device=args.device)
     if args.json:
         print(json.dumps(explanation))
         return 0
@@ -37,5 +44,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"      {q['prototype_id']:<28} similarity {q['similarity']:+.3f} x weight "
                   f"{q['weight']:+.3f} = {q['contribution']:+.3f}  at "
                   f"{q['window_start_s']:.2f}-{q['window_end_s']:.2f} s")
+    if bands:
+        print(f"  under the picture: the time-localized clusters of {len(bands)} branches")
     print(f"wrote {json_path} and {png_path}")
     return 0

@@ -12,7 +12,7 @@ import torch
 from protoecg.catalog.reader import catalog_dir, has_catalog, read_catalog
 from protoecg.data import labels as label_table
 from protoecg.data.preprocess import highpass
-from protoecg.ecgplot import Window, save_png, twelve_lead_chart
+from protoecg.ecgplot import Band, Window, save_png, twelve_lead_chart
 from protoecg.files import write_json
 from protoecg.model.protoecgnet import ProtoECGNet
 from protoecg.train.run import RunError, load_model, open_run_data
@@ -97,10 +97,11 @@ def catalog_sources(run_dir: Path) -> dict[str, dict]:
             for row in table.itertuples()}
 
 
-def explanation_chart(explanation: dict, signal: np.ndarray):
+def explanation_chart(explanation: dict, signal: np.ndarray, bands: tuple[Band, ...] = ()):
     """The ECG in the standard print. For each explained label, its strongest time-local
     (morphology) prototype match is shaded and named; whole-record matches (rhythm, global)
-    are listed under the title, since shading all 10 s would hide the trace."""
+    are listed under the title, since shading all 10 s would hide the trace. ``bands``: the
+    run's time-localized clusters of this record, under the rhythm strip."""
     windows, caption = [], []
     n_samples = signal.shape[1]
     for k, prediction in enumerate(explanation["predictions"]):
@@ -118,18 +119,23 @@ def explanation_chart(explanation: dict, signal: np.ndarray):
                 + " - whole record")
     title = (f"{explanation['dataset']} record {explanation['record_id']}: "
              f"true {' '.join(explanation['true_labels']) or '-'}")
+    if bands:
+        caption.append("bands: the network's time-localized clusters, R rhythm, M morphology, "
+                       "G global branch (colour: cluster and the wave it mostly covers; faint: "
+                       "uncertain)")
     return twelve_lead_chart(signal, explanation["fs"], explanation["units"], tuple(windows),
-                             title=title, caption=tuple(caption))
+                             title=title, caption=tuple(caption), bands=bands)
 
 
 def write_explanation(run_dir: str | Path, record_id: str, out_dir: str | Path | None = None,
-                      **kwargs) -> tuple[dict, Path, Path]:
-    """Explain ``record_id`` and write ``<id>.json`` and ``<id>.png`` (default RUN/explanations)."""
+                      bands: tuple[Band, ...] = (), **kwargs) -> tuple[dict, Path, Path]:
+    """Explain ``record_id`` and write ``<id>.json`` and ``<id>.png`` (default RUN/explanations);
+    ``bands`` drawn under the picture's rhythm strip."""
     explanation, signal = explain_record(run_dir, record_id, **kwargs)
     out_dir = Path(out_dir) if out_dir else Path(run_dir) / "explanations"
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = str(record_id).replace("/", "_")
     json_path, png_path = out_dir / f"{stem}.json", out_dir / f"{stem}.png"
     write_json(json_path, explanation)
-    save_png(explanation_chart(explanation, signal), png_path, scale=1.5)
+    save_png(explanation_chart(explanation, signal, bands), png_path, scale=1.5)
     return explanation, json_path, png_path

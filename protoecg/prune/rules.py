@@ -6,7 +6,7 @@
     and         := not ("and" not)*
     not         := "not" not | comparison | "(" rule ")"
     comparison  := value ("<" | "<=" | ">" | ">=" | "==" | "!=") value
-    value       := NUMBER | TEXT | "bad" | "best" | MODEL | AUDIT
+    value       := NUMBER | TEXT | "bad" | "best" | MODEL | AUDIT | CLUSTERS
                    | FUNCTION "(" QUESTION ")" | "(" value ")"
     NUMBER      := 2, 2.5, .5, 1e-3 (no sign: every value here is >= 0)
     TEXT        := "QRS" or 'QRS' (compared with == / != to a text value only)
@@ -14,6 +14,7 @@
     MODEL       := "purity" | "usage" | "duplicate" | "edge" | "on_wave" | "prevalence"
     AUDIT       := "audit.segment" | "audit.no_wave" | "audit.agrees" | "audit.used"
                    | "audit.drivers"
+    CLUSTERS    := "clusters.wave" | "clusters.share" | "clusters.cluster"
 
 ``bad`` / ``best``: how many raters set that flag on the prototype; ``mean(Q)``, ``median(Q)``,
 ``min(Q)``, ``max(Q)``: of the raters' current answers to question ``Q`` (a protocol question
@@ -31,10 +32,15 @@ has no rule), ``prevalence`` its class's training prevalence (compare ``purity``
 prototypes), ``audit.no_wave`` 1 when its window holds no P, QRS or T wave, ``audit.agrees`` 1
 when its segment is one the expert rules expect for its class, ``audit.used`` 1 when it is
 among the top three contributors of at least one positive prediction, ``audit.drivers`` how
-many positive predictions it drives. A comparison with an undefined value is false. Example::
+many positive predictions it drives. ``clusters.*`` read the run's time-localized clusters
+(``protoecg clusters``): ``clusters.cluster`` the cluster most of the prototype's window falls
+in (in its branch), ``clusters.share`` the share of the window's time steps in it,
+``clusters.wave`` that cluster's main wave (text: one of P, QRS, T, rest); undefined for
+whole-record prototypes. A comparison with an undefined value is false. Example::
 
     bad >= 2 or (mean(representativeness) < 2.5 and n(representativeness) >= 3)
     bad >= 1 and (audit.no_wave == 1 or audit.segment != "QRS")
+    clusters.wave == "rest" and clusters.share > 0.5
 
 Every error names the column (1-based) of the rule where it was found.
 """
@@ -46,6 +52,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from protoecg.audit.segments import SEGMENTS
+from protoecg.clusters.alignment import WAVES
 from protoecg.prune.rule_tokens import RuleError, Token, tokens
 
 COUNTS = ("bad", "best")
@@ -54,7 +61,10 @@ MODEL_VALUES = ("purity", "usage", "duplicate", "edge", "on_wave", "prevalence")
 MODEL_COLUMNS = {"purity": "purity", "usage": "usage_decisions", "duplicate": "duplicate",
                  "edge": "edge", "on_wave": "on_wave", "prevalence": "class_prevalence"}
 AUDIT_VALUES = ("audit.segment", "audit.no_wave", "audit.agrees", "audit.used", "audit.drivers")
-TEXT_VALUES = ("audit.segment",)
+CLUSTER_VALUES = ("clusters.wave", "clusters.share", "clusters.cluster")
+TEXT_VALUES = ("audit.segment", "clusters.wave")
+# the texts each text value may be compared with
+TEXT_CHOICES = {"audit.segment": SEGMENTS, "clusters.wave": WAVES}
 FUNCTIONS = ("mean", "median", "min", "max", "n")
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
 KEYWORDS = ("and", "or", "not")
@@ -90,6 +100,11 @@ class AuditValue:  # audit.segment ...
 
 
 @dataclass(frozen=True)
+class ClusterValue:  # clusters.wave ...
+    name: str
+
+
+@dataclass(frozen=True)
 class Aggregate:  # mean(Q) ...
     function: str
     question: str
@@ -114,7 +129,7 @@ class BoolOp:
     operands: tuple
 
 
-Value = Number | Text | Count | ModelValue | AuditValue | Aggregate
+Value = Number | Text | Count | ModelValue | AuditValue | ClusterValue | Aggregate
 Condition = Compare | Not | BoolOp
 
 
@@ -220,15 +235,18 @@ class _Parser:
         texts = [_is_text(left), _is_text(right)]
         if any(texts):
             if not all(texts):
-                self.fail("a text value (audit.segment or a quoted text) is compared only with "
-                          "another text", op_token)
+                self.fail("a text value (audit.segment, clusters.wave or a quoted text) is "
+                          "compared only with another text", op_token)
             if op_token.text not in ("==", "!="):
                 self.fail(f"texts are compared with == or !=, not {op_token.text}", op_token)
+            named = [n.name for n in (left, right) if not isinstance(n, Text)]
+            choices = TEXT_CHOICES[named[0]] if named else (*SEGMENTS, *WAVES)
+            what = "wave" if named and named[0] == "clusters.wave" else "segment"
             for node, column in ((left, left_column), (right, right_column)):
-                if isinstance(node, Text) and node.value not in SEGMENTS:
+                if isinstance(node, Text) and node.value not in choices:
                     raise RuleError(self.rule, column,
-                                    f"unknown segment {node.value!r} (segments: "
-                                    f"{', '.join(SEGMENTS)})")
+                                    f"unknown {what} {node.value!r} ({what}s: "
+                                    f"{', '.join(dict.fromkeys(choices))})")
         return Compare(op_token.text, left, right)
 
     def value(self) -> Value:
@@ -253,8 +271,8 @@ class _Parser:
             return inner
         if token.kind != "name":
             found = "the end of the rule" if token.kind == "end" else repr(token.text)
-            self.fail(f"expected a number, bad, best, {', '.join(MODEL_VALUES)}, audit.* or "
-                      f"mean/median/min/max/n(question), found {found}")
+            self.fail(f"expected a number, bad, best, {', '.join(MODEL_VALUES)}, audit.*, "
+                      f"clusters.* or mean/median/min/max/n(question), found {found}")
         self.at += 1
         if token.text in COUNTS:
             return Count(token.text)
@@ -262,9 +280,12 @@ class _Parser:
             return ModelValue(token.text)
         if token.text in AUDIT_VALUES:
             return AuditValue(token.text)
+        if token.text in CLUSTER_VALUES:
+            return ClusterValue(token.text)
         if "." in token.text:
             self.fail(f"unknown name {token.text!r} (audit values: "
-                      f"{', '.join(AUDIT_VALUES)})", token)
+                      f"{', '.join(AUDIT_VALUES)}; cluster values: "
+                      f"{', '.join(CLUSTER_VALUES)})", token)
         if token.text in FUNCTIONS:
             self.take("paren", "(")
             question = self.take("name")
@@ -275,7 +296,7 @@ class _Parser:
         if token.text in KEYWORDS:
             self.fail(f"expected a value, found {token.text!r}", token)
         self.fail(f"unknown name {token.text!r} (values: bad, best, "
-                  f"{', '.join(MODEL_VALUES)}, audit.*, "
+                  f"{', '.join(MODEL_VALUES)}, audit.*, clusters.*, "
                   f"{'/'.join(FUNCTIONS)}(question))", token)
 
 
@@ -307,11 +328,16 @@ def _walk(node):
 
 
 def _is_text(node) -> bool:
-    return isinstance(node, Text) or (isinstance(node, AuditValue) and node.name in TEXT_VALUES)
+    return isinstance(node, Text) or (isinstance(node, AuditValue | ClusterValue)
+                                      and node.name in TEXT_VALUES)
 
 
 def uses_audit(tree: Condition) -> bool:
     return any(isinstance(n, AuditValue) for n in _walk(tree))
+
+
+def uses_clusters(tree: Condition) -> bool:
+    return any(isinstance(n, ClusterValue) for n in _walk(tree))
 
 
 def questions_used(tree: Condition) -> set[str]:
@@ -341,14 +367,18 @@ class Evidence:
     # the run's audit row of this prototype (``audit.json`` ``prototypes.<id>``); None: not
     # audited
     audit: Mapping[str, object] | None = None
+    # the run's clusters row of this prototype (``clusters/prototypes.csv``: cluster, share,
+    # wave); None: none (not clustered, or a whole-record prototype)
+    clusters: Mapping[str, object] | None = None
 
     def value(self, node: Value) -> float | str | None:
         if isinstance(node, Number):
             return node.value
         if isinstance(node, Text):
             return node.value
-        if isinstance(node, AuditValue):
-            found = (self.audit or {}).get(node.name.split(".", 1)[1])
+        if isinstance(node, AuditValue | ClusterValue):
+            source = self.audit if isinstance(node, AuditValue) else self.clusters
+            found = (source or {}).get(node.name.split(".", 1)[1])
             if node.name in TEXT_VALUES:
                 return None if found is None else str(found)
             return math.nan if found is None else float(found)
@@ -400,7 +430,7 @@ def to_text(tree) -> str:
         return repr(tree.value)
     if isinstance(tree, Count):
         return tree.flag
-    if isinstance(tree, ModelValue | AuditValue):
+    if isinstance(tree, ModelValue | AuditValue | ClusterValue):
         return tree.name
     if isinstance(tree, Text):
         return f'"{tree.value}"'

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from protoecg.audit.files import audit_file, read_audit
+from protoecg.clusters.files import read_prototype_clusters, read_summary
 from protoecg.errors import ProtoECGError
 from protoecg.prune.rules import (
     MODEL_COLUMNS,
@@ -17,6 +18,7 @@ from protoecg.prune.rules import (
     model_values_used,
     parse_rule,
     uses_audit,
+    uses_clusters,
     uses_purity,
 )
 from protoecg.study.answers import current_answers
@@ -84,10 +86,39 @@ def audit_of(study: Study) -> dict | None:
         return None
 
 
-def evidence_of(store: ReviewStore, study: Study, audit: dict[str, dict] | None = None
-                ) -> dict[str, tuple[Evidence, dict]]:
-    """Each prototype's evidence (flags, answers per question, purity, its audit row) and its
-    snapshot row."""
+def load_prototype_clusters(study: Study) -> dict[str, dict]:
+    """The rated run's time-localized clusters per prototype (``clusters.cluster``,
+    ``clusters.share``, ``clusters.wave``); refuses a run without clusters or clustered from
+    other weights than the study's catalog."""
+    run = Path(study.catalog_path).parent
+    table = read_prototype_clusters(run)
+    if table is None:
+        raise SelectionError(f"{run}: no clusters of the rated run; run `protoecg clusters "
+                             f"--run {run}` first (the rule uses clusters.*)")
+    sha = read_summary(run).get("model_sha256")
+    if sha != study.catalog_meta.get("model_sha256"):
+        raise SelectionError(f"{run}: its clusters were made from other weights than the "
+                             f"catalog study {study.name!r} rated; run `protoecg clusters` "
+                             "again")
+    return {str(r.prototype_id): {
+        "cluster": int(r.cluster), "share": float(r.cluster_share),
+        "wave": r.cluster_wave if isinstance(r.cluster_wave, str) else None}
+        for r in table.itertuples()}
+
+
+def clusters_of(study: Study) -> dict[str, dict] | None:
+    """The rated run's prototype clusters when there are usable ones for these weights; None
+    otherwise (what the researcher page shows beside ratings)."""
+    try:
+        return load_prototype_clusters(study)
+    except SelectionError:
+        return None
+
+
+def evidence_of(store: ReviewStore, study: Study, audit: dict[str, dict] | None = None,
+                clusters: dict[str, dict] | None = None) -> dict[str, tuple[Evidence, dict]]:
+    """Each prototype's evidence (flags, answers per question, purity, its audit and clusters
+    rows) and its snapshot row."""
     questions = [q.id for q in study.protocol.questions]
     answers = current_answers(store, study)
     by_prototype = dict(tuple(answers.groupby("prototype_id", sort=False)))
@@ -105,7 +136,8 @@ def evidence_of(store: ReviewStore, study: Study, audit: dict[str, dict] | None 
             purity=math.nan if purity is None else float(purity),
             model={name: _number(row.get(column)) for name, column in MODEL_COLUMNS.items()
                    if name != "purity"},
-            audit=None if audit is None else audit.get(prototype.prototype_id)), row)
+            audit=None if audit is None else audit.get(prototype.prototype_id),
+            clusters=None if clusters is None else clusters.get(prototype.prototype_id)), row)
     return out
 
 
@@ -118,7 +150,8 @@ def select(store: ReviewStore, study: Study, rule: str, action: str,
         raise SelectionError(f"action {action!r}: expected one of {', '.join(ACTIONS)}")
     tree = parse_rule(rule, [q.id for q in study.protocol.questions])
     rows = load_audit(study, audit)["prototypes"] if uses_audit(tree) else None
-    evidence = evidence_of(store, study, rows)
+    clustered = load_prototype_clusters(study) if uses_clusters(tree) else None
+    evidence = evidence_of(store, study, rows, clustered)
     for name in sorted(model_values_used(tree) - {"purity"}):
         if all(math.isnan(e.model.get(name, math.nan)) for e, _ in evidence.values()):
             raise SelectionError(f"study {study.name!r}: its catalog has no {name} (written "
@@ -155,7 +188,9 @@ def select(store: ReviewStore, study: Study, rule: str, action: str,
                     **{name: evidence[pid][0].model[name]
                        for name in sorted(model_values_used(tree) - {"purity"})},
                     **({"audit": dict(evidence[pid][0].audit or {})} if rows is not None
-                       else {})}
+                       else {}),
+                    **({"clusters": dict(evidence[pid][0].clusters or {})}
+                       if clustered is not None else {})}
               for pid in selected}
     return Selection(study.name, rule, action, selected, chosen, per_class)
 

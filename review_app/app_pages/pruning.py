@@ -12,12 +12,13 @@ import pandas as pd
 import streamlit as st
 
 from protoecg.audit.segments import SEGMENTS
+from protoecg.clusters.bands import record_bands
 from protoecg.data import labels as label_table
 from protoecg.ecgplot import window_chart
 from protoecg.errors import ProtoECGError
 from protoecg.prune.lineage import runs_from
 from protoecg.prune.rules import RuleError
-from protoecg.prune.selection import ACTIONS, EmptiedClassError, audit_of, select
+from protoecg.prune.selection import ACTIONS, EmptiedClassError, audit_of, clusters_of, select
 
 THUMBNAILS = 24  # pictures drawn at most (the table lists every selected prototype)
 
@@ -32,15 +33,27 @@ def _show_rule_error(exc: RuleError) -> None:
     st.code(f"{exc.rule}\n{' ' * (exc.column - 1)}^ column {exc.column}", language=None)
 
 
-def _thumbnail(store, study, row: dict) -> dict:
+def _thumbnail(store, study, row: dict, clustered: bool) -> dict:
     signal = store.signal(study, int(row["signal_index"]))
     start, end = int(row["window_start"]), int(row["window_end"])
     whole = end - start >= signal.shape[1]
+    # the network's clusters along the source record, under the prototype's window
+    bands = (record_bands(Path(study.catalog_path).parent, str(row["source_record_id"]),
+                          (str(row["branch"]),)) if clustered else ())
     # a title wider than its chart makes Streamlit draw an empty plot: keep it short
     return window_chart(signal, int(row["fs"]), start, end, str(row["units"]),
                         px_per_mm=1.2 if whole else 3.0, margin_s=0.0 if whole else 0.25,
                         title=f"record {row['source_record_id']}, "
-                              f"{row['window_start_s']:.2f}-{row['window_end_s']:.2f} s")
+                              f"{row['window_start_s']:.2f}-{row['window_end_s']:.2f} s",
+                        bands=bands)
+
+
+def _clusters_text(row: dict | None) -> str:
+    """Where a prototype's window sits among the network's time-localized clusters."""
+    if not row:
+        return ""
+    wave = f" ({row['wave']})" if row.get("wave") else ""
+    return f" · cluster {row['cluster']}{wave} on {row['share']:.0%} of its window"
 
 
 def _audit_text(row: dict | None) -> str:
@@ -87,7 +100,7 @@ def _audit_summary(audit: dict | None) -> None:
 
 
 def _preview(store, study, rule: str, action: str, allow_empty: bool,
-             audit: dict | None) -> None:
+             audit: dict | None, clusters: dict | None) -> None:
     try:
         selection = select(store, study, rule, action, allow_empty)
     except RuleError as exc:
@@ -119,10 +132,12 @@ def _preview(store, study, rule: str, action: str, allow_empty: bool,
         answers = "; ".join(f"{q}: {', '.join(f'{v:g}' for v in values) or '—'}"
                             for q, values in evidence["answers"].items())
         with st.expander(f"{pid} · bad {evidence['bad']} · best {evidence['best']} · "
-                         f"{answers}{_audit_text(audit_rows.get(pid))}", expanded=k < 3):
+                         f"{answers}{_audit_text(audit_rows.get(pid))}"
+                         f"{_clusters_text((clusters or {}).get(pid))}", expanded=k < 3):
             if k < THUMBNAILS:
                 row = store.prototype_snapshot(rows[pid].pk)
-                st.vega_lite_chart(_thumbnail(store, study, row), width="content")
+                st.vega_lite_chart(_thumbnail(store, study, row, clusters is not None),
+                                   width="content")
             else:
                 st.caption("picture left out (only the first 24 are drawn)")
     # applying a rule retrains the model (hours, a GPU at paper size): the person who runs the
@@ -174,9 +189,10 @@ def render() -> None:
                "(correct decisions it drives), duplicate / edge / on_wave (1 when its window "
                "overlaps another of its class, lies within 1 s of the record's edge, is centred "
                "on its class's wave), audit.segment / audit.no_wave / audit.agrees / audit.used "
-               "/ audit.drivers (from the model's explanation audit); comparisons, and / or / "
-               "not, "
-               "parentheses.")
+               "/ audit.drivers (from the model's explanation audit), clusters.cluster / "
+               "clusters.share / clusters.wave (the network's time-localized cluster that "
+               "most of the window falls in, the share it covers, and the wave it mostly "
+               "covers: P, QRS, T or rest); comparisons, and / or / not, parentheses.")
     try:
         with common.open_store() as store:
             study = common.current_study(store)
@@ -187,9 +203,10 @@ def render() -> None:
                                           key="prune_allow_empty")
                 st.form_submit_button("Preview")
             audit = audit_of(study)  # read once for the summary and the prototypes' lines
+            clusters = clusters_of(study)
             common.quality_section(study)
             _audit_summary(audit)
-            _preview(store, study, rule, action, allow_empty, audit)
+            _preview(store, study, rule, action, allow_empty, audit, clusters)
             _runs(study)
     except ProtoECGError as exc:
         common.show_error(exc)
