@@ -45,23 +45,51 @@ class Window:
 @dataclass(frozen=True)
 class Band:
     """Time-localized clusters drawn as a band under the ECG: the record cut into equal time
-    steps, each coloured by its cluster's name (e.g. "3 · QRS": the cluster and the wave it
-    mostly covers) and as opaque as the assignment is certain (1 - entropy / log K)."""
+    steps, each coloured by its cluster (a shade of its main wave's colour: the clusters of P,
+    QRS, T and the rest are greens, blues, oranges and greys) and as opaque as the assignment
+    is certain (1 - entropy / log K)."""
 
     label: str  # whose clusters, e.g. "morphology"
-    names: tuple[str, ...]  # per step
+    names: tuple[str, ...]  # per step: its cluster, e.g. "M3 · QRS"
+    waves: tuple[str, ...]  # per step: its cluster's main wave (P, QRS, T or rest)
     certainty: tuple[float, ...]  # per step, in [0, 1]
 
 
 BAND_MV = 0.9  # height of one band, in the chart's millivolt units (9 mm)
+# each wave's colour family: (darkest, lightest); a wave's clusters are spread between them
+WAVE_COLOURS = {"P": ("#1b7837", "#a6dba0"), "QRS": ("#08306b", "#9ecae1"),
+                "T": ("#a63603", "#fdae6b"), "rest": ("#404040", "#d0d0d0")}
+
+
+def _mix(a: str, b: str, f: float) -> str:
+    x = [int(a[i:i + 2], 16) for i in (1, 3, 5)]
+    y = [int(b[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(u + (v - u) * f):02x}" for u, v in zip(x, y, strict=True))
+
+
+def _cluster_colours(bands: tuple[Band, ...]) -> dict[str, str]:
+    """A colour per cluster name: shades of its wave's family, in name order."""
+    wave_of = {}
+    for band in bands:
+        wave_of.update(zip(band.names, band.waves, strict=True))
+    colours = {}
+    for wave, (dark, light) in WAVE_COLOURS.items():
+        members = sorted(n for n, w in wave_of.items() if w == wave)
+        for i, name in enumerate(members):
+            colours[name] = _mix(dark, light, i / max(1, len(members) - 1))
+    for name in wave_of:  # a wave outside the four (none today): grey
+        colours.setdefault(name, "#808080")
+    return colours
 
 
 def _band_layers(bands: tuple[Band, ...], n: int, fs: int, lo: int, hi: int,
                  offsets: list[float], x0: float, top: float, xd: list, yd: list
                  ) -> list[dict]:
     """The bands' rectangles (samples [lo, hi) of an n-sample record, drawn from each of
-    ``offsets`` on the time axis) stacked down from ``top``, and their names in the margin."""
+    ``offsets`` on the time axis) stacked down from ``top``, their letters in the margin, and
+    a legend of the four wave colours."""
     rects, names = [], []
+    colours = _cluster_colours(bands)
     for k, band in enumerate(bands):
         y2 = top - k * BAND_MV
         y = y2 - BAND_MV * 0.8
@@ -73,20 +101,31 @@ def _band_layers(bands: tuple[Band, ...], n: int, fs: int, lo: int, hi: int,
             for offset in offsets:
                 rects.append({"x": round(offset + (a - lo) / fs, 4),
                               "x2": round(offset + (b - lo) / fs, 4), "y": y, "y2": y2,
-                              "cluster": name, "certainty": round(float(certain), 3)})
+                              "cluster": name, "colour": colours[name],
+                              "certainty": round(float(certain), 3)})
         names.append({"x": x0 + 0.1, "y": y + 0.1, "text": band.label[:1].upper()})
     rect = {"data": {"values": rects}, "mark": {"type": "rect"},
             "encoding": {"x": _q("x", xd), "x2": {"field": "x2"}, "y": _q("y", yd),
                          "y2": {"field": "y2"},
-                         "color": {"field": "cluster", "type": "nominal",
-                                   "legend": {"title": "cluster · main wave",
-                                              "orient": "bottom", "columns": 6}},
+                         "color": {"field": "colour", "type": "nominal", "scale": None},
                          "opacity": {"field": "certainty", "type": "quantitative",
                                      "scale": {"domain": [0, 1], "range": [0.12, 1]},
-                                     "legend": None}}}
+                                     "legend": None},
+                         "tooltip": [{"field": "cluster"}, {"field": "certainty"}]}}
+    # the legend: one invisible point per wave, its colour the family's middle shade
+    legend = {"data": {"values": [{"x": x0, "y": top, "wave": w} for w in WAVE_COLOURS]},
+              "mark": {"type": "point", "filled": True, "opacity": 0},
+              "encoding": {"x": _q("x", xd), "y": _q("y", yd),
+                           "color": {"field": "wave", "type": "nominal",
+                                     "scale": {"domain": list(WAVE_COLOURS),
+                                               "range": [_mix(d, lt, 0.4) for d, lt in
+                                                         WAVE_COLOURS.values()]},
+                                     "legend": {"title": "band colour: main wave",
+                                                "orient": "bottom", "direction": "horizontal",
+                                                "symbolOpacity": 1, "symbolType": "square"}}}}
     label = _labels(names, xd, yd)
     label["mark"].update(fontSize=10)
-    return [rect, label]
+    return [rect, legend, label]
 
 
 def _q(field: str, domain: list[float] | None = None) -> dict:
@@ -212,6 +251,32 @@ def twelve_lead_chart(signal: np.ndarray, fs: int, units: str = "mV",
         layers.append(layer)
     return _spec(layers, x0, x1, y0, y1, px_per_mm, title or "12-lead ECG",
                  [paper_note(units), *caption])
+
+
+def rhythm_strip_chart(signal: np.ndarray, fs: int, units: str = "mV", lead: str = "II",
+                       bands: tuple[Band, ...] = (), title: str = "",
+                       px_per_mm: float = 2.5) -> dict:
+    """One lead over the whole record (a rhythm strip) with ``bands`` under it: the compact
+    picture of what the network's clusters do along an ECG."""
+    signal = np.asarray(signal, dtype=np.float64)
+    n = signal.shape[1]
+    duration = n / fs
+    x0, x1, y0, y1 = -MARGIN_S, duration, -len(bands) * BAND_MV, ROW_MV
+    xd, yd = [x0, x1], [y0, y1]
+    base = ROW_MV / 2
+    traces = _series(np.arange(n) / fs, signal[LEADS.index(lead)], base, lead)
+    if units == "mV":
+        path = [(-0.35, 0), (-0.3, 0), (-0.3, 1), (-0.1, 1), (-0.1, 0), (-0.05, 0)]
+        traces += [{"x": x, "y": base + y, "segment": "cal", "order": i}
+                   for i, (x, y) in enumerate(path)]
+    layers = _grid(x0, x1, y0, y1, xd, yd) + [
+        _trace(traces, xd, yd),
+        _labels([{"x": 0.05, "y": base + ROW_MV * 0.3,
+                  "text": DISPLAY_NAME.get(lead, lead)}], xd, yd)]
+    if bands:
+        layers += _band_layers(bands, n, fs, 0, n, [0.0], x0, 0.0, xd, yd)
+    return _spec(layers, x0, x1, y0, y1, px_per_mm, title or f"lead {lead}",
+                 [paper_note(units)])
 
 
 def window_chart(signal: np.ndarray, fs: int, start: int, end: int, units: str = "mV",

@@ -17,10 +17,11 @@ def band(summary: dict, branch: str, sequence: np.ndarray, entropy: np.ndarray) 
     info = summary["branches"][branch]
     legend = info["legend"]
     top = max(float(info["max_entropy"]), 1e-9)
-    names = tuple(f"{branch[0].upper()}{k} · {legend[k]['wave'] or '—'}"
-                  for k in np.asarray(sequence).tolist())
+    steps = np.asarray(sequence).tolist()
+    waves = tuple(legend[k]["wave"] or "rest" for k in steps)
+    names = tuple(f"{branch[0].upper()}{k} · {w}" for k, w in zip(steps, waves, strict=True))
     certainty = tuple(float(c) for c in np.clip(1 - np.asarray(entropy) / top, 0, 1))
-    return Band(branch, names, certainty)
+    return Band(branch, names, waves, certainty)
 
 
 def record_bands(run_dir: str | Path, record_id: str, branches: tuple[str, ...] | None = None
@@ -35,5 +36,7 @@ def record_bands(run_dir: str | Path, record_id: str, branches: tuple[str, ...] 
         index = record_ids.index(str(record_id))
     except ValueError:
         return ()
+    # the model's branch order (rhythm, morphology, global), as the summary lists them
     return tuple(band(summary, name, sequences[name][index], entropies[name][index])
-                 for name in sequences if branches is None or name in branches)
+                 for name in summary["branches"] if name in sequences
+                 and (branches is None or name in branches))

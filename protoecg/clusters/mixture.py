@@ -72,13 +72,19 @@ class Clustering:
                                               strict=True)))
 
 
-def fit_clustering(features: np.ndarray, k_range: tuple[int, int] = (2, 10), seed: int = 0,
-                   max_steps: int = MAX_FIT_STEPS) -> Clustering:
-    """Fit on (N, T, D) activations of training ECGs: every K in ``k_range`` (inclusive) on a
-    seeded sample of at most ``max_steps`` steps, the one with the lowest BIC kept."""
+K_RANGE = (2, 20)  # numbers of clusters tried by default, every K_STEP-th
+K_STEP = 2
+
+
+def fit_clustering(features: np.ndarray, k_range: tuple[int, int] = K_RANGE, seed: int = 0,
+                   max_steps: int = MAX_FIT_STEPS, k_step: int = K_STEP) -> Clustering:
+    """Fit on (N, T, D) activations of training ECGs: K = low, low + k_step, ... up to high
+    (inclusive, high always tried) on a seeded sample of at most ``max_steps`` steps, the one
+    with the lowest BIC kept."""
     low, high = k_range
-    if not 1 <= low <= high:
-        raise ValueError(f"k_range {k_range}: expected 1 <= low <= high")
+    if not 1 <= low <= high or k_step < 1:
+        raise ValueError(f"k_range {k_range}, step {k_step}: expected 1 <= low <= high, "
+                         "step >= 1")
     flat = features.reshape(-1, features.shape[-1]).astype(np.float64)
     rng = np.random.default_rng(seed)
     if len(flat) > max_steps:
@@ -91,8 +97,9 @@ def fit_clustering(features: np.ndarray, k_range: tuple[int, int] = (2, 10), see
     pca = PCA(q, random_state=seed).fit(standard)
     reduced = pca.transform(standard) + pca.mean_ @ pca.components_.T  # no centring: see project
     best, bic = None, {}
-    for k in range(low, min(high, len(reduced)) + 1):
-        mixture = GaussianMixture(k, covariance_type="full", random_state=seed, n_init=2,
+    top = min(high, len(reduced))
+    for k in sorted(set(range(low, top + 1, k_step)) | {top}):
+        mixture = GaussianMixture(k, covariance_type="full", random_state=seed,
                                   reg_covar=1e-4).fit(reduced)
         bic[k] = float(mixture.bic(reduced))
         if best is None or bic[k] < bic[best[0]]:

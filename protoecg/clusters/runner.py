@@ -24,6 +24,7 @@ from protoecg.clusters.activations import StageError, _stages, stage_activations
 from protoecg.clusters.alignment import UNKNOWN, WAVES, alignment, step_waves
 from protoecg.clusters.files import read_clusters, write_clusters
 from protoecg.clusters.mixture import (
+    K_RANGE,
     MAX_FIT_STEPS,
     entropy,
     fit_clustering,
@@ -118,7 +119,7 @@ def _prototype_clusters(run_dir: Path, dataset, sequences: dict, summary: dict
 
 
 def cluster_run(run_dir: str | Path, device: str = "cpu", seed: int = 0,
-                k_range: tuple[int, int] = (2, 10), log: Callable[[str], None] = lambda _: None
+                k_range: tuple[int, int] = K_RANGE, log: Callable[[str], None] = lambda _: None
                 ) -> dict:
     """Fit, segment, measure and write ``RUN/clusters/``; the summary (``clusters.json``)."""
     run_dir = Path(run_dir)

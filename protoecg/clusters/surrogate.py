@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import cohen_kappa_score
 
-from protoecg.train.metrics import macro_auroc
+from protoecg.train.metrics import bootstrap_indices, bootstrap_macro_auroc, macro_auroc
 
 N_TREES = 300
 
@@ -73,7 +73,23 @@ def surrogate(train_x: np.ndarray, test_x: np.ndarray, train_decisions: np.ndarr
         "model_auroc": (macro_auroc(test_labels[:, scored], np.asarray(model_scores)[:, scored])
                         if scored else None),
         "n_labels_scored": len(scored),
+        "auroc_difference_ci": (_difference_ci(test_labels[:, scored], truth_scores[:, scored],
+                                               np.asarray(model_scores)[:, scored], seed)
+                                if scored else None),
     }
+
+
+def _difference_ci(labels: np.ndarray, surrogate_scores: np.ndarray, model_scores: np.ndarray,
+                   seed: int, n_resamples: int = 1000) -> list[float] | None:
+    """95% paired bootstrap interval of the surrogate's macro AUROC minus the model's (the same
+    resampled test ECGs for both)."""
+    index = bootstrap_indices(len(labels), n_resamples, seed)
+    difference = (bootstrap_macro_auroc(labels, surrogate_scores, index)
+                  - bootstrap_macro_auroc(labels, model_scores, index))
+    difference = difference[np.isfinite(difference)]
+    if not len(difference):
+        return None
+    return [float(v) for v in np.quantile(difference, [0.025, 0.975])]
 
 
 def _macro_kappa(decisions: np.ndarray, predicted: np.ndarray) -> dict:

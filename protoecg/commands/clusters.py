@@ -15,9 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seed of the ECGs fitted on and of the mixture (default 0)")
     parser.add_argument("--min-clusters", type=at_least(1), default=2,
                         help="fewest clusters per branch tried (default 2)")
-    parser.add_argument("--max-clusters", type=at_least(1), default=10,
-                        help="most clusters per branch tried; the number with the lowest BIC "
-                             "is kept (default 10)")
+    parser.add_argument("--max-clusters", type=at_least(1), default=20,
+                        help="most clusters per branch tried, every second number from the "
+                             "fewest and this one; the number with the lowest BIC is kept "
+                             "(default 20)")
     parser.add_argument("--record", metavar="ID", default=None,
                         help="segment one record of the run's dataset with the clusters "
                              "already fitted and print its cluster sequence (writes nothing)")
@@ -69,9 +70,10 @@ def run(args: argparse.Namespace) -> int:
 
 def summary_lines(summary: dict) -> list[str]:
     d = summary["delineation"]
+    source = ("the experts' delineation" if d["alignment_uses"] == "expert"
+              else "the fallback delineation (detected QRS, interval template)")
     lines = [f"clusters of {summary['run']} ({summary['n_steps']} steps of "
-             f"{summary['step_ms']:.0f} ms per ECG; waves from the "
-             f"{'experts' if d['alignment_uses'] == 'expert' else 'fallback'}' delineation of "
+             f"{summary['step_ms']:.0f} ms per ECG; waves from {source} of "
              f"{d[d['alignment_uses']]} ECGs)"]
     for name, b in summary["branches"].items():
         a = b["alignment"]
@@ -88,12 +90,17 @@ def summary_lines(summary: dict) -> list[str]:
                  f"ECG x label pairs (always the majority decision: "
                  f"{100 * s['majority_agreement']:.1f}%), kappa {kappa}; macro AUROC "
                  f"{_f(s['surrogate_auroc'])} against the model's {_f(s['model_auroc'])} "
-                 f"({s['n_labels_scored']} labels)")
+                 f"({s['n_labels_scored']} labels; difference 95% CI "
+                 f"{_interval(s.get('auroc_difference_ci'))})")
     if any(b.get("at_upper_bound") for b in summary["branches"].values()):
         lines.append("  BIC was still falling at the most clusters tried (--max-clusters): "
                      "more clusters fit the activations better, each one less readable")
     lines.append(f"written to {summary['run']}/clusters/")
     return lines
+
+
+def _interval(ci) -> str:
+    return "n/a" if not ci else f"{ci[0]:+.3f} to {ci[1]:+.3f}"
 
 
 def _f(value) -> str:

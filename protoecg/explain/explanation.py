@@ -121,8 +121,8 @@ def explanation_chart(explanation: dict, signal: np.ndarray, bands: tuple[Band, 
              f"true {' '.join(explanation['true_labels']) or '-'}")
     if bands:
         caption.append("bands: the network's time-localized clusters, R rhythm, M morphology, "
-                       "G global branch (colour: cluster and the wave it mostly covers; faint: "
-                       "uncertain)")
+                       "G global branch (colour: the wave a step's cluster mostly covers, a "
+                       "shade per cluster; faint: uncertain)")
     return twelve_lead_chart(signal, explanation["fs"], explanation["units"], tuple(windows),
                              title=title, caption=tuple(caption), bands=bands)
 
