@@ -459,6 +459,57 @@ def test_prune_page_shows_the_runs_explanation_audit_beside_the_ratings(db):
         shutil.rmtree(folder)
 
 
+def test_prune_page_shows_where_a_prototype_sits_among_the_networks_clusters(db):
+    """Issue 33: with `protoecg clusters`' folder beside the rated run, each selected
+    prototype's line says which cluster its window falls in, its picture carries the band of
+    its branch, and the rule can use clusters.*."""
+    import numpy as np
+    import pandas as pd
+
+    from protoecg.clusters.files import clusters_dir, write_clusters
+    from protoecg.clusters.mixture import fit_clustering
+
+    with ReviewStore(db) as store:
+        study = store.study("pilot")
+        pid = _two_raters_flag_bad(store, study)
+        rows = [store.prototype_snapshot(p.pk) for p in store.prototypes(study)]
+        run = Path(study.catalog_path).parent
+        sha = study.catalog_meta["model_sha256"]
+    records = sorted({str(r["source_record_id"]) for r in rows})
+    fitted = fit_clustering(np.random.default_rng(0).normal(size=(4, 10, 3)), (2, 2))
+    legend = [{"cluster": 0, "wave": "rest", "share": 0.9, "steps": 9},
+              {"cluster": 1, "wave": "QRS", "share": 0.8, "steps": 9}]
+    summary = {"model_sha256": sha, "branches": {b: {
+        "n_clusters": 2, "legend": legend, "max_entropy": float(np.log(2))}
+        for b in ("rhythm", "morphology", "global")}}
+    sequences = {b: np.ones((len(records), 20), dtype=np.int8) for b in summary["branches"]}
+    entropies = {b: np.zeros((len(records), 20)) for b in summary["branches"]}
+    table = pd.DataFrame([(r["prototype_id"], r["branch"], 1 if r["prototype_id"] == pid
+                           else 0, 1.0, "QRS" if r["prototype_id"] == pid else "rest")
+                          for r in rows], columns=["prototype_id", "branch", "cluster",
+                                                   "cluster_share", "cluster_wave"])
+    try:
+        write_clusters(run, dict.fromkeys(summary["branches"], fitted), records, sequences,
+                       entropies, summary, table)
+        at = signed_in("rhea")
+        at.switch_page("app_pages/pruning.py").run()
+        assert not at.exception
+        at.text_input(key="prune_rule").set_value('clusters.wave == "QRS"')
+        at.button(key="FormSubmitter:rule-Preview").click().run()
+        assert not at.exception
+        assert any(s.value.startswith("Selects 1 of 16 prototypes") for s in at.subheader)
+        label = next(e.label for e in at.expander if pid in e.label)
+        assert "cluster 1 (QRS) on 100% of its window" in label
+        charts = [e for kind in ("arrow_vega_lite_chart", "vega_lite_chart")
+                  for e in at.get(kind)]
+        spec = json.loads(charts[0].proto.spec)
+        steps = [v for layer in spec["layer"] if layer.get("mark") == {"type": "rect"}
+                 for v in layer["data"]["values"] if "cluster" in v]
+        assert steps and {v["cluster"][1:] for v in steps} == {"1 · QRS"}
+    finally:
+        shutil.rmtree(clusters_dir(run))
+
+
 def test_researchers_see_the_catalogs_prototype_quality(small_synthetic_catalog, tmp_path,
                                                         monkeypatch):
     """Issue 29: the Progress and Prune pages show the catalog's quality per branch, and a
