@@ -79,6 +79,8 @@ READERS = {
     "audit/audit.json": ("evaluate",),
     "pruning.json": ("retrain", "compare pruned"),
     "checkpoints/last.pt": ("resume",),
+    "clusters/clusters.json": ("explain", "clusters record"),
+    "clusters/clusters.npz": ("explain", "clusters record"),
 }
 DAMAGES = {
     "run.json": (*JSON_DAMAGES, _without("label_names")),
@@ -90,6 +92,8 @@ DAMAGES = {
     "audit/audit.json": (*JSON_DAMAGES, _without("sanity")),
     "pruning.json": (*JSON_DAMAGES, _without("per_class")),
     "checkpoints/last.pt": TORCH_DAMAGES,
+    "clusters/clusters.json": (*JSON_DAMAGES, _without("branches")),
+    "clusters/clusters.npz": (_truncated, _garbage),
 }
 CASES = [(name, damage, command) for name, commands in READERS.items()
          for damage in DAMAGES[name] for command in commands]
@@ -106,6 +110,7 @@ def _argv(command: str, run: Path, source: Path, out: Path, record: str) -> list
         "resume": ["train", "--dataset", "ludb", "--root", "unused", "--preset", "tiny",
                    "--out", str(run), "--resume", "--quiet"],
         "retrain": ["retrain", "--run", str(run), "--quiet"],
+        "clusters record": ["clusters", "--run", str(run), "--record", record],
         "study create": ["study", "create", "--db", str(out / "review.db"), "--name", "s1",
                          "--catalog", str(run / "catalog"), "--protocol", str(PAPER_PROTOCOL)],
     }[command]
@@ -130,6 +135,8 @@ def runs(ludb_catalog, tmp_path_factory):
     (run / "audit" / "audit.json").write_text(json.dumps({
         "format": 1, "model_sha256": model_sha256(run), "prototypes": {},
         "sanity": {"rhythm": {"model_randomisation": {"verdict": "depends on the model"}}}}))
+    # time-localized clusters beside it (2 clusters per branch: the files are what is tested)
+    assert exit_code(["clusters", "--run", str(run), "--max-clusters", "2", "--quiet"]) == 0
     (run / "checkpoints").mkdir(exist_ok=True)
     meta = json.loads((run / "run.json").read_text())
     torch.save({"stage_index": 0, "epoch": 0, "model": {}, "optimizer": None, "rng": {}},

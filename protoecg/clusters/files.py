@@ -6,13 +6,14 @@ and writes them; torch-free (prune rules and the app read them)."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from protoecg.clusters.mixture import Clustering
-from protoecg.files import read_json, write_json
+from protoecg.files import check_object, read_json, write_json
 from protoecg.train.run import RunError
 
 CLUSTERS_DIR = "clusters"
@@ -52,10 +53,23 @@ def write_clusters(run_dir: str | Path, clusterings: dict[str, Clustering],
 
 
 def read_summary(run_dir: str | Path) -> dict:
+    """``clusters.json``, checked: its keys, and each branch's."""
     path = clusters_dir(run_dir) / CLUSTERS_JSON
     if not path.is_file():
         raise RunError(f"{run_dir}: no clusters; run `protoecg clusters --run {run_dir}` first")
-    return read_json(path, RunError, WHAT)
+    summary = read_json(path, RunError, WHAT, keys=("model_sha256", "n_steps", "step_ms",
+                                                    "branches"))
+    check_object(summary["branches"], f"{path}: branches", RunError, WHAT)
+    for name, branch in summary["branches"].items():
+        check_object(branch, f"{path}: branches.{name}", RunError, WHAT,
+                     keys=("n_clusters", "legend", "max_entropy"))
+        check_object(branch["legend"], f"{path}: branches.{name}.legend", RunError, WHAT,
+                     kind=list)
+        if len(branch["legend"]) != branch["n_clusters"] or not all(
+                isinstance(e, dict) and "wave" in e for e in branch["legend"]):
+            raise RunError(f"{path}: branches.{name}.legend: expected one entry with a wave "
+                           f"per cluster ({WHAT})")
+    return summary
 
 
 def read_clusters(run_dir: str | Path) -> tuple[dict[str, Clustering], list[str],
@@ -72,8 +86,10 @@ def read_clusters(run_dir: str | Path) -> tuple[dict[str, Clustering], list[str]
         sequences = {n: arrays[f"{n}/sequence"] for n in names}
         entropies = {n: arrays[f"{n}/entropy"].astype(np.float32) for n in names}
         record_ids = arrays["record_ids"].tolist()
-    except (OSError, ValueError, KeyError) as exc:
-        raise RunError(f"{path}: not {WHAT} ({exc}); run `protoecg clusters` again") from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RunError(f"{path}: not {WHAT} ({reason}); run `protoecg clusters` "
+                       "again") from None
     return clusterings, record_ids, sequences, entropies
 
 
@@ -84,6 +100,11 @@ def read_prototype_clusters(run_dir: str | Path) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     try:
-        return pd.read_csv(path, dtype={"prototype_id": str})
-    except (OSError, ValueError) as exc:
-        raise RunError(f"{path}: not {WHAT} ({exc})") from None
+        table = pd.read_csv(path, dtype={"prototype_id": str})
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise RunError(f"{path}: not {WHAT} ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in ("prototype_id", "branch", "cluster", "cluster_share", "cluster_wave")
+               if c not in table.columns]
+    if missing:
+        raise RunError(f"{path}: missing column(s) {', '.join(missing)} ({WHAT})")
+    return table
