@@ -42,6 +42,24 @@ def comparison_threshold(text: str) -> float | str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def add_case_selection(parser: argparse.ArgumentParser, threshold_flag: str = "--threshold",
+                       when: str = "") -> None:
+    """The options of a comparison's case selection: cases per label, when a model calls a
+    label positive, and whether cases both models show alike are kept (``when``: a prefix for
+    their help, e.g. "with --comparison-study: ")."""
+    parser.add_argument("--per-label", type=at_least(1), default=5,
+                        help=f"{when}cases per label, test ECGs both models call positive "
+                             "(default 5)")
+    parser.add_argument(threshold_flag, type=comparison_threshold, default="f1",
+                        help=f"{when}when a model calls a label positive: f1 (default: each "
+                             "model's F1-best threshold per label on its validation fold) or "
+                             "a probability, e.g. 0.5")
+    parser.add_argument("--include-identical", action="store_true",
+                        help=f"{when}keep cases where both models show the same prototype "
+                             "window on the same part of the ECG (left out by default: "
+                             "nothing to compare)")
+
+
 def add_device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu",
                         help="cpu, cuda, cuda:N or auto (default cpu)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from protoecg.commands._options import add_rule_options, at_least, comparison_threshold
+from protoecg.commands._options import add_case_selection, add_rule_options
 from protoecg.prune.round import next_round
 
 
@@ -18,15 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--comparison-study", metavar="NAME",
                         help="also create a blind A/B comparison study of the two runs on the "
                              "same test ECGs (raters judge both models' prototypes, blind)")
-    parser.add_argument("--per-label", type=at_least(1), default=5,
-                        help="with --comparison-study: cases per label (default 5)")
-    parser.add_argument("--comparison-threshold", type=comparison_threshold, default="f1",
-                        help="with --comparison-study: when a model calls a label positive: "
-                             "f1 (default: each model's F1-best threshold per label on its "
-                             "validation fold) or a probability, e.g. 0.5")
-    parser.add_argument("--include-identical", action="store_true",
-                        help="with --comparison-study: keep cases where both models show the "
-                             "same prototype window on the same part of the ECG")
+    add_case_selection(parser, "--comparison-threshold", "with --comparison-study: ")
     parser.add_argument("--quiet", action="store_true", help="no training progress output")
     parser.add_argument("--allow-degenerate", action="store_true",
                         help="for research only: create the next study even if the retrained "

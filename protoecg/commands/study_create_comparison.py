@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from protoecg.commands._options import at_least, comparison_threshold
+from protoecg.commands._options import add_case_selection
 from protoecg.resources import protocol_path
 from protoecg.study.comparison_protocol import (
     DEFAULT_COMPARISON_PROTOCOL as DEFAULT,
@@ -21,18 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", nargs=2, required=True, metavar="RUN",
                         help="the two projected runs (their folder names name the models in "
                              "the report; raters never see them)")
-    parser.add_argument("--per-label", type=at_least(1), default=5,
-                        help="cases per label, test ECGs both models call positive (default 5)")
     parser.add_argument("--labels", nargs="+", metavar="CODE",
                         help="the labels to compare on (default: every label both predict)")
-    parser.add_argument("--threshold", type=comparison_threshold, default="f1",
-                        help="when a model calls a label positive: f1 (default: each model's "
-                             "F1-best threshold per label on its validation fold) or a "
-                             "probability, e.g. 0.5")
-    parser.add_argument("--include-identical", action="store_true",
-                        help="keep cases where both models show the same prototype window on "
-                             "the same part of the ECG (left out by default: nothing to "
-                             "compare)")
+    add_case_selection(parser)
     parser.add_argument("--seed", type=int, default=42,
                         help="seed of the cases drawn and of A/B per case (default 42)")
     parser.add_argument("--protocol", default=None,
