@@ -61,13 +61,13 @@ WAVE_COLOURS = {"P": ("#1b7837", "#a6dba0"), "QRS": ("#08306b", "#9ecae1"),
                 "T": ("#a63603", "#fdae6b"), "rest": ("#404040", "#d0d0d0")}
 
 
-def _mix(a: str, b: str, f: float) -> str:
+def mix_colour(a: str, b: str, f: float) -> str:
     x = [int(a[i:i + 2], 16) for i in (1, 3, 5)]
     y = [int(b[i:i + 2], 16) for i in (1, 3, 5)]
     return "#" + "".join(f"{round(u + (v - u) * f):02x}" for u, v in zip(x, y, strict=True))
 
 
-def _cluster_colours(bands: tuple[Band, ...]) -> dict[str, str]:
+def cluster_colours(bands: tuple[Band, ...]) -> dict[str, str]:
     """A colour per cluster name: shades of its wave's family, in name order."""
     wave_of = {}
     for band in bands:
@@ -76,7 +76,7 @@ def _cluster_colours(bands: tuple[Band, ...]) -> dict[str, str]:
     for wave, (dark, light) in WAVE_COLOURS.items():
         members = sorted(n for n, w in wave_of.items() if w == wave)
         for i, name in enumerate(members):
-            colours[name] = _mix(dark, light, i / max(1, len(members) - 1))
+            colours[name] = mix_colour(dark, light, i / max(1, len(members) - 1))
     for name in wave_of:  # a wave outside the four (none today): grey
         colours.setdefault(name, "#808080")
     return colours
@@ -89,7 +89,7 @@ def _band_layers(bands: tuple[Band, ...], n: int, fs: int, lo: int, hi: int,
     ``offsets`` on the time axis) stacked down from ``top``, their letters in the margin, and
     a legend of the four wave colours."""
     rects, names = [], []
-    colours = _cluster_colours(bands)
+    colours = cluster_colours(bands)
     for k, band in enumerate(bands):
         y2 = top - k * BAND_MV
         y = y2 - BAND_MV * 0.8
@@ -118,7 +118,7 @@ def _band_layers(bands: tuple[Band, ...], n: int, fs: int, lo: int, hi: int,
               "encoding": {"x": _q("x", xd), "y": _q("y", yd),
                            "color": {"field": "wave", "type": "nominal",
                                      "scale": {"domain": list(WAVE_COLOURS),
-                                               "range": [_mix(d, lt, 0.4) for d, lt in
+                                               "range": [mix_colour(d, lt, 0.4) for d, lt in
                                                          WAVE_COLOURS.values()]},
                                      "legend": {"title": "band colour: main wave",
                                                 "orient": "bottom", "direction": "horizontal",

@@ -34,6 +34,10 @@ from protoecg.ecgplot import (
     MM_PER_S,
     PRINT_ROWS,
     TRACE,
+    WAVE_COLOURS,
+    Band,
+    cluster_colours,
+    mix_colour,
 )
 
 # One printed row: 3.5 mV (a lead may reach +-1.75 mV before it meets the next row's, as on
@@ -108,10 +112,12 @@ def _calibration(x0: float, base: float) -> str:
 
 
 def twelve_lead_svg(signal: np.ndarray, fs: int, units: str = "mV",
-                    shades: tuple[Shade, ...] = (), label: str = "12-lead ECG") -> str:
+                    shades: tuple[Shade, ...] = (), label: str = "12-lead ECG",
+                    bands: tuple[Band, ...] = ()) -> str:
     """The standard print: rows I/aVR/V1/V4, II/aVL/V2/V5, III/aVF/V3/V6 (each lead's own
     quarter of the record in its column) and a full-length lead II rhythm strip; ``shades``
-    (prototype windows) shaded over the columns they overlap and over the rhythm strip."""
+    (prototype windows) shaded over the columns they overlap and over the rhythm strip;
+    ``bands`` (the network's time-localized clusters: the researcher's view only) under it."""
     signal = np.asarray(signal, dtype=np.float64)
     n = signal.shape[1]
     column = n / 4
@@ -147,6 +153,9 @@ def twelve_lead_svg(signal: np.ndarray, fs: int, units: str = "mV",
     if units == "mV":
         paths += [_calibration(1.0, (r + 0.5) * ROW_MM) for r in range(rows)]
     body.append(_trace(paths))
+    if bands:
+        body += _band_body(bands, n / fs, height)
+        height += len(bands) * BAND_ROW_MM + 6
     return _svg(width, height, body, units, label, boxes)
 
 
@@ -210,3 +219,30 @@ def window_svg(signal: np.ndarray, fs: int, start: int, end: int, units: str = "
     body.append(_trace(paths, 0.22))
     return _svg(CAL_MM + n_columns * span_mm + (n_columns - 1) * gap, height, body, units,
                 label, boxes)
+
+
+BAND_ROW_MM = 7.0  # one band of time-localized clusters under the print
+
+
+def _band_body(bands: tuple[Band, ...], duration_s: float, top: float) -> list[str]:
+    """Cluster bands under the print from ``top`` mm, on the rhythm strip's time axis: one row
+    per branch, each step coloured by its cluster (a shade of its main wave's colour) and faint
+    where uncertain, and a line naming the colours."""
+    colours = cluster_colours(bands)
+    body = []
+    for k, band in enumerate(bands):
+        y, steps = top + k * BAND_ROW_MM + 0.6, len(band.names)
+        w = duration_s / steps * MM_PER_S
+        for step, (name, certain) in enumerate(zip(band.names, band.certainty, strict=True)):
+            body.append(f'<rect x="{CAL_MM + step * w:.2f}" y="{y:g}" width="{w:.2f}" '
+                        f'height="{BAND_ROW_MM - 1.2:g}" fill="{colours[name]}" '
+                        f'fill-opacity="{0.12 + 0.88 * float(certain):.2f}">'
+                        f'<title>{escape(name)}</title></rect>')
+        body.append(_text(2.0, y + BAND_ROW_MM - 2.2, band.label[:1].upper(), size=4.0))
+    legend = " · ".join(f'<tspan fill="{mix_colour(dark, light, 0.4)}">■</tspan> {wave}'
+                        for wave, (dark, light) in WAVE_COLOURS.items())
+    body.append(f'<text x="{CAL_MM:g}" y="{top + len(bands) * BAND_ROW_MM + 4.5:g}" '
+                f'font-size="3.5" font-family="sans-serif" fill="{TRACE}">network clusters '
+                f'(R rhythm, M morphology, G global) by main wave: {legend} (faint: '
+                f'uncertain)</text>')
+    return body

@@ -264,3 +264,24 @@ def test_a_rule_on_clusters_of_a_run_without_them_is_refused(synthetic_catalog, 
                                    read_catalog(synthetic_catalog))
         with pytest.raises(SelectionError, match="no clusters of the rated run"):
             select(store, study, "clusters.share > 0.5", "disable")
+
+
+def test_the_researchers_print_carries_the_bands_on_its_time_axis():
+    """The researcher's card: the bands sit under the 12-lead print, their steps starting after
+    the calibration margin and spanning the record's time at 25 mm/s, as the rhythm strip."""
+    import re
+
+    from protoecg.ecgplot import Band
+    from protoecg.ecgsvg import BAND_ROW_MM, CAL_MM, PRINT_HEIGHT_MM, twelve_lead_svg
+
+    band = Band("global", ("G0 · P", "G1 · QRS") * 5, ("P", "QRS") * 5, (1.0, 0.0) * 5)
+    plain = twelve_lead_svg(np.zeros((12, 1000)), 100)
+    banded = twelve_lead_svg(np.zeros((12, 1000)), 100, bands=(band, band))
+    height = lambda svg: float(re.search(r'viewBox="0 0 [\d.]+ ([\d.]+)', svg).group(1))  # noqa: E731
+    assert height(plain) == PRINT_HEIGHT_MM
+    assert height(banded) == PRINT_HEIGHT_MM + 2 * BAND_ROW_MM + 6
+    steps = re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="[\d.]+" height="5.8"', banded)
+    xs = [float(x) for x, _ in steps]
+    assert len(steps) == 20 and min(xs) == CAL_MM and max(xs) == pytest.approx(CAL_MM + 225)
+    assert min(float(y) for _, y in steps) > PRINT_HEIGHT_MM
+    assert 'fill-opacity="0.12"' in banded and "<title>G1 · QRS</title>" in banded

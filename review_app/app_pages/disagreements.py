@@ -4,10 +4,15 @@ the researchers' consensus (kept apart from the raters' answers, which it never 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import common
 import streamlit as st
 
+from protoecg.clusters.bands import record_bands
+from protoecg.ecgsvg import Shade, twelve_lead_svg
 from protoecg.errors import ProtoECGError
+from protoecg.prune.selection import clusters_of
 from protoecg.study import tables
 from protoecg.study.cards import cached_card_charts
 from protoecg.study.consensus import consensus_table, record_consensus
@@ -15,6 +20,23 @@ from protoecg.study.consensus import consensus_table, record_consensus
 # the tables' columns as a reader names them
 HEADINGS = {"prototype_id": "prototype", "spread": "largest difference (points)",
             "differ on": "questions apart (points)", "consensus": "consensus recorded"}
+
+
+def _record_with_clusters(study, row: dict) -> str:
+    """The record's print with the rated run's time-localized cluster bands under it, when the
+    run has them for these weights ("" otherwise; the researcher's view only: raters never see
+    them)."""
+    if clusters_of(study) is None:
+        return ""
+    bands = record_bands(Path(study.catalog_path).parent, str(row["source_record_id"]))
+    if not bands:
+        return ""
+    with common.open_store() as store:
+        signal = store.signal(study, int(row["signal_index"]))
+    start, end = int(row["window_start"]), int(row["window_end"])
+    shades = () if end - start >= signal.shape[1] else (Shade(start, end, "prototype"),)
+    return twelve_lead_svg(signal, int(row["fs"]), str(row["units"]), shades,
+                           label=f"record {row['source_record_id']}", bands=bands)
 
 
 def _record(prototype_id: str, questions: list[str], decided: list[str]) -> None:
@@ -78,6 +100,10 @@ def render() -> None:
     st.caption(f"{row['prototype_id']} · record {row['source_record_id']} · "
                f"{row['window_start_s']:.2f}–{row['window_end_s']:.2f} s · {charts['note']}")
     drawings = [charts["record"]] if charts["whole"] else [charts["window"], charts["record"]]
+    # with the network's clusters under the record's print, where the run has them
+    banded = _record_with_clusters(study, row)
+    if banded:
+        drawings[-1] = banded
     for svg in drawings:
         st.markdown(f'<div class="protoecg-chart protoecg-adjudicate">{svg}</div>',
                     unsafe_allow_html=True)
