@@ -479,7 +479,7 @@ def test_prune_page_shows_where_a_prototype_sits_among_the_networks_clusters(db)
     fitted = fit_clustering(np.random.default_rng(0).normal(size=(4, 10, 3)), (2, 2))
     legend = [{"cluster": 0, "wave": "rest", "share": 0.9, "steps": 9},
               {"cluster": 1, "wave": "QRS", "share": 0.8, "steps": 9}]
-    summary = {"model_sha256": sha, "branches": {b: {
+    summary = {"model_sha256": sha, "n_steps": 20, "step_ms": 500.0, "branches": {b: {
         "n_clusters": 2, "legend": legend, "max_entropy": float(np.log(2))}
         for b in ("rhythm", "morphology", "global")}}
     sequences = {b: np.ones((len(records), 20), dtype=np.int8) for b in summary["branches"]}
@@ -506,6 +506,11 @@ def test_prune_page_shows_where_a_prototype_sits_among_the_networks_clusters(db)
         steps = [v for layer in spec["layer"] if layer.get("mark") == {"type": "rect"}
                  for v in layer["data"]["values"] if "cluster" in v]
         assert steps and {v["cluster"][1:] for v in steps} == {"1 · QRS"}
+        # a damaged clusters file: the rule's preview names it in one line, nothing breaks
+        (clusters_dir(run) / "clusters.json").write_text("[1, 2]")
+        at.button(key="FormSubmitter:rule-Preview").click().run()
+        assert not at.exception
+        assert any("clusters.json" in e.value for e in at.error)
     finally:
         shutil.rmtree(clusters_dir(run))
 

@@ -108,10 +108,11 @@ def load_prototype_clusters(study: Study) -> dict[str, dict]:
 
 def clusters_of(study: Study) -> dict[str, dict] | None:
     """The rated run's prototype clusters when there are usable ones for these weights; None
-    otherwise (what the researcher page shows beside ratings)."""
+    otherwise, a damaged file included (what the researcher pages show beside ratings; a rule
+    with clusters.* reads them through ``select``, which names the damage)."""
     try:
         return load_prototype_clusters(study)
-    except SelectionError:
+    except ProtoECGError:
         return None
 
 

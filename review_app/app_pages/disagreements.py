@@ -28,11 +28,15 @@ def _record_with_clusters(study, row: dict) -> str:
     them)."""
     if clusters_of(study) is None:
         return ""
-    bands = record_bands(Path(study.catalog_path).parent, str(row["source_record_id"]))
-    if not bands:
+    try:
+        bands = record_bands(Path(study.catalog_path).parent, str(row["source_record_id"]))
+        if not bands:
+            return ""
+        with common.open_store() as store:
+            signal = store.signal(study, int(row["signal_index"]))
+    except ProtoECGError as exc:  # a damaged clusters file: said, and the card drawn without
+        common.show_error(exc)
         return ""
-    with common.open_store() as store:
-        signal = store.signal(study, int(row["signal_index"]))
     start, end = int(row["window_start"]), int(row["window_end"])
     shades = () if end - start >= signal.shape[1] else (Shade(start, end, "prototype"),)
     return twelve_lead_svg(signal, int(row["fs"]), str(row["units"]), shades,
