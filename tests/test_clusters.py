@@ -147,7 +147,8 @@ def test_clusters_of_a_real_tiny_ludb_run(ludb_catalog, tmp_path, capsys):
     assert table["cluster_share"].between(0, 1).all()
     assert exit_code(["clusters", "--run", str(run), "--record", record]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 4 and lines[2].strip().startswith("morphology:")
+    assert len(lines) == 4 and [line.split(":")[0].strip() for line in lines[1:]] == [
+        "rhythm", "morphology", "global"]
     # the explanation picture gains the bands
     assert exit_code(["explain", "--run", str(run), "--record", record, "--out",
                       str(tmp_path / "explained")]) == 0

@@ -37,7 +37,8 @@ def _record(args: argparse.Namespace) -> int:
     print(f"record {args.record}: one symbol per {step:.0f} ms step; a cluster's letter is its "
           "main wave (p, q = QRS, t, r = rest), its number the cluster; ? where uncertain "
           "(entropy over half its maximum)")
-    for name, seg in segmented.items():
+    for name in [b for b in summary["branches"] if b in segmented]:  # the model's order
+        seg = segmented[name]
         legend = summary["branches"][name]["legend"]
         top = 0.5 * summary["branches"][name]["max_entropy"]
         marks = []
