@@ -146,6 +146,9 @@ def test_a_raters_comparison_answers_are_checked_and_never_replaced_unseen(tmp_p
         with pytest.raises(AnswerConflict) as caught:
             comparison.save_comparison(store, ann, "c0", {**full, "prototype:B": "0"}, seen)
         assert caught.value.theirs == {"prototype:A": "0"}
+        # the same answer the other tab gave is no conflict (as on rating cards): nothing new
+        assert comparison.save_comparison(store, ann, "c0", {**full, "prototype:A": "0"},
+                                          seen) == 0
         assert [c.complete for c in comparison.comparison_queue(store, ann)] == [True, False]
         comparison.save_comparison(store, ann, "c1", {**full, "comment": "<b>noisy</b> V1"},
                                    {})

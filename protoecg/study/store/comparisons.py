@@ -140,7 +140,8 @@ class ComparisonStatements(RatingStatements):
                                  answers: dict[str, str], based_on: dict[str, int]) -> int:
         """One rater's checked answers to one case, as new revisions where they differ, in one
         transaction. ``based_on`` (question -> the revision the card showed, 0 for none): an
-        answer changed since (another tab, another device) is a conflict, nothing written."""
+        answer changed since (another tab, another device) to something else than this save
+        gives is a conflict, nothing written; the same answer is not (as on rating cards)."""
         row = self.db.execute("SELECT id FROM comparison_cases WHERE study_id = ? AND "
                               "case_id = ?", [study.id, case_id]).fetchone()
         if row is None:
@@ -152,9 +153,9 @@ class ComparisonStatements(RatingStatements):
             current = {q: (v, r) for q, v, r in self.db.execute(
                 "SELECT question, value, revision FROM comparison_answers WHERE"
                 " reviewer_id = ? AND case_pk = ? ORDER BY revision", [reviewer.id, pk])}
-            for question in answers:
+            for question, mine in answers.items():
                 value, revision = current.get(question, (None, 0))
-                if revision > based_on.get(question, 0):
+                if revision > based_on.get(question, 0) and (value or "") != (mine or ""):
                     theirs[question] = value
             if theirs:
                 raise AnswerConflict.changed(theirs, "case")
